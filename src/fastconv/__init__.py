@@ -1,0 +1,42 @@
+"""fastconv: convolution and pooling with the semantics of torch, scipy and numpy.
+
+Every operation takes ``backend=``: "numpy" (the vectorized reference) or
+"auto"; see :func:`backends` for what this machine can run.
+
+Examples
+--------
+>>> import fastconv as fc
+>>> fc.convolve([1, 2, 3], [1, 1]).tolist()
+[1, 3, 5, 3]
+"""
+
+from ._api import (
+    adaptive_avg_pool2d,
+    adaptive_max_pool2d,
+    avg_pool2d,
+    conv1d,
+    conv2d,
+    convolve,
+    convolve2d,
+    correlate2d,
+    filter2d,
+    max_pool2d,
+)
+from ._dispatch import backends, use_backend
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool2d",
+    "avg_pool2d",
+    "backends",
+    "conv1d",
+    "conv2d",
+    "convolve",
+    "convolve2d",
+    "correlate2d",
+    "filter2d",
+    "max_pool2d",
+    "use_backend",
+]

@@ -1,0 +1,283 @@
+"""The public operations: check the arguments once, run the chosen backend, shape the result."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Union
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from . import _validate as check
+from ._dispatch import kernels
+
+IntPair = Union[int, tuple[int, int]]
+Backend = str
+PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]
+SignalMode = Literal["full", "same", "valid"]
+
+
+def _finish(out: np.ndarray, dtype: np.dtype, batched: bool = True) -> np.ndarray:
+    out = out.astype(dtype, copy=False)
+    return out if batched else out[0]
+
+
+def _finish_pool(result, call, return_indices: bool):
+    if return_indices:
+        values, indices = result
+        return _finish(values, call.out_dtype, call.batched), _finish(indices, np.dtype(np.int64), call.batched)
+    return _finish(result, call.out_dtype, call.batched)
+
+
+def conv2d(
+    input: ArrayLike,
+    weight: ArrayLike,
+    bias: ArrayLike | None = None,
+    stride: IntPair = 1,
+    padding: IntPair | Literal["same", "valid"] = 0,
+    dilation: IntPair = 1,
+    groups: int = 1,
+    *,
+    padding_mode: PaddingMode = "zeros",
+    backend: Backend = "auto",
+) -> np.ndarray:
+    """2-D cross-correlation over (N, C, H, W) or (C, H, W) input, as ``torch.nn.functional.conv2d``.
+
+    ``padding_mode`` pads as ``torch.nn.Conv2d`` does.  Floats keep their dtype;
+    integer and bool inputs give exact int64 results.
+
+    Parameters
+    ----------
+    input : array_like, (N, C, H, W) or (C, H, W)
+    weight : array_like, (O, C // groups, kH, kW)
+    bias : array_like, (O,), optional
+    stride, dilation : int or (int, int)
+    padding : int, (int, int), "same" or "valid"
+    groups : int
+    padding_mode : {"zeros", "reflect", "replicate", "circular"}
+    backend : str
+        "auto", or a name from :func:`fastconv.backends`.
+
+    Returns
+    -------
+    ndarray, (N, O, Ho, Wo) or (O, Ho, Wo)
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv as fc
+    >>> fc.conv2d(np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2))).shape
+    (1, 1, 2, 2)
+    """
+    call = check.conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups, padding_mode)
+    return _finish(kernels(backend).conv2d(call), call.out_dtype, call.batched)
+
+
+def conv1d(
+    input: ArrayLike,
+    weight: ArrayLike,
+    bias: ArrayLike | None = None,
+    stride: int | tuple[int] = 1,
+    padding: int | tuple[int] | Literal["same", "valid"] = 0,
+    dilation: int | tuple[int] = 1,
+    groups: int = 1,
+    *,
+    padding_mode: PaddingMode = "zeros",
+    backend: Backend = "auto",
+) -> np.ndarray:
+    """1-D cross-correlation over (N, C, L) or (C, L) input, as ``torch.nn.functional.conv1d``.
+
+    The arguments are those of :func:`conv2d` with one spatial axis.
+
+    Examples
+    --------
+    >>> import fastconv as fc
+    >>> fc.conv1d([[1.0, 2.0, 3.0]], [[[1.0, -1.0]]]).tolist()
+    [[-1.0, -1.0]]
+    """
+    call = check.conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups, padding_mode)
+    return _finish(kernels(backend).conv2d(call)[:, :, 0], call.out_dtype, call.batched)
+
+
+def max_pool2d(
+    input: ArrayLike,
+    kernel_size: IntPair,
+    stride: IntPair | None = None,
+    padding: IntPair = 0,
+    dilation: IntPair = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+    *,
+    backend: Backend = "auto",
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """2-D max pooling, as ``torch.nn.functional.max_pool2d``.
+
+    NaN wins a window.  The indices are int64 flat ``h * W + w`` positions in
+    each input plane.  Every real dtype is kept.
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv as fc
+    >>> x = np.arange(16.0).reshape(1, 4, 4)
+    >>> fc.max_pool2d(x, 2).tolist()
+    [[[5.0, 7.0], [13.0, 15.0]]]
+    """
+    call = check.pool("max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode, check.pool_dtypes)
+    result = kernels(backend).max_pool2d(call, bool(return_indices))
+    return _finish_pool(result, call, return_indices)
+
+
+def avg_pool2d(
+    input: ArrayLike,
+    kernel_size: IntPair,
+    stride: IntPair | None = None,
+    padding: IntPair = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+    *,
+    backend: Backend = "auto",
+) -> np.ndarray:
+    """2-D average pooling, as ``torch.nn.functional.avg_pool2d``.
+
+    Floats keep their dtype; integer and bool inputs give float64.
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv as fc
+    >>> fc.avg_pool2d(np.arange(16.0).reshape(1, 4, 4), 2).tolist()
+    [[[2.5, 4.5], [10.5, 12.5]]]
+    """
+    if divisor_override is not None:
+        divisor_override = check.positive_int(divisor_override, "divisor_override", "avg_pool2d")
+    call = check.pool("avg_pool2d", input, kernel_size, stride, padding, 1, ceil_mode, check.filter_dtypes)
+    out = kernels(backend).avg_pool2d(call, bool(count_include_pad), divisor_override)
+    return _finish(out, call.out_dtype, call.batched)
+
+
+def adaptive_avg_pool2d(
+    input: ArrayLike, output_size: int | tuple[int | None, int | None], *, backend: Backend = "auto"
+) -> np.ndarray:
+    """Adaptive average pooling to ``output_size``, as ``torch.nn.functional.adaptive_avg_pool2d``.
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv as fc
+    >>> fc.adaptive_avg_pool2d(np.arange(16.0).reshape(1, 4, 4), 1).tolist()
+    [[[7.5]]]
+    """
+    call = check.adaptive("adaptive_avg_pool2d", input, output_size, check.filter_dtypes)
+    return _finish(kernels(backend).adaptive_avg_pool2d(call), call.out_dtype, call.batched)
+
+
+def adaptive_max_pool2d(
+    input: ArrayLike,
+    output_size: int | tuple[int | None, int | None],
+    return_indices: bool = False,
+    *,
+    backend: Backend = "auto",
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """Adaptive max pooling to ``output_size``, as ``torch.nn.functional.adaptive_max_pool2d``.
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv as fc
+    >>> fc.adaptive_max_pool2d(np.arange(16.0).reshape(1, 4, 4), 1).tolist()
+    [[[15.0]]]
+    """
+    call = check.adaptive("adaptive_max_pool2d", input, output_size, check.pool_dtypes)
+    result = kernels(backend).adaptive_max_pool2d(call, bool(return_indices))
+    return _finish_pool(result, call, return_indices)
+
+
+def _plane_result(call: check.PlaneCall, backend: Backend) -> np.ndarray:
+    if call.planes.size == 0:
+        shape = (call.planes.shape[0],) + tuple(
+            n + lo + hi - k + 1 for n, lo, hi, k in zip(call.planes.shape[1:], call.pads[::2], call.pads[1::2], call.kernel.shape)
+        )
+        return np.zeros(shape, call.out_dtype)
+    return _finish(kernels(backend).correlate_planes(call), call.out_dtype)
+
+
+def convolve2d(
+    in1: ArrayLike,
+    in2: ArrayLike,
+    mode: SignalMode = "full",
+    boundary: str = "fill",
+    fillvalue: float = 0,
+    *,
+    backend: Backend = "auto",
+) -> np.ndarray:
+    """2-D convolution, as ``scipy.signal.convolve2d``.
+
+    ``boundary`` is "fill" (alias "pad"), "wrap" (alias "circular") or "symm"
+    (alias "symmetric").  In "valid" mode the inputs are swapped when ``in2``
+    is the larger.  Floats keep their dtype; integer and bool inputs give exact
+    int64 results (scipy would keep a narrow integer type and wrap around).
+
+    Examples
+    --------
+    >>> import fastconv as fc
+    >>> fc.convolve2d([[1, 2], [3, 4]], [[1, 1]]).tolist()
+    [[1, 3, 2], [3, 7, 4]]
+    """
+    call, swapped = check.signal2d("convolve2d", in1, in2, mode, boundary, fillvalue, flip=True)
+    return _plane_result(call, backend)[0]
+
+
+def correlate2d(
+    in1: ArrayLike,
+    in2: ArrayLike,
+    mode: SignalMode = "full",
+    boundary: str = "fill",
+    fillvalue: float = 0,
+    *,
+    backend: Backend = "auto",
+) -> np.ndarray:
+    """2-D cross-correlation, as ``scipy.signal.correlate2d``; the arguments are :func:`convolve2d`'s.
+
+    Examples
+    --------
+    >>> import fastconv as fc
+    >>> fc.correlate2d([[1, 2], [3, 4]], [[1, 1]], mode="valid").tolist()
+    [[3], [7]]
+    """
+    call, swapped = check.signal2d("correlate2d", in1, in2, mode, boundary, fillvalue, flip=False)
+    out = _plane_result(call, backend)[0]
+    return out[::-1, ::-1].copy() if swapped else out
+
+
+def convolve(a: ArrayLike, v: ArrayLike, mode: SignalMode = "full", *, backend: Backend = "auto") -> np.ndarray:
+    """1-D convolution, as ``numpy.convolve``; integer inputs give exact int64 results.
+
+    Examples
+    --------
+    >>> import fastconv as fc
+    >>> fc.convolve([1, 2, 3], [0, 1, 0.5]).tolist()
+    [0.0, 1.0, 2.5, 4.0, 1.5]
+    """
+    call = check.convolve1d("convolve", a, v, mode)
+    return _plane_result(call, backend)[0, 0]
+
+
+def filter2d(
+    image: ArrayLike,
+    kernel: ArrayLike,
+    boundary: str = "reflect",
+    fillvalue: float = 0,
+    *,
+    backend: Backend = "auto",
+) -> np.ndarray:
+    """Same-size correlation of every (H, W) plane of ``image`` with ``kernel``, as ``cv2.filter2D``.
+
+    The kernel is anchored at ``k // 2``.  Boundaries: "fill" (``fillvalue``),
+    "wrap", "symm" (``d c b a | a b c d``), "reflect" (``d c b | a b c d``, the
+    default) and "nearest" (``a a a | a b c d``).  The result is
+    ``np.result_type(image, kernel)`` when that is floating, float64 otherwise.
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv as fc
+    >>> fc.filter2d(np.eye(3), np.ones((1, 3)) / 3, boundary="fill").round(3).tolist()
+    [[0.333, 0.333, 0.0], [0.333, 0.333, 0.333], [0.0, 0.333, 0.333]]
+    """
+    call, shape = check.filter2d("filter2d", image, kernel, boundary, fillvalue)
+    return _plane_result(call, backend).reshape(shape)

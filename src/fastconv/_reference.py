@@ -1,0 +1,163 @@
+"""The ``numpy`` backend: the vectorized reference that the other backends are tested against.
+
+Every backend module defines these entry points, each taking a checked and
+normalized call from ``_validate`` and returning arrays in the call's compute
+dtype:
+
+- ``conv2d(call: ConvCall) -> (N, O, Ho, Wo)``
+- ``correlate_planes(call: PlaneCall) -> (B, Ho, Wo)``
+- ``max_pool2d(call: PoolCall, return_indices) -> values[, int64 indices]``
+- ``avg_pool2d(call: PoolCall, count_include_pad, divisor_override)``
+- ``adaptive_avg_pool2d(call: AdaptiveCall)``
+- ``adaptive_max_pool2d(call: AdaptiveCall, return_indices)``
+
+Here they use padded copies, ``sliding_window_view`` and ``einsum``: no Python
+loop runs per output element.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ._validate import AdaptiveCall, ConvCall, PlaneCall, PoolCall, adaptive_windows
+
+
+def _pad(x: np.ndarray, pads: tuple[int, int, int, int], mode: str, fill: float = 0) -> np.ndarray:
+    """Pad the last two axes by (top, bottom, left, right) in an ``np.pad`` mode."""
+    width = [(0, 0)] * (x.ndim - 2) + [(pads[0], pads[1]), (pads[2], pads[3])]
+    if mode == "constant":
+        return np.pad(x, width, mode="constant", constant_values=fill)
+    if x.shape[-2] == 0 or x.shape[-1] == 0:
+        return np.zeros(x.shape[:-2] + (x.shape[-2] + pads[0] + pads[1], x.shape[-1] + pads[2] + pads[3]), x.dtype)
+    return np.pad(x, width, mode=mode)
+
+
+def _windows(x: np.ndarray, kernel, stride, dilation) -> np.ndarray:
+    """(..., H, W) -> (..., Ho, Wo, kH, kW) view of every dilated, strided window."""
+    span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    view = sliding_window_view(x, span, axis=(-2, -1))
+    return view[..., :: stride[0], :: stride[1], :: dilation[0], :: dilation[1]]
+
+
+def conv2d(call: ConvCall) -> np.ndarray:
+    x, w = call.input, call.weight
+    n, groups = x.shape[0], call.groups
+    out_channels, cg, kh, kw = w.shape
+    win = _windows(_pad(x, call.pads, call.boundary), (kh, kw), call.stride, call.dilation)
+    ho, wo = win.shape[2:4]
+    win = win.reshape(n, groups, cg, ho, wo, kh, kw)
+    wg = w.reshape(groups, out_channels // groups, cg, kh, kw)
+    out = np.einsum("ngchwij,gocij->ngohw", win, wg, optimize=True).reshape(n, out_channels, ho, wo)
+    if call.bias is not None:
+        out += call.bias[:, None, None]
+    return out
+
+
+def correlate_planes(call: PlaneCall) -> np.ndarray:
+    padded = _pad(call.planes, call.pads, call.boundary, call.fillvalue)
+    win = _windows(padded, call.kernel.shape, (1, 1), (1, 1))
+    return np.einsum("bhwij,ij->bhw", win, call.kernel, optimize=True)
+
+
+def _max_with_index(win: np.ndarray, valid: np.ndarray, rows: np.ndarray, cols: np.ndarray, width: int):
+    """Max over the last two axes of ``win`` (..., Oh, Ow, kH, kW) and torch's flat index.
+
+    ``valid`` (Oh, Ow, kH, kW) masks padding; ``rows`` (Oh, kH) and ``cols``
+    (Ow, kW) give each window position's input coordinates.  torch scans a
+    window row by row and takes a value when ``val > max or isnan(val)``: the
+    first of equal maxima, the last NaN, the first valid position if all are -inf.
+    """
+    values = win.max(axis=(-2, -1))
+    hit = (win == values[..., None, None]) & valid
+    if win.dtype.kind == "f":
+        hit |= np.isnan(win)
+    flat = hit.reshape(*hit.shape[:-2], -1)
+    first = flat.argmax(axis=-1)
+    if win.dtype.kind == "f":
+        last = flat.shape[-1] - 1 - flat[..., ::-1].argmax(axis=-1)
+        first = np.where(np.isnan(values), last, first)
+    kw = win.shape[-1]
+    oh = np.arange(rows.shape[0])[:, None]
+    ow = np.arange(cols.shape[0])[None, :]
+    index = rows[oh, first // kw] * width + cols[ow, first % kw]
+    return values, index.astype(np.int64)
+
+
+def _lowest(dtype: np.dtype):
+    if dtype.kind == "f":
+        return -np.inf
+    if dtype.kind == "b":
+        return False
+    return np.iinfo(dtype).min
+
+
+def _pool_axis(size, out, kernel, stride, pad, dilation):
+    """Input coordinates (out, kernel) of each pooling window position on one axis."""
+    return np.arange(out)[:, None] * stride - pad + np.arange(kernel)[None, :] * dilation
+
+
+def _pool_windows(call: PoolCall, fill, dilation):
+    x = call.input
+    rows, cols = (
+        _pool_axis(s, o, k, st, p, d)
+        for s, o, k, st, p, d in zip(x.shape[2:], call.out_size, call.kernel, call.stride, call.padding, dilation)
+    )
+    after = [r.max() + 1 - s for r, s in ((rows, x.shape[2]), (cols, x.shape[3]))]
+    padded = _pad(x, (call.padding[0], max(after[0], 0), call.padding[1], max(after[1], 0)), "constant", fill)
+    win = _windows(padded, call.kernel, call.stride, dilation)[:, :, : call.out_size[0], : call.out_size[1]]
+    return win, rows, cols
+
+
+def max_pool2d(call: PoolCall, return_indices: bool):
+    x = call.input
+    win, rows, cols = _pool_windows(call, _lowest(x.dtype), call.dilation)
+    if not return_indices:
+        return win.max(axis=(-2, -1))
+    valid_r = (rows >= 0) & (rows < x.shape[2])
+    valid_c = (cols >= 0) & (cols < x.shape[3])
+    valid = valid_r[:, None, :, None] & valid_c[None, :, None, :]
+    return _max_with_index(win, valid, rows, cols, x.shape[3])
+
+
+def avg_pool2d(call: PoolCall, count_include_pad: bool, divisor_override: int | None):
+    x = call.input
+    win, rows, cols = _pool_windows(call, 0, (1, 1))
+    total = win.sum(axis=(-2, -1))
+    if divisor_override is not None:
+        return total / x.dtype.type(divisor_override)
+    counts = []
+    for r, size, pad in ((rows, x.shape[2], call.padding[0]), (cols, x.shape[3], call.padding[1])):
+        start, end = r[:, 0], np.minimum(r[:, -1] + 1, size + pad)
+        if count_include_pad:
+            counts.append(end - start)
+        else:
+            counts.append(np.minimum(end, size) - np.maximum(start, 0))
+    return total / (counts[0][:, None] * counts[1][None, :]).astype(x.dtype)
+
+
+def _adaptive_windows(call: AdaptiveCall, fill):
+    x = call.input
+    axes = []
+    for size, out in zip(x.shape[2:], call.out_size):
+        start, end = adaptive_windows(size, out)
+        longest = int((end - start).max()) if out else 0
+        pos = start[:, None] + np.arange(longest)[None, :]
+        axes.append((np.minimum(pos, size - 1), pos < end[:, None]))
+    (rows, vr), (cols, vc) = axes
+    valid = vr[:, None, :, None] & vc[None, :, None, :]
+    win = x[:, :, rows[:, None, :, None], cols[None, :, None, :]]
+    return np.where(valid, win, x.dtype.type(fill)), valid, rows, cols
+
+
+def adaptive_avg_pool2d(call: AdaptiveCall):
+    win, valid, _, _ = _adaptive_windows(call, 0)
+    return win.sum(axis=(-2, -1)) / valid.sum(axis=(-2, -1)).astype(call.input.dtype)
+
+
+def adaptive_max_pool2d(call: AdaptiveCall, return_indices: bool):
+    x = call.input
+    win, valid, rows, cols = _adaptive_windows(call, _lowest(x.dtype))
+    if not return_indices:
+        return win.max(axis=(-2, -1))
+    return _max_with_index(win, valid, rows, cols, x.shape[3])

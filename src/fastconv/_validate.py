@@ -1,0 +1,465 @@
+"""Argument checking and normalization, done once before any backend runs.
+
+Every public function funnels its arguments through here.  Errors are
+``TypeError`` for a wrong kind of value and ``ValueError`` for a wrong value;
+each message starts with the function name, names the argument and shows the
+value received.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any, NamedTuple
+
+import numpy as np
+
+PADDING_MODES = {
+    "zeros": "constant",
+    "reflect": "reflect",
+    "replicate": "edge",
+    "circular": "wrap",
+}
+
+# scipy.signal's boundary names, with its aliases.
+SIGNAL_BOUNDARIES = {
+    "fill": "constant",
+    "pad": "constant",
+    "wrap": "wrap",
+    "circular": "wrap",
+    "symm": "symmetric",
+    "symmetric": "symmetric",
+}
+
+# filter2d's boundary names: ``symm`` is ``d c b a | a b c d`` (ndimage
+# "reflect", cv2 BORDER_REFLECT); ``reflect`` is ``d c b | a b c d`` (ndimage
+# "mirror", cv2 BORDER_REFLECT_101).
+FILTER_BOUNDARIES = {
+    **SIGNAL_BOUNDARIES,
+    "constant": "constant",
+    "reflect": "reflect",
+    "nearest": "edge",
+    "edge": "edge",
+    "replicate": "edge",
+}
+
+SIGNAL_MODES = ("full", "same", "valid")
+
+
+def fail(func: str, message: str, exc: type[Exception] = ValueError) -> Exception:
+    return exc(f"{func}: {message}")
+
+
+def as_array(value: Any, name: str, func: str) -> np.ndarray:
+    """Return ``value`` as a real numeric ndarray, as ``np.asarray`` reads it."""
+    if value is None or isinstance(value, (str, bytes)):
+        raise fail(func, f"{name} must be an array, got {value!r}", TypeError)
+    try:
+        array = np.asarray(value)
+    except Exception as exc:  # ragged lists and the like
+        raise fail(func, f"{name} could not be read as an array: {exc}", TypeError) from exc
+    if array.dtype.kind not in "biuf" or array.dtype.itemsize > 8:
+        raise fail(
+            func,
+            f"{name} must hold real numbers (bool, int, uint or float up to "
+            f"64 bits), got dtype {array.dtype} from {_short(value)}",
+            TypeError,
+        )
+    return array
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _is_int(value: Any) -> bool:
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    try:
+        operator.index(value)
+    except TypeError:
+        return False
+    return True
+
+
+def int_tuple(value: Any, name: str, func: str, n: int, minimum: int) -> tuple[int, ...]:
+    """Read an int or a length-``n`` sequence of ints, each ``>= minimum``."""
+    kind = "a positive int" if minimum == 1 else "a non-negative int"
+    what = f"{kind} or a tuple of {n} of them"
+    if _is_int(value):
+        values = (operator.index(value),) * n
+    elif isinstance(value, (tuple, list)) and all(_is_int(v) for v in value):
+        if len(value) != n:
+            raise fail(func, f"{name} must be {what}, got {value!r}")
+        values = tuple(operator.index(v) for v in value)
+    else:
+        raise fail(func, f"{name} must be {what}, got {value!r}", TypeError)
+    if any(v < minimum for v in values):
+        raise fail(func, f"{name} must be {what}, got {value!r}")
+    return values
+
+
+def positive_int(value: Any, name: str, func: str) -> int:
+    return int_tuple(value, name, func, 1, 1)[0]
+
+
+def choice(value: Any, name: str, func: str, table: dict[str, str] | tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in table:
+        options = ", ".join(repr(k) for k in table)
+        raise fail(func, f"{name} must be one of {options}; got {value!r}")
+    return table[value] if isinstance(table, dict) else value
+
+
+def batched(array: np.ndarray, name: str, func: str, spatial: int) -> tuple[np.ndarray, bool]:
+    """Accept (N, C, *spatial) or unbatched (C, *spatial); return the batched view."""
+    if array.ndim == spatial + 2:
+        return array, True
+    if array.ndim == spatial + 1:
+        return array[np.newaxis], False
+    dims = "HW"[-spatial:] if spatial == 2 else "L"
+    raise fail(
+        func,
+        f"{name} must be {spatial + 1}-D (C, {', '.join(dims)}) or {spatial + 2}-D "
+        f"(N, C, {', '.join(dims)}), got shape {array.shape}",
+    )
+
+
+# --- dtypes --------------------------------------------------------------------
+
+
+class Dtypes(NamedTuple):
+    compute: np.dtype
+    out: np.dtype
+
+
+def _floating(result: np.dtype) -> Dtypes:
+    compute = np.dtype(np.float32) if result.itemsize < 4 else result
+    return Dtypes(compute, result)
+
+
+def conv_dtypes(*arrays: np.ndarray) -> Dtypes:
+    """Convolutions: floats keep their type, integers and bools give int64."""
+    result = np.result_type(*arrays)
+    if result.kind == "f":
+        return _floating(result)
+    exact = np.result_type(result, np.int64)
+    return Dtypes(exact, exact)
+
+
+def filter_dtypes(*arrays: np.ndarray) -> Dtypes:
+    """Image filters and averages: floats keep their type, others give float64."""
+    result = np.result_type(*arrays)
+    if result.kind == "f":
+        return _floating(result)
+    return Dtypes(np.dtype(np.float64), np.dtype(np.float64))
+
+
+def pool_dtypes(array: np.ndarray) -> Dtypes:
+    """Max pooling keeps every dtype; float16 is compared in float32."""
+    if array.dtype.kind == "f":
+        return _floating(array.dtype.newbyteorder("="))
+    native = array.dtype.newbyteorder("=")
+    return Dtypes(native, native)
+
+
+def prepared(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """The array in native byte order and the compute dtype (never a view that is written to)."""
+    return np.asarray(array, dtype=dtype)
+
+
+# --- convolution geometry ---------------------------------------------------------
+
+
+def conv_out_size(size: int, kernel: int, pad_total: int, stride: int, dilation: int) -> int:
+    return (size + pad_total - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def pool_out_size(
+    size: int, kernel: int, pad: int, stride: int, dilation: int, ceil_mode: bool
+) -> int:
+    """Output length of a pooling window, with torch's ``ceil_mode`` rule."""
+    span = size + 2 * pad - dilation * (kernel - 1) - 1 + (stride - 1 if ceil_mode else 0)
+    out = span // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + pad:
+        out -= 1
+    return out
+
+
+def adaptive_windows(size: int, out: int) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end of each adaptive pooling window, as torch computes them."""
+    index = np.arange(out, dtype=np.int64)
+    start = (index * size) // out
+    end = ((index + 1) * size + out - 1) // out
+    return start, end
+
+
+# --- per-operation checks -----------------------------------------------------------
+
+
+class ConvCall(NamedTuple):
+    input: np.ndarray  # (N, C, H, W), compute dtype
+    weight: np.ndarray  # (O, C // groups, kH, kW), compute dtype
+    bias: np.ndarray | None
+    stride: tuple[int, int]
+    pads: tuple[int, int, int, int]  # top, bottom, left, right
+    dilation: tuple[int, int]
+    groups: int
+    boundary: str  # an np.pad mode
+    out_dtype: np.dtype
+    batched: bool
+
+
+def conv(
+    func: str,
+    nd: int,
+    input: Any,
+    weight: Any,
+    bias: Any,
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    groups: Any,
+    padding_mode: Any,
+) -> ConvCall:
+    """Check a torch-style ``conv1d``/``conv2d`` call; 1-D is returned as H = 1."""
+    x, was_batched = batched(as_array(input, "input", func), "input", func, nd)
+    w = as_array(weight, "weight", func)
+    if w.ndim != nd + 2:
+        raise fail(func, f"weight must be {nd + 2}-D (out_channels, in_channels/groups, kernel...), got shape {w.shape}")
+    b = None if bias is None else as_array(bias, "bias", func)
+    groups = positive_int(groups, "groups", func)
+    stride = int_tuple(stride, "stride", func, nd, 1)
+    dilation = int_tuple(dilation, "dilation", func, nd, 1)
+    boundary = choice(padding_mode, "padding_mode", func, PADDING_MODES)
+
+    channels, out_channels = x.shape[1], w.shape[0]
+    if channels % groups:
+        raise fail(func, f"groups={groups} must divide the input channels, got input with {channels} channels")
+    if out_channels % groups:
+        raise fail(func, f"groups={groups} must divide the out_channels of weight, got weight shape {w.shape}")
+    if w.shape[1] * groups != channels:
+        raise fail(
+            func,
+            f"input has {channels} channels but weight shape {w.shape} with groups={groups} "
+            f"expects {w.shape[1] * groups}",
+        )
+    if b is not None and b.shape != (out_channels,):
+        raise fail(func, f"bias must have shape ({out_channels},) to match weight, got shape {b.shape}")
+
+    kernel = w.shape[2:]
+    if isinstance(padding, str):
+        padding = choice(padding, "padding", func, ("same", "valid"))
+        if padding == "valid":
+            pads = [(0, 0)] * nd
+        else:
+            if any(s != 1 for s in stride):
+                raise fail(func, f"padding='same' needs stride=1, got stride={stride}")
+            totals = [d * (k - 1) for d, k in zip(dilation, kernel)]
+            pads = [(t // 2, t - t // 2) for t in totals]
+    else:
+        pads = [(p, p) for p in int_tuple(padding, "padding", func, nd, 0)]
+
+    sizes = x.shape[2:]
+    for axis, (size, (lo, hi)) in enumerate(zip(sizes, pads)):
+        if boundary == "reflect" and 0 < max(lo, hi) >= size:
+            raise fail(func, f"padding_mode='reflect' needs padding < input size, got padding {max(lo, hi)} for size {size} (input shape {x.shape})")
+        if boundary == "wrap" and max(lo, hi) > size:
+            raise fail(func, f"padding_mode='circular' needs padding <= input size, got padding {max(lo, hi)} for size {size} (input shape {x.shape})")
+    padded = tuple(s + lo + hi for s, (lo, hi) in zip(sizes, pads))
+    effective = tuple(d * (k - 1) + 1 for d, k in zip(dilation, kernel))
+    if any(e > p for e, p in zip(effective, padded)):
+        raise fail(
+            func,
+            f"weight's kernel {tuple(kernel)} (dilated to {effective}) is larger than the padded "
+            f"input {padded} (input shape {x.shape}, padding {padding!r})",
+        )
+
+    dtypes = conv_dtypes(x, w) if b is None else conv_dtypes(x, w, b)
+    if nd == 1:
+        x, w = x[:, :, np.newaxis], w[:, :, np.newaxis]
+        stride, dilation, pads = (1, *stride), (1, *dilation), [(0, 0), *pads]
+    return ConvCall(
+        prepared(x, dtypes.compute),
+        prepared(w, dtypes.compute),
+        None if b is None else prepared(b, dtypes.compute),
+        stride,
+        (*pads[0], *pads[1]),
+        dilation,
+        groups,
+        boundary,
+        dtypes.out,
+        was_batched,
+    )
+
+
+class PoolCall(NamedTuple):
+    input: np.ndarray  # (N, C, H, W), compute dtype
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    dilation: tuple[int, int]
+    out_size: tuple[int, int]
+    out_dtype: np.dtype
+    batched: bool
+
+
+def pool(
+    func: str,
+    input: Any,
+    kernel_size: Any,
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    ceil_mode: Any,
+    dtypes: Any,
+) -> PoolCall:
+    """Check a torch-style ``max_pool2d``/``avg_pool2d`` call."""
+    x, was_batched = batched(as_array(input, "input", func), "input", func, 2)
+    kernel = int_tuple(kernel_size, "kernel_size", func, 2, 1)
+    stride = kernel if stride is None or stride == [] or stride == () else int_tuple(stride, "stride", func, 2, 1)
+    padding = int_tuple(padding, "padding", func, 2, 0)
+    dilation = int_tuple(dilation, "dilation", func, 2, 1)
+    if any(p > k // 2 for p, k in zip(padding, kernel)):
+        raise fail(func, f"padding must be at most half of kernel_size {kernel}, got padding={padding}")
+    out = tuple(
+        pool_out_size(s, k, p, st, d, bool(ceil_mode))
+        for s, k, p, st, d in zip(x.shape[2:], kernel, padding, stride, dilation)
+    )
+    if min(out) < 1:
+        raise fail(
+            func,
+            f"output size {out} is too small for input shape {x.shape} with kernel_size={kernel}, "
+            f"stride={stride}, padding={padding}, dilation={dilation}",
+        )
+    types = dtypes(x)
+    return PoolCall(prepared(x, types.compute), kernel, stride, padding, dilation, out, types.out, was_batched)
+
+
+class AdaptiveCall(NamedTuple):
+    input: np.ndarray
+    out_size: tuple[int, int]
+    out_dtype: np.dtype
+    batched: bool
+
+
+def adaptive(func: str, input: Any, output_size: Any, dtypes: Any) -> AdaptiveCall:
+    x, was_batched = batched(as_array(input, "input", func), "input", func, 2)
+    if isinstance(output_size, (tuple, list)) and len(output_size) == 2:
+        output_size = tuple(s if s is not None else size for s, size in zip(output_size, x.shape[2:]))
+    out = int_tuple(output_size, "output_size", func, 2, 0)
+    if 0 in x.shape[2:]:
+        raise fail(func, f"input must have non-zero height and width, got shape {x.shape}")
+    types = dtypes(x)
+    return AdaptiveCall(prepared(x, types.compute), out, types.out, was_batched)
+
+
+class PlaneCall(NamedTuple):
+    """A correlation of every (H, W) plane with one kernel, after padding by ``pads``."""
+
+    planes: np.ndarray  # (B, H, W), compute dtype
+    kernel: np.ndarray  # (kH, kW), compute dtype
+    pads: tuple[int, int, int, int]
+    boundary: str  # an np.pad mode
+    fillvalue: float
+    out_dtype: np.dtype
+
+
+def fillvalue_scalar(value: Any, func: str) -> Any:
+    fill = np.asarray(value)
+    if fill.size != 1:
+        raise fail(func, f"fillvalue must be a scalar or an array with one element, got {_short(value)}")
+    if fill.dtype.kind not in "biuf":
+        raise fail(func, f"fillvalue must be a real number, got {_short(value)}", TypeError)
+    return fill.reshape(()).item()
+
+
+def signal2d(
+    func: str, in1: Any, in2: Any, mode: Any, boundary: Any, fillvalue: Any, flip: bool
+) -> tuple[PlaneCall, bool]:
+    """Check a scipy-style ``convolve2d``/``correlate2d`` call.
+
+    Returns the plane correlation that computes it and whether the result must
+    be turned by 180 degrees (scipy's input swap in "valid" mode).
+    """
+    a, b = as_array(in1, "in1", func), as_array(in2, "in2", func)
+    if a.ndim != 2 or b.ndim != 2:
+        raise fail(func, f"in1 and in2 must both be 2-D arrays, got in1 shape {a.shape} and in2 shape {b.shape}")
+    mode = choice(mode, "mode", func, SIGNAL_MODES)
+    boundary = choice(boundary, "boundary", func, SIGNAL_BOUNDARIES)
+    fill = fillvalue_scalar(fillvalue, func)
+    if a.size == 0 or b.size == 0:
+        raise fail(func, f"in1 and in2 must not be empty, got in1 shape {a.shape} and in2 shape {b.shape}")
+    swapped = False
+    if mode == "valid":
+        a_covers = all(m >= p for m, p in zip(a.shape, b.shape))
+        b_covers = all(p >= m for m, p in zip(a.shape, b.shape))
+        if not (a_covers or b_covers):
+            raise fail(
+                func,
+                f"in 'valid' mode one of in1 and in2 must be at least as large as the other in "
+                f"every dimension, got in1 shape {a.shape} and in2 shape {b.shape}",
+            )
+        swapped = not a_covers
+        if swapped:
+            a, b = b, a
+    dtypes = conv_dtypes(a, b)
+    kernel = prepared(b, dtypes.compute)
+    if flip:
+        kernel = kernel[::-1, ::-1]
+    pads = tuple(x for p in b.shape for x in _signal_pads(p, mode, flip))
+    planes = prepared(a, dtypes.compute)[np.newaxis]
+    return PlaneCall(planes, kernel, pads, boundary, fill, dtypes.out), swapped
+
+
+def _signal_pads(k: int, mode: str, flip: bool) -> tuple[int, int]:
+    """Padding before and after one axis of scipy's full/same/valid output."""
+    if mode == "full":
+        return k - 1, k - 1
+    if mode == "valid":
+        return 0, 0
+    before = k // 2 if flip else (k - 1) // 2
+    return before, k - 1 - before
+
+
+def convolve1d(func: str, a: Any, v: Any, mode: Any) -> PlaneCall:
+    """Check a numpy-style ``convolve`` call: 1-D, the longer input first."""
+    x, k = as_array(a, "a", func), as_array(v, "v", func)
+    for name, arr in (("a", x), ("v", k)):
+        if arr.ndim > 1:
+            raise fail(func, f"{name} must be 1-D, got shape {arr.shape}")
+        if arr.size == 0:
+            raise fail(func, f"{name} cannot be empty, got shape {arr.shape}")
+    x, k = x.reshape(-1), k.reshape(-1)
+    mode = choice(mode, "mode", func, SIGNAL_MODES)
+    if k.size > x.size:
+        x, k = k, x
+    dtypes = conv_dtypes(x, k)
+    before, after = _signal_pads(k.size, mode, True)
+    return PlaneCall(
+        prepared(x, dtypes.compute).reshape(1, 1, -1),
+        prepared(k, dtypes.compute)[::-1].reshape(1, -1),
+        (0, 0, before, after),
+        "constant",
+        0,
+        dtypes.out,
+    )
+
+
+def filter2d(func: str, image: Any, kernel: Any, boundary: Any, fillvalue: Any) -> tuple[PlaneCall, tuple[int, ...]]:
+    """Check a ``filter2d`` call: same-size correlation anchored at ``k // 2``.
+
+    Returns the plane correlation and the image's shape.
+    """
+    x, k = as_array(image, "image", func), as_array(kernel, "kernel", func)
+    if x.ndim < 2:
+        raise fail(func, f"image must have at least 2 dimensions (..., H, W), got shape {x.shape}")
+    if k.ndim != 2:
+        raise fail(func, f"kernel must be 2-D, got shape {k.shape}")
+    if k.size == 0:
+        raise fail(func, f"kernel must not be empty, got shape {k.shape}")
+    boundary = choice(boundary, "boundary", func, FILTER_BOUNDARIES)
+    fill = fillvalue_scalar(fillvalue, func)
+    dtypes = filter_dtypes(x, k)
+    pads = tuple(v for n in k.shape for v in (n // 2, n - 1 - n // 2))
+    planes = prepared(x, dtypes.compute).reshape(int(np.prod(x.shape[:-2])), *x.shape[-2:])
+    return PlaneCall(planes, prepared(k, dtypes.compute), pads, boundary, fill, dtypes.out), x.shape
