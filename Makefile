@@ -1,0 +1,28 @@
+# Two entry points, each bootstrapping its own virtualenv from a bare python3:
+#   make bench   compare every operation with torch / scipy / numpy / OpenCV on this machine
+#   make test    run the test suite
+PYTHON ?= python3
+TEST_VENV := .venv-test
+BENCH_VENV := .venv-bench
+BENCH_JSON ?= bench-out/bench.json
+
+.PHONY: test bench clean
+
+$(TEST_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(TEST_VENV)
+	$(TEST_VENV)/bin/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+$(BENCH_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e ".[bench]"
+	touch $@
+
+test: $(TEST_VENV)/.installed
+	$(TEST_VENV)/bin/python -m pytest
+
+bench: $(BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/python -m fastconv bench --json $(BENCH_JSON) $(BENCH_ARGS)
+
+clean:
+	rm -rf $(TEST_VENV) $(BENCH_VENV) bench-out
