@@ -38,10 +38,19 @@ def _always() -> str | None:
     return None
 
 
+def _numba_missing() -> str | None:
+    import importlib.util
+
+    if importlib.util.find_spec("numba") is None:
+        return "numba is not installed"
+    return None
+
+
 REGISTRY: dict[str, Backend] = {
     "numpy": Backend("numpy", "fastconv._reference", "vectorized NumPy reference", _always),
+    "cpu": Backend("cpu", "fastconv._cpu", "Numba parallel CPU kernels", _numba_missing),
 }
-AUTO_ORDER = ("numpy",)
+AUTO_ORDER = ("cpu", "numpy")
 
 _selected: contextvars.ContextVar[str | None] = contextvars.ContextVar("fastconv_backend", default=None)
 _modules: dict[str, ModuleType] = {}

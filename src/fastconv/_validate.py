@@ -137,9 +137,13 @@ def _floating(result: np.dtype) -> Dtypes:
     return Dtypes(compute, result)
 
 
+def _native(*arrays: np.ndarray) -> np.dtype:
+    return np.result_type(*arrays).newbyteorder("=")
+
+
 def conv_dtypes(*arrays: np.ndarray) -> Dtypes:
     """Convolutions: floats keep their type, integers and bools give int64."""
-    result = np.result_type(*arrays)
+    result = _native(*arrays)
     if result.kind == "f":
         return _floating(result)
     exact = np.result_type(result, np.int64)
@@ -148,7 +152,7 @@ def conv_dtypes(*arrays: np.ndarray) -> Dtypes:
 
 def filter_dtypes(*arrays: np.ndarray) -> Dtypes:
     """Image filters and averages: floats keep their type, others give float64."""
-    result = np.result_type(*arrays)
+    result = _native(*arrays)
     if result.kind == "f":
         return _floating(result)
     return Dtypes(np.dtype(np.float64), np.dtype(np.float64))
@@ -156,10 +160,8 @@ def filter_dtypes(*arrays: np.ndarray) -> Dtypes:
 
 def pool_dtypes(array: np.ndarray) -> Dtypes:
     """Max pooling keeps every dtype; float16 is compared in float32."""
-    if array.dtype.kind == "f":
-        return _floating(array.dtype.newbyteorder("="))
-    native = array.dtype.newbyteorder("=")
-    return Dtypes(native, native)
+    native = _native(array)
+    return _floating(native) if native.kind == "f" else Dtypes(native, native)
 
 
 def prepared(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
