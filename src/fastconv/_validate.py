@@ -187,6 +187,15 @@ def pool_out_size(
     return out
 
 
+def avg_pool_counts(size: int, out: int, kernel: int, stride: int, pad: int, count_include_pad: bool) -> np.ndarray:
+    """Each average-pooling window's extent on one axis: torch's divisor factor."""
+    start = np.arange(out) * stride - pad
+    end = np.minimum(start + kernel, size + pad)
+    if count_include_pad:
+        return end - start
+    return np.minimum(end, size) - np.maximum(start, 0)
+
+
 def adaptive_windows(size: int, out: int) -> tuple[np.ndarray, np.ndarray]:
     """Start and end of each adaptive pooling window, as torch computes them."""
     index = np.arange(out, dtype=np.int64)
