@@ -397,10 +397,23 @@ def _adaptive_max_pool2d_kernel(x, out, indices):
             indices[n, c, oh, ow] = where
 
 
+@njit(**KERNEL)
+def _global_avg_pool_kernel(planes, out):
+    """Mean of each row of ``planes`` (B, H * W): global average pooling."""
+    for b in prange(planes.shape[0]):
+        plane = planes[b]
+        total = 0.0
+        for j in range(plane.shape[0]):
+            total += plane[j]
+        out[b] = total / plane.shape[0]
+
+
 def adaptive_avg_pool2d(call: AdaptiveCall) -> np.ndarray:
     x = np.ascontiguousarray(call.input)
     out = np.empty(x.shape[:2] + call.out_size, x.dtype)
-    if out.size:
+    if out.size and call.out_size == (1, 1):
+        _global_avg_pool_kernel(x.reshape(out.size, -1), out.reshape(-1))
+    elif out.size:
         _adaptive_avg_pool2d_kernel(x, out)
     return out
 
