@@ -101,7 +101,7 @@ def _conv_tiled_source(dtype, bx: int, by: int, ocb: int):
     return conv_tiled
 
 
-def _conv_direct(x, w, bias, rows, cols, sh, sw, dh, dw, groups, fill, out):
+def _conv_direct(x, w, bias, rows, cols, sh, sw, dh, dw, groups, fill, zero, out):
     n_out, cg, kh, kw = w.shape
     ho, wo = out.shape[2], out.shape[3]
     og = n_out // groups
@@ -109,7 +109,7 @@ def _conv_direct(x, w, bias, rows, cols, sh, sw, dh, dw, groups, fill, out):
         ow, oh = idx % wo, (idx // wo) % ho
         o, n = (idx // (wo * ho)) % n_out, idx // (wo * ho * n_out)
         ci0 = (o // og) * cg
-        acc = bias[o] - bias[o]
+        acc = zero
         for c in range(cg):
             for u in range(kh):
                 r = rows[oh * sh + u * dh]
@@ -122,16 +122,11 @@ def _conv_direct(x, w, bias, rows, cols, sh, sw, dh, dw, groups, fill, out):
         out[n, o, oh, ow] = acc + bias[o]
 
 
-@cuda.jit(device=True)
-def _unravel(idx, chans, ho, wo):
-    return idx // (wo * ho * chans), (idx // (wo * ho)) % chans, (idx // wo) % ho, idx % wo
-
-
 def _max_pool(x, kh, kw, sh, sw, ph, pw, dh, dw, out, indices):
     chans, h, wd = x.shape[1], x.shape[2], x.shape[3]
     ho, wo = out.shape[2], out.shape[3]
     for idx in range(cuda.grid(1), out.size, cuda.gridsize(1)):
-        n, c, oh, ow = _unravel(idx, chans, ho, wo)
+        n, c, oh, ow = idx // (wo * ho * chans), (idx // (wo * ho)) % chans, (idx // wo) % ho, idx % wo
         h0, w0 = oh * sh - ph, ow * sw - pw
         best = x[n, c, 0, 0]
         where = -1
@@ -151,16 +146,16 @@ def _max_pool(x, kh, kw, sh, sw, ph, pw, dh, dw, out, indices):
         indices[n, c, oh, ow] = where
 
 
-def _avg_pool(x, kh, kw, sh, sw, ph, pw, count_include_pad, divisor, out):
+def _avg_pool(x, kh, kw, sh, sw, ph, pw, count_include_pad, divisor, zero, out):
     chans, h, wd = x.shape[1], x.shape[2], x.shape[3]
     ho, wo = out.shape[2], out.shape[3]
     for idx in range(cuda.grid(1), out.size, cuda.gridsize(1)):
-        n, c, oh, ow = _unravel(idx, chans, ho, wo)
+        n, c, oh, ow = idx // (wo * ho * chans), (idx // (wo * ho)) % chans, (idx // wo) % ho, idx % wo
         h0, w0 = oh * sh - ph, ow * sw - pw
         h1, w1 = min(h0 + kh, h + ph), min(w0 + kw, wd + pw)
         padded = (h1 - h0) * (w1 - w0)
         h0, h1, w0, w1 = max(h0, 0), min(h1, h), max(w0, 0), min(w1, wd)
-        total = x[n, c, 0, 0] - x[n, c, 0, 0]
+        total = zero
         for ih in range(h0, h1):
             for iw in range(w0, w1):
                 total += x[n, c, ih, iw]
@@ -173,16 +168,16 @@ def _avg_pool(x, kh, kw, sh, sw, ph, pw, count_include_pad, divisor, out):
         out[n, c, oh, ow] = total / count
 
 
-def _adaptive_pool(x, take_max, out, indices):
+def _adaptive_pool(x, take_max, zero, out, indices):
     chans, h, wd = x.shape[1], x.shape[2], x.shape[3]
     ho, wo = out.shape[2], out.shape[3]
     for idx in range(cuda.grid(1), out.size, cuda.gridsize(1)):
-        n, c, oh, ow = _unravel(idx, chans, ho, wo)
+        n, c, oh, ow = idx // (wo * ho * chans), (idx // (wo * ho)) % chans, (idx // wo) % ho, idx % wo
         h0, h1 = (oh * h) // ho, ((oh + 1) * h + ho - 1) // ho
         w0, w1 = (ow * wd) // wo, ((ow + 1) * wd + wo - 1) // wo
         best = x[n, c, h0, w0]
         where = h0 * wd + w0
-        total = best - best
+        total = zero
         for ih in range(h0, h1):
             for iw in range(w0, w1):
                 val = x[n, c, ih, iw]
@@ -259,8 +254,12 @@ class _HostView:
         self.__array_interface__, self.owner = desc, owner
 
 
-def _wrap(device_array) -> DeviceArray:
-    return DeviceArray.wrap(device_array)
+def _wrap(device_array, stream=None) -> DeviceArray:
+    """A DeviceArray of a numba device array, ordered on ``stream``."""
+    array = DeviceArray.wrap(device_array)
+    if stream is not None:
+        array.stream = stream if SIMULATED else (int(stream) or None)
+    return array
 
 
 def to_device(host: np.ndarray, stream=None) -> DeviceArray:
@@ -268,7 +267,7 @@ def to_device(host: np.ndarray, stream=None) -> DeviceArray:
         stream = stream or cuda.default_stream()
     else:
         stream = cuda.external_stream(stream)
-    return _wrap(cuda.to_device(np.ascontiguousarray(host), stream=stream))
+    return _wrap(cuda.to_device(np.ascontiguousarray(host), stream=stream), stream)
 
 
 def _on_device(array, stream):
@@ -281,7 +280,7 @@ def _on_device(array, stream):
 
 def _result(out, stream, on_device: bool):
     if on_device:
-        return _wrap(out)
+        return _wrap(out, stream)
     host = out.copy_to_host(stream=stream)
     stream.synchronize()
     return host
@@ -302,7 +301,7 @@ def gather(array: DeviceArray, dtype: np.dtype) -> DeviceArray:
         meta = cuda.to_device(np.array([array.shape, steps], np.int64).reshape(2, -1), stream=stream)
         flat = out.reshape(array.size)
         _jit(_gather)[_flat_launch(array.size, stream)](span.numba(), -low, meta[0], meta[1], flat)
-    return _wrap(out)
+    return _wrap(out, stream)
 
 
 # --- entry points -----------------------------------------------------------------------------
@@ -333,7 +332,7 @@ def _conv(x, w, bias, pads, boundary, stride, dilation, groups, fill, call) -> o
             grid = (math.ceil(wo / bx), math.ceil(ho / by), min(chunks, MAX_BLOCKS))
             _conv_tiled(dtype, bx, by, ocb)[grid, (bx, by), stream, patch](*args)
         else:
-            _jit(_conv_direct)[_flat_launch(out.size, stream)](*args)
+            _jit(_conv_direct)[_flat_launch(out.size, stream)](*args[:-1], dtype.type(0), out)
     return _result(out, stream, on_device)
 
 
@@ -377,7 +376,7 @@ def avg_pool2d(call: PoolCall, count_include_pad: bool, divisor_override: int | 
     out = cuda.device_array(x.shape[:2] + call.out_size, x.dtype, stream=stream)
     if out.size:
         _jit(_avg_pool)[_flat_launch(out.size, stream)](
-            _on_device(x, stream), *call.kernel, *call.stride, *call.padding, count_include_pad, divisor_override or 0, out
+            _on_device(x, stream), *call.kernel, *call.stride, *call.padding, count_include_pad, divisor_override or 0, x.dtype.type(0), out
         )
     return _result(out, stream, on_device)
 
@@ -388,7 +387,7 @@ def _adaptive(call: AdaptiveCall, take_max: bool):
     out = cuda.device_array(x.shape[:2] + call.out_size, x.dtype, stream=stream)
     indices = cuda.device_array(out.shape if take_max else (0, 0, 0, 0), np.int64, stream=stream)
     if out.size:
-        _jit(_adaptive_pool)[_flat_launch(out.size, stream)](_on_device(x, stream), take_max, out, indices)
+        _jit(_adaptive_pool)[_flat_launch(out.size, stream)](_on_device(x, stream), take_max, x.dtype.type(0), out, indices)
     return _result(out, stream, on_device).view(call.input.dtype), _result(indices, stream, on_device)
 
 
@@ -455,3 +454,24 @@ def prefers_gpu(entry: str, call) -> bool:
     if _rates is None:
         _rates = calibrate()
     return _cost.gpu_is_faster(_cost.work(entry, call), _rates)
+
+
+def kernel_signatures(dtype) -> dict[str, tuple]:
+    """Every kernel as (python function, argument types) for ``dtype``: what CI compiles to PTX."""
+    from numba import types
+
+    t = numpy_support.from_dtype(np.dtype(dtype))
+    i64, table = types.int64, types.int64[::1]
+    arr = {n: types.Array(t, n, "A") for n in (1, 4)}
+    out4, idx4 = types.Array(t, 4, "C"), types.Array(types.int64, 4, "C")
+    conv = (arr[4], arr[4], arr[1], table, table, i64, i64, i64, i64, i64, t, out4)
+    bx, by = CONV_BLOCK
+    return {
+        "conv_tiled_dense": (_conv_tiled_source(np.dtype(dtype), bx, by, OC_BLOCK), conv),
+        "conv_tiled_depthwise": (_conv_tiled_source(np.dtype(dtype), bx, by, 1), conv),
+        "conv_direct": (_conv_direct, (*conv[:-1], t, out4)),
+        "max_pool": (_max_pool, (arr[4], *[i64] * 8, out4, idx4)),
+        "avg_pool": (_avg_pool, (arr[4], *[i64] * 6, types.boolean, i64, t, out4)),
+        "adaptive_pool": (_adaptive_pool, (arr[4], types.boolean, t, out4, idx4)),
+        "gather": (_gather, (types.Array(t, 1, "A"), i64, types.Array(i64, 1, "A"), types.Array(i64, 1, "A"), types.Array(t, 1, "C"))),
+    }
