@@ -1,6 +1,6 @@
 # Two entry points, each bootstrapping its own virtualenv from a bare python3:
 #   make bench   compare every operation with torch / scipy / numpy / OpenCV on this machine
-#   make test    run the test suite
+#   make test    run the test suite, then the cuda backend's tests in the CUDA simulator
 PYTHON ?= python3
 TEST_VENV := .venv-test
 BENCH_VENV := .venv-bench
@@ -20,6 +20,7 @@ $(BENCH_VENV)/.installed: pyproject.toml
 
 test: $(TEST_VENV)/.installed
 	$(TEST_VENV)/bin/python -m pytest
+	NUMBA_ENABLE_CUDASIM=1 $(TEST_VENV)/bin/python -m pytest tests_cuda
 
 bench: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python -m fastconv bench --json $(BENCH_JSON) $(BENCH_ARGS)
