@@ -142,7 +142,7 @@ def emboss() -> np.ndarray:
 
 def vertical_edge() -> np.ndarray:
     """The classic vertical-edge detector ``[[1, 0, -1]] * 3`` (bright on the left is positive)."""
-    return -prewitt_x()
+    return np.outer(np.ones(3), _DIFF[::-1])
 
 
 def horizontal_edge() -> np.ndarray:
