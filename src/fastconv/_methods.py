@@ -41,14 +41,14 @@ METHODS = ("auto", "direct", "separable", "fft")
 _EXACT_ROUNDING = 0.25  # largest error bound for which rounding a float64 result to int64 is exact
 
 # --- the cost model ------------------------------------------------------------------------
-# Estimated nanoseconds on the machine the constants were fitted on (2-core
-# Xeon with AVX-512, float32; `python benchmarks/calibrate_methods.py` refits
-# them).  "numpy" is the einsum reference backend; any other backend's direct
-# path is priced as "cpu".
-DIRECT_NS_PER_TAP = {"cpu": 0.30, "numpy": 1.2}  # per output element per kernel tap
-SEPARABLE_NS_PER_TAP = {"cpu": 0.10, "numpy": 0.6}  # per element per 1-D tap, per rank term
-FFT_NS_PER_POINT = 0.40  # per FFT point per log2(points), forward and inverse together
-FFT_NS_PER_COPY = 1.0  # per padded input and output element (padding, tiling, cropping)
+# Estimated nanoseconds per unit of ``work`` on the machine they were fitted
+# on (2-core Xeon with AVX-512, float32, shared and noisy), by
+# ``python benchmarks/calibrate_methods.py``; refit them when a kernel changes.
+# "numpy" is the einsum reference backend; any other backend is priced as "cpu".
+DIRECT_NS_PER_TAP = {"cpu": 0.65, "numpy": 4.0}  # per output element per kernel tap
+SEPARABLE_NS_PER_TAP = {"cpu": 0.11, "numpy": 1.5}  # per element per 1-D tap, per rank term
+FFT_NS_PER_POINT = 0.70  # per FFT point per log2(points), forward and inverse together
+FFT_NS_PER_COPY = 1.75  # per padded input and output element (padding, tiling, cropping)
 CALL_NS = {"direct": 5e3, "separable": 3e4, "fft": 1e5}  # fixed cost of one call
 FLOAT64_FACTOR = 1.6  # float64 costs this much more than float32 per element
 # Tile lengths tried by overlap-save, besides the whole image.
@@ -90,31 +90,38 @@ def _fft_lengths(length: int, k: int) -> list[tuple[int, int]]:
     return out
 
 
-def _fft_cost(call: PlaneCall) -> tuple[float, tuple[int, int]]:
+def _fft_work(call: PlaneCall) -> tuple[float, float, tuple[int, int]]:
+    """The cheapest overlap-save tiling: (FFT points x log2 points, copied elements, FFT lengths)."""
     b, _, _, kh, kw, hp, wp, ho, wo = _geometry(call)
-    best = (math.inf, (0, 0))
+    best_ns, best = math.inf, (0.0, 0.0, (0, 0))
     for nh, th in _fft_lengths(hp, kh):
         for nw, tw in _fft_lengths(wp, kw):
-            tiles = b * math.ceil(ho / th) * math.ceil(wo / tw)
-            points = tiles * nh * nw
-            ns = FFT_NS_PER_POINT * points * math.log2(nh * nw) + FFT_NS_PER_COPY * (points + b * ho * wo)
-            best = min(best, (ns, (nh, nw)))
+            points = b * math.ceil(ho / th) * math.ceil(wo / tw) * nh * nw
+            transforms, copies = points * math.log2(nh * nw), points + b * ho * wo
+            ns = FFT_NS_PER_POINT * transforms + FFT_NS_PER_COPY * copies
+            if ns < best_ns:
+                best_ns, best = ns, (transforms, copies, (nh, nw))
     return best
+
+
+def work(call: PlaneCall, rank: int) -> dict[str, float]:
+    """The units each method's cost is counted in (float32 elements)."""
+    b, _, w, kh, kw, _, wp, ho, wo = _geometry(call)
+    fft_points, fft_copies, _ = _fft_work(call)
+    return {
+        "direct": b * ho * wo * kh * kw,
+        "separable": rank * b * ho * (w * kh + wp + wo * kw),
+        "fft": fft_points + FFT_NS_PER_COPY / FFT_NS_PER_POINT * fft_copies,
+    }
 
 
 def estimate(call: PlaneCall, backend: str, rank: int) -> dict[str, float]:
     """Estimated nanoseconds of each method for ``call`` (see the constants above)."""
-    b, _, w, kh, kw, _, wp, ho, wo = _geometry(call)
     scale = FLOAT64_FACTOR if call.planes.dtype.itemsize == 8 else 1.0
     kind = "numpy" if backend == "numpy" else "cpu"
-    direct = DIRECT_NS_PER_TAP[kind] * b * ho * wo * kh * kw
-    separable = SEPARABLE_NS_PER_TAP[kind] * rank * b * ho * (w * kh + wp + wo * kw)
-    fft = _fft_cost(call)[0]
-    return {
-        "direct": scale * direct + CALL_NS["direct"],
-        "separable": scale * separable + CALL_NS["separable"],
-        "fft": scale * fft + CALL_NS["fft"],
-    }
+    units = work(call, rank)
+    per_unit = {"direct": DIRECT_NS_PER_TAP[kind], "separable": SEPARABLE_NS_PER_TAP[kind], "fft": FFT_NS_PER_POINT}
+    return {m: scale * per_unit[m] * units[m] + CALL_NS[m] for m in units}
 
 
 def _finite(call: PlaneCall) -> bool:
@@ -140,7 +147,7 @@ def plan(call: PlaneCall, method: str, backend: str) -> Plan:
         costs = estimate(call, backend, len(us))
         method = min(costs, key=costs.get)
     if method == "fft":
-        return Plan("fft", tiles=_fft_cost(call)[1])
+        return Plan("fft", tiles=_fft_work(call)[2])
     if method == "separable":
         return Plan("separable", us, vs)
     return Plan("direct")
