@@ -11,6 +11,7 @@ from . import _validate as check
 from ._dispatch import kernels
 from ._methods import METHODS
 from ._methods import correlate as _correlate
+from .kernels import for_image
 from .kernels import named as _named_kernel
 
 IntPair = Union[int, tuple[int, int]]
@@ -283,7 +284,8 @@ def filter2d(
     """Same-size correlation of every (H, W) plane of ``image`` with ``kernel``, as ``cv2.filter2D``.
 
     The kernel is anchored at ``k // 2``; a string names a kernel of
-    :mod:`fastconv.kernels` (``"sobel_x"``, ``"gaussian"``...).  Boundaries:
+    :mod:`fastconv.kernels` (``"sobel_x"``, ``"gaussian"``...), taken in the
+    image's dtype when that is floating.  Boundaries:
     "fill" (``fillvalue``), "wrap", "symm" (``d c b a | a b c d``), "reflect"
     (``d c b | a b c d``, the default) and "nearest" (``a a a | a b c d``).
     The image is (..., H, W); with ``channel_axis`` (say -1 for (H, W, C)),
@@ -298,7 +300,8 @@ def filter2d(
     [[0.333, 0.333, 0.0], [0.333, 0.333, 0.333], [0.0, 0.333, 0.333]]
     """
     if isinstance(kernel, str):
-        kernel = _named_kernel(kernel, "filter2d")
+        image = check.as_array(image, "image", "filter2d")
+        kernel = for_image(_named_kernel(kernel, "filter2d"), image)
     call, shape, axis = check.filter2d("filter2d", image, kernel, boundary, fillvalue, channel_axis)
     out = _plane_result(call, backend, method, "filter2d").reshape(shape)
     return out if axis is None else np.ascontiguousarray(np.moveaxis(out, 0, axis))

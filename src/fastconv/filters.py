@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from . import _validate as check
 from . import kernels
 from ._api import Backend, Method, filter2d
 
@@ -29,6 +30,7 @@ def gaussian_blur(
     ``scipy.ndimage.gaussian_filter`` truncates at 4 sigma; with
     ``boundary="reflect"`` this equals ``gaussian_filter(image, sigma,
     mode="mirror")`` on each plane.  ``auto`` runs it as two 1-D passes.
+    Floating images keep their dtype.
 
     Examples
     --------
@@ -39,7 +41,8 @@ def gaussian_blur(
     sy, sx = kernels.positive_pair(sigma, "sigma", "gaussian_blur")
     if size is None:
         size = tuple(2 * int(4 * s + 0.5) + 1 for s in (sy, sx))
-    kernel = kernels.gaussian(size, (sy, sx))
+    image = check.as_array(image, "image", "gaussian_blur")
+    kernel = kernels.for_image(kernels.gaussian(size, (sy, sx)), image)
     return filter2d(image, kernel, boundary, channel_axis=channel_axis, method=method, backend=backend)
 
 
@@ -53,7 +56,7 @@ def sobel(
 ) -> np.ndarray:
     """Gradient magnitude ``hypot(filter2d(image, "sobel_x"), filter2d(image, "sobel_y"))``.
 
-    ``skimage.filters.sobel`` scales its kernels by 1/4 and its magnitude by
+    Floating images keep their dtype.  ``skimage.filters.sobel`` scales its kernels by 1/4 and its magnitude by
     1/sqrt(2): it equals ``sobel(image, "symm") / (4 * sqrt(2))``.
 
     Examples
@@ -63,6 +66,6 @@ def sobel(
     [0.0, 8.0, 8.0, 0.0]
     """
     options = dict(channel_axis=channel_axis, method=method, backend=backend)
-    gx = filter2d(image, kernels.sobel_x(), boundary, **options)
-    gy = filter2d(image, kernels.sobel_y(), boundary, **options)
+    gx = filter2d(image, "sobel_x", boundary, **options)
+    gy = filter2d(image, "sobel_y", boundary, **options)
     return np.hypot(gx, gy, out=gx)

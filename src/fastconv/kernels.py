@@ -53,7 +53,8 @@ def box(size: int | tuple[int, int] = 3) -> np.ndarray:
 def gaussian_1d(size: int, sigma: float | None = None) -> np.ndarray:
     """Normalized 1-D Gaussian of ``size`` taps, as ``cv2.getGaussianKernel(size, sigma)``.
 
-    ``sigma=None`` uses OpenCV's default ``0.3 * ((size - 1) / 2 - 1) + 0.8``.
+    ``sigma=None`` uses OpenCV's default ``0.3 * ((size - 1) / 2 - 1) + 0.8``
+    (OpenCV itself switches to fixed binomial tables for sizes up to 9).
 
     Examples
     --------
@@ -167,6 +168,11 @@ NAMES: dict[str, Callable[[], np.ndarray]] = {
     "vertical": vertical_edge,
     "horizontal": horizontal_edge,
 }
+
+
+def for_image(kernel: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """``kernel`` in ``image``'s dtype when that is floating, so float32 images stay float32."""
+    return kernel.astype(image.dtype) if image.dtype.kind == "f" else kernel
 
 
 def named(name: str, func: str = "named") -> np.ndarray:
