@@ -10,26 +10,15 @@ cost per call.  Copy the printed values into ``_methods`` by hand.
 from __future__ import annotations
 
 import argparse
-import time
-
 import numpy as np
 
 import fastconv as fc
 from fastconv import _methods
 from fastconv._validate import filter2d as check_filter2d
+from fastconv.bench import interleaved_medians
 
 SHAPES = [(1, 256), (1, 512), (1, 1024), (1, 2048), (16, 256)]
 KERNELS = [3, 5, 9, 15, 31]
-
-
-def median_seconds(func, repeat=5):
-    func()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def main() -> None:
@@ -45,10 +34,12 @@ def main() -> None:
                 kernel = sum(np.outer(rng.standard_normal(k), rng.standard_normal(k)) for _ in range(rank)).astype(np.float32)
                 call = check_filter2d("calibrate", image, kernel, "reflect", 0)[0]
                 work = _methods.work(call, rank)
-                for method in samples:
-                    if method == "direct" and work["direct"] > 2e9:
-                        continue
-                    seconds = median_seconds(lambda: fc.filter2d(image, kernel, method=method, backend=args.backend))
+                funcs = {
+                    method: (lambda method=method: fc.filter2d(image, kernel, method=method, backend=args.backend))
+                    for method in samples
+                    if method != "direct" or work["direct"] <= 2e9
+                }
+                for method, seconds in interleaved_medians(funcs, rounds=5, budget_s=5.0).items():
                     samples[method].append((work[method], seconds * 1e9))
                     print(f"{n}x{size}^2 k={k:2d} rank={rank} {method:<9} {seconds * 1e3:9.2f} ms", flush=True)
     print("\n# fitted: ns = per_unit * work + per_call")

@@ -7,14 +7,13 @@ timed when installed.
 from __future__ import annotations
 
 import os
-import statistics
 import sys
-import time
 from collections.abc import Callable
 
 import numpy as np
 
 import fastconv as fc
+from fastconv.bench import interleaved_medians
 
 # (title, kernel name or None, fastconv call on the grey image)
 GALLERY: list[tuple[str, str | None, Callable[[np.ndarray], np.ndarray]]] = [
@@ -27,16 +26,6 @@ MISSING = (
     "The demo needs scikit-image (for the picture) and matplotlib (for the gallery): {}.\n"
     "Install them with:  pip install scikit-image matplotlib   (or: pip install 'fastconv[test,bench]')"
 )
-
-
-def _median_ms(func: Callable[[], object], repeat: int = 7) -> float:
-    func()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
 
 
 def _kernel(name: str, dtype) -> np.ndarray:
@@ -62,7 +51,7 @@ def run(out: str = "fastconv-demo.png", repeat: int = 7) -> int:
         cv2 = None
 
     image = skimage.color.rgb2gray(skimage.data.chelsea()).astype(np.float32)
-    print(f"skimage.data.chelsea() in grey, {image.shape[0]}x{image.shape[1]} float32; median ms of {repeat} runs "
+    print(f"skimage.data.chelsea() in grey, {image.shape[0]}x{image.shape[1]} float32; median ms of {repeat} interleaved rounds "
           f"(boundary 'reflect' = ndimage 'mirror' = cv2 BORDER_REFLECT_101)")
     print(f"{'filter':<24} {'fastconv':>9} {'scipy.ndimage':>14} {'cv2':>9}")
     results = []
@@ -71,18 +60,19 @@ def run(out: str = "fastconv-demo.png", repeat: int = 7) -> int:
         results.append((title, result))
         if title == "original":
             continue
-        ours = _median_ms(lambda: call(image), repeat)
         if name is None:  # the gradient magnitude: two filters and a hypot everywhere
             sx, sy = fc.kernels.sobel_x().astype(np.float32), fc.kernels.sobel_y().astype(np.float32)
-            scipy_call = lambda: np.hypot(ndimage.correlate(image, sx, mode="mirror"), ndimage.correlate(image, sy, mode="mirror"))  # noqa: E731
-            cv2_call = cv2 and (lambda: np.hypot(cv2.filter2D(image, -1, sx), cv2.filter2D(image, -1, sy)))
+            peers = {"scipy": lambda: np.hypot(ndimage.correlate(image, sx, mode="mirror"), ndimage.correlate(image, sy, mode="mirror"))}
+            if cv2:
+                peers["cv2"] = lambda: np.hypot(cv2.filter2D(image, -1, sx), cv2.filter2D(image, -1, sy))
         else:
             k = _kernel(name, image.dtype)
-            scipy_call = lambda k=k: ndimage.correlate(image, k, mode="mirror")  # noqa: E731
-            cv2_call = cv2 and (lambda k=k: cv2.filter2D(image, -1, k, borderType=cv2.BORDER_REFLECT_101))
-        theirs = _median_ms(scipy_call, repeat)
-        cv2_ms = f"{_median_ms(cv2_call, repeat):9.3f}" if cv2 else f"{'n/a':>9}"
-        print(f"{title:<24} {ours:9.3f} {theirs:14.3f} {cv2_ms}", flush=True)
+            peers = {"scipy": lambda k=k: ndimage.correlate(image, k, mode="mirror")}
+            if cv2:
+                peers["cv2"] = lambda k=k: cv2.filter2D(image, -1, k, borderType=cv2.BORDER_REFLECT_101)
+        ms = {n: t * 1e3 for n, t in interleaved_medians({"fastconv": lambda: call(image), **peers}, repeat, budget_s=5.0).items()}
+        cv2_ms = f"{ms['cv2']:9.3f}" if cv2 else f"{'n/a':>9}"
+        print(f"{title:<24} {ms['fastconv']:9.3f} {ms['scipy']:14.3f} {cv2_ms}", flush=True)
 
     cols = 4
     rows = -(-len(results) // cols)
