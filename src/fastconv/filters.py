@@ -56,8 +56,9 @@ def sobel(
 ) -> np.ndarray:
     """Gradient magnitude ``hypot(filter2d(image, "sobel_x"), filter2d(image, "sobel_y"))``.
 
-    Floating images keep their dtype.  ``skimage.filters.sobel`` scales its kernels by 1/4 and its magnitude by
-    1/sqrt(2): it equals ``sobel(image, "symm") / (4 * sqrt(2))``.
+    Floating images keep their dtype.  ``skimage.filters.sobel`` scales its
+    kernels by 1/4 and its magnitude by 1/sqrt(2): it equals
+    ``sobel(image, "symm") / (4 * sqrt(2))``.
 
     Examples
     --------
