@@ -1,4 +1,4 @@
-"""Command line: ``python -m fastconv bench`` (also installed as the ``fastconv`` script)."""
+"""Command line: ``python -m fastconv bench`` and ``python -m fastconv demo`` (also installed as the ``fastconv`` script)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,13 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--full", action="store_true", help="also run the larger shapes")
     bench.add_argument("--rounds", type=int, default=15, help="interleaved rounds per case (default: 15)")
     bench.add_argument("--json", metavar="PATH", help="also write the results and the machine description as JSON")
+    demo = commands.add_parser("demo", help="filter scikit-image's cat with the filter bank; write a gallery PNG and time fastconv, scipy and cv2")
+    demo.add_argument("--out", default="fastconv-demo.png", help="gallery PNG to write (default: fastconv-demo.png)")
     args = parser.parse_args(argv)
+    if args.command == "demo":
+        from .demo import run
+
+        return run(args.out)
 
     from . import bench as b
 

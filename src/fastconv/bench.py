@@ -69,6 +69,11 @@ CASES: list[Case] = [
     Case("convolve", "1e6 * 63 full", lambda rng: dict(a=_f32(rng, 1_000_000), v=_f32(rng, 63))),
     Case("filter2d", "2048x2048 3x3 reflect", lambda rng: dict(image=_f32(rng, 2048, 2048), kernel=_f32(rng, 3, 3))),
     Case("filter2d", "2048x2048 15x15 reflect", lambda rng: dict(image=_f32(rng, 2048, 2048), kernel=_f32(rng, 15, 15)), quick=False),
+    # Issue 4's filtering targets (benchmarks/filters.py times them against the best peer).
+    Case("filter2d", "2048x2048 5x5 reflect", lambda rng: dict(image=_f32(rng, 2048, 2048), kernel=_f32(rng, 5, 5)), quick=False),
+    Case("filter2d", "2048x2048 15x15 gaussian", lambda rng: dict(image=_f32(rng, 2048, 2048), kernel=fc.kernels.gaussian(15, 2.5).astype(np.float32))),
+    Case("filter2d", "2048x2048 31x31 reflect", lambda rng: dict(image=_f32(rng, 2048, 2048), kernel=_f32(rng, 31, 31)), quick=False),
+    Case("filter2d", "64x256x256 5x5 reflect", lambda rng: dict(image=_f32(rng, 64, 256, 256), kernel=_f32(rng, 5, 5)), quick=False),
 ]
 
 
