@@ -242,11 +242,16 @@ def _correlate_kernel(x, w, bias, rows, cols, sh, sw, dh, dw, left, groups, fill
     _correlate(x, w, bias, rows, cols, sh, sw, dh, dw, left, groups, fill, tile_h, tile_w, out, False)
 
 
-@njit(**KERNEL)
+@njit(cache=True, fastmath=FASTMATH, nogil=True)
 def _im2col_kernel(x, n, c0, kh, kw, rows, cols, sh, sw, dh, dw, left, oh0, buf):
-    """Fill ``buf`` (cg * kh * kw, R, Wo) with the zero-padded input taps of output rows ``oh0:oh0 + R``."""
+    """Fill ``buf`` (cg * kh * kw, R, Wo) with the zero-padded input taps of output rows ``oh0:oh0 + R``.
+
+    Serial on purpose: the GEMM that follows runs on BLAS's own threads, and
+    on a small machine two thread pools that take turns, each spinning while
+    the other works, made the convolution 3 to 50 times slower.
+    """
     taps, n_rows, _ = buf.shape
-    for job in prange(taps * n_rows):
+    for job in range(taps * n_rows):
         k = job // n_rows
         rr = job % n_rows
         c, u, v = k // (kh * kw), (k // kw) % kh, k % kw
