@@ -151,25 +151,37 @@ def plot(data: dict[str, Any], path: str) -> bool:
     except ImportError:
         return False
     impls = _impls(data)
-    peers = [p for p in dict.fromkeys(r["impl"] for res in data["results"] for r in res["rows"] if "median_ms" in r) if p not in impls[:1]]
-    cases = data["results"]
-    fig, axes = plt.subplots(1, max(len(impls), 1), figsize=(7 * max(len(impls), 1), 0.45 * len(cases) * max(len(peers), 1) ** 0.5 + 2), squeeze=False)
-    height = 0.8 / max(len(peers), 1)
+    every = list(dict.fromkeys(r["impl"] for res in data["results"] for r in res["rows"] if "median_ms" in r))
+    colours = {p: plt.get_cmap("tab10")(i % 10) for i, p in enumerate(every)}
+    bars = {impl: [] for impl in impls}  # impl -> [(y, peer, speed-up)], and the case labels at their centres
+    ticks: dict[str, list[tuple[float, str]]] = {impl: [] for impl in impls}
+    for impl in impls:
+        y = 0.0
+        for res in data["results"]:
+            ms = {r["impl"]: r["median_ms"] for r in res["rows"] if "median_ms" in r}
+            peers = [p for p in ms if p != impl] if impl in ms else []
+            for k, peer in enumerate(peers):
+                bars[impl].append((y + k, peer, ms[peer] / ms[impl]))
+            if peers:
+                ticks[impl].append((y + (len(peers) - 1) / 2, f"{res['op']} {res['case']}"))
+                y += len(peers) + 0.8
+    n = max((len(b) for b in bars.values()), default=1)
+    fig, axes = plt.subplots(1, len(impls), figsize=(9 * len(impls), 0.24 * n + 1.8), squeeze=False)
     for ax, impl in zip(axes[0], impls):
-        for j, peer in enumerate(p for p in peers if p != impl):
-            ys, xs = [], []
-            for i, res in enumerate(cases):
-                ms = {r["impl"]: r["median_ms"] for r in res["rows"] if "median_ms" in r}
-                if impl in ms and peer in ms:
-                    ys.append(i + j * height)
-                    xs.append(ms[peer] / ms[impl])
-            ax.barh(ys, xs, height=height, label=peer)
+        for peer in every:
+            mine = [(y, x) for y, p, x in bars[impl] if p == peer]
+            if mine:
+                ax.barh([y for y, _ in mine], [x for _, x in mine], height=0.9, color=colours[peer], label=peer)
+                for y, x in mine:
+                    ax.text(x, y, f" {_x(x)}", va="center", fontsize=6)
         ax.axvline(1.0, color="black", linewidth=0.8)
         ax.set_xscale("log")
-        ax.set_yticks([i + 0.4 - height / 2 for i in range(len(cases))], [f"{r['op']} {r['case']}" for r in cases], fontsize=8)
+        xs = [x for _, _, x in bars[impl]] + [1.0]
+        ax.set_xlim(min(xs) / 1.5, max(xs) * 2.5)
+        ax.set_yticks([y for y, _ in ticks[impl]], [label for _, label in ticks[impl]], fontsize=7)
         ax.invert_yaxis()
-        ax.set_xlabel(f"speed-up of {impl} (peer time / {impl} time, log scale)")
-        ax.legend(fontsize=8, loc="lower right")
+        ax.set_xlabel(f"speed-up of {impl}: peer time / {impl} time (log scale)", fontsize=8)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         ax.grid(axis="x", which="both", alpha=0.3)
     fig.suptitle(f"fastconv bench: {data['machine']['cpu']}, {data['machine']['cores']} cores", fontsize=10)
     fig.tight_layout()
@@ -189,9 +201,9 @@ class Progress:
             return
         try:
             from rich.console import Console
-            from rich.progress import BarColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
 
-            self._rich = RichProgress(TextColumn("{task.description:<60}"), BarColumn(), TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+            self._rich = RichProgress(TextColumn("{task.description:<60}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=Console(stderr=True), transient=True)
             self._rich.start()
             self._task = self._rich.add_task("", total=total)
             return
