@@ -134,3 +134,19 @@ def test_a_second_compiled_backend_gets_its_own_columns_and_comparison(data):
     text = report.format_text({**data, "results": results})
     assert "speed-up of fastconv[cuda]" in text and "fastconv backends compared" in text
     assert "2.00x" in text
+
+
+def test_asv_suite_is_generated_from_the_table():
+    spec = importlib.util.spec_from_file_location("asv_benchmarks", os.path.join(ROOT, "benchmarks", "benchmarks.py"))
+    suite = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(suite)
+    for op in bench.OPS:
+        cls = getattr(suite, op)
+        assert cls.params == [[c.label for c in bench.select_cases([op])], bench.available_backends()]
+        assert {"time_op", "peakmem_op", "track_temporary_bytes"} <= set(dir(cls))
+    bench_case = suite.avg_pool2d()
+    shape = suite.avg_pool2d.params[0][0]
+    bench_case.setup(shape, "cpu")
+    bench_case.time_op(shape, "cpu")
+    assert bench_case.track_temporary_bytes(shape, "cpu") >= 0
+    assert suite.Compile.params == [list(bench.OPS), [b for b in bench.available_backends() if b != "numpy"]]
