@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from .bench import compiled
+from .bench import backend_of, compiled
 
 Table = tuple[str, list[str], list[list[str]]]  # title, header, rows
 
@@ -31,7 +31,9 @@ def _mib(n: int | None) -> str:
 
 
 def _impls(data: dict[str, Any]) -> list[str]:
-    return compiled(dict.fromkeys(r["impl"] for res in data["results"] for r in res["rows"]))
+    """The fastconv backends that the speed-ups are taken for: the compiled ones, or the reference when it runs alone."""
+    every = dict.fromkeys(r["impl"] for res in data["results"] for r in res["rows"])
+    return compiled(every) or [i for i in every if backend_of(i)]
 
 
 def summary(data: dict[str, Any]) -> list[str]:
@@ -151,6 +153,8 @@ def plot(data: dict[str, Any], path: str) -> bool:
     except ImportError:
         return False
     impls = _impls(data)
+    if not impls:
+        return False
     every = list(dict.fromkeys(r["impl"] for res in data["results"] for r in res["rows"] if "median_ms" in r))
     colours = {p: plt.get_cmap("tab10")(i % 10) for i, p in enumerate(every)}
     bars = {impl: [] for impl in impls}  # impl -> [(y, peer, speed-up)], and the case labels at their centres
