@@ -3,8 +3,8 @@
 One class per operation (``conv2d``, ``max_pool2d``, ...) times every
 fastconv backend available here on that operation's public and extra shapes,
 with its peak memory (``peakmem_``, the process's) and the temporary memory
-of one call (``track_temporary_bytes``, NumPy allocations seen by
-tracemalloc, less the result).  ``setup`` makes the first call, so Numba
+of one call (``track_temporary_bytes``: NumPy's and Numba's allocations
+seen by tracemalloc, less the result).  ``setup`` makes the first call, so Numba
 compilation is never timed; ``compile`` measures it on its own, in fresh
 processes with an empty and then a warm Numba cache.
 

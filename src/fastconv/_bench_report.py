@@ -26,6 +26,10 @@ def _x(ratio: float) -> str:
     return f"{ratio:.2f}x" if ratio < 100 else f"{ratio:.0f}x"
 
 
+def _load(avg: list[float] | None) -> str:
+    return "n/a" if avg is None else " ".join(f"{x:.2f}" for x in avg)
+
+
 def _mib(n: int | None) -> str:
     return "n/a" if n is None else f"{n / 2**20:.2f}"
 
@@ -45,7 +49,7 @@ def summary(data: dict[str, Any]) -> list[str]:
     lines = [
         f"command: {data.get('command', '?')}   date: {data.get('date', '?')}",
         f"machine: {m['cpu']}, {m['cores']} cores ({m['machine']}); GPU: {gpus}",
-        f"threads: {threads}; numba threading layer: {m['threading_layer']}; load average (1, 5, 15 min) at the end: {m.get('loadavg')}",
+        f"threads: {threads}; numba threading layer: {m['threading_layer']}; load average (1, 5, 15 min) at the end: {_load(m.get('loadavg'))}",
         f"versions: {versions}",
     ]
     if p:
@@ -97,7 +101,7 @@ def tables(data: dict[str, Any]) -> Iterator[Table]:
     if data.get("memory"):
         yield (
             "conv2d peak temporary memory of one call, less its result: the larger of the resident-set high-water mark "
-            "(every allocator, Numba's included) and tracemalloc (NumPy allocations)",
+            "(every allocator) and tracemalloc (NumPy's and Numba's allocations)",
             ["case", "implementation", "temporary MiB", "RSS MiB", "tracemalloc MiB", "input + output MiB", "temporary / (input + output)"],
             [[m["case"], m["impl"], _mib(m["temp_bytes"]), _mib(m.get("rss_bytes")), _mib(m.get("traced_bytes")), _mib(m["io_bytes"]), f"{m['ratio']:.2f}"] for m in data["memory"]],
         )
@@ -230,7 +234,8 @@ class Progress:
             self._bar.n = self.done
             self._bar.refresh()
         else:
-            print(f"[{time.perf_counter() - self.start:6.1f} s] {line}", file=sys.stderr, flush=True)
+            steps = f"{self.done + 1}/{total or self.total or '?'}"
+            print(f"[{time.perf_counter() - self.start:6.1f} s] {steps:>7} {line}", file=sys.stderr, flush=True)
         self.total = total or self.total
         self.done += 1
 

@@ -291,8 +291,8 @@ def interleaved_medians(funcs: Mapping[str, Callable[[], Any]], rounds: int, bud
 def temporary_bytes(func: Callable[[], Any]) -> tuple[int, int]:
     """(peak bytes allocated during one call, bytes of its result), as tracemalloc sees them.
 
-    tracemalloc sees NumPy's allocations (arrays made in Python and by
-    NumPy); memory that a Numba kernel allocates itself is not counted.
+    tracemalloc sees the allocations of NumPy and of Numba's runtime (arrays
+    a kernel allocates); ``peak_rss_bytes`` also sees plain ``malloc``.
     """
     tracemalloc.start()
     try:
