@@ -36,8 +36,8 @@ def test_scaling_and_targets_are_reported(data):
         assert {s["case"] for s in data["scaling"]} == compute
         assert all(s["threads"] == [1, 2] and s["speedup"] > 0 for s in data["scaling"])
     targets = {(t["case"], t["peer"]) for t in data["targets"]}
-    for case in bench.select_cases(["max_pool2d"], ("public",)):
-        assert targets == {(case.label, peer) for peer in case.targets}
+    assert targets == {(c.label, peer) for c in bench.select_cases(["convolve", "max_pool2d"]) for peer in c.targets}
+    assert ("3x3/s2/p1 64x112x112 N=1", "torch") in targets
 
 
 def test_text_markdown_and_json_name_every_row(data, tmp_path):
@@ -150,3 +150,10 @@ def test_asv_suite_is_generated_from_the_table():
     bench_case.time_op(shape, "cpu")
     assert bench_case.track_temporary_bytes(shape, "cpu") >= 0
     assert suite.Compile.params == [list(bench.OPS), [b for b in bench.available_backends() if b != "numpy"]]
+
+
+def test_cli_latency_only(tmp_path, capsys):
+    cli.main(["bench", "--latency", "--ops", "convolve", "--out", str(tmp_path)])
+    data = json.loads((tmp_path / "bench.json").read_text())
+    assert data["results"] == [] and [r["op"] for r in data["latency"]["first_call"]] == ["convolve"] * (len(bench.available_backends()) - 1)
+    assert "first call" in capsys.readouterr().out

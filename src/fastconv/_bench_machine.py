@@ -39,6 +39,22 @@ def cpu_model() -> str:
         return platform.processor() or platform.machine()
 
 
+SIMD = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16", "amx_tile", "neon", "asimd", "sve")
+
+
+def simd() -> dict[str, Any]:
+    """LLVM's name for this CPU (what Numba compiles for) and the vector extensions it reports."""
+    import llvmlite.binding as llvm
+
+    flags: set[str] = set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((set(line.split(":", 1)[1].split()) for line in f if line.startswith(("flags", "Features"))), set())
+    except OSError:
+        pass
+    return {"llvm_cpu": llvm.get_host_cpu_name(), "extensions": [x for x in SIMD if x in flags]}
+
+
 def versions() -> dict[str, str]:
     found = {"python": platform.python_version()}
     for dist in DISTRIBUTIONS:
@@ -82,6 +98,7 @@ def machine_info() -> dict[str, Any]:
     return {
         "machine": platform.machine(),
         "cpu": cpu_model(),
+        "simd": simd(),
         "cores": cores(),
         "cpu_count": os.cpu_count(),
         "threads": thread_counts(),

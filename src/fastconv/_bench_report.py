@@ -48,7 +48,7 @@ def summary(data: dict[str, Any]) -> list[str]:
     versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
     lines = [
         f"command: {data.get('command', '?')}   date: {data.get('date', '?')}",
-        f"machine: {m['cpu']}, {m['cores']} cores ({m['machine']}); GPU: {gpus}",
+        f"machine: {m['cpu']} ({m['simd']['llvm_cpu']}: {' '.join(m['simd']['extensions'])}), {m['cores']} cores ({m['machine']}); GPU: {gpus}",
         f"threads: {threads}; numba threading layer: {m['threading_layer']}; load average (1, 5, 15 min) at the end: {_load(m.get('loadavg'))}",
         f"versions: {versions}",
     ]
