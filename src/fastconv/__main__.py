@@ -44,7 +44,7 @@ def bench(args: argparse.Namespace, command: str) -> int:
         raise SystemExit(f"fastconv bench: --backends {unknown} not available here; available: {', '.join(available)}")
     backends = args.backends or available
     progress = report.Progress()
-    started = time.perf_counter()
+    started, load = time.perf_counter(), machine.loadavg()
     try:
         if args.latency:
             lat = machine.latency(args.ops or list(b.OPS), [x for x in backends if x != "numpy"], progress)
@@ -62,7 +62,7 @@ def bench(args: argparse.Namespace, command: str) -> int:
             data = b.run(args.ops, backends, settings, progress)
     finally:
         progress.close()
-    data.update(command=command, date=time.strftime("%Y-%m-%dT%H:%M:%S%z"), wall_s=time.perf_counter() - started)
+    data.update(command=command, date=time.strftime("%Y-%m-%dT%H:%M:%S%z"), wall_s=time.perf_counter() - started, loadavg_start=load)
     text = report.format_text(data)
     print(text)
     os.makedirs(args.out, exist_ok=True)

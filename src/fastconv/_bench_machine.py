@@ -31,6 +31,10 @@ def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def loadavg() -> list[float] | None:
+    return list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+
+
 def cpu_model() -> str:
     try:
         with open("/proc/cpuinfo") as f:
@@ -106,7 +110,7 @@ def machine_info() -> dict[str, Any]:
         "gpus": gpus() or "none",
         "platform": platform.platform(),
         "hostname": platform.node(),
-        "loadavg": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "loadavg": loadavg(),
         "versions": versions(),
         "backends": fc.backends(),
     }

@@ -49,11 +49,15 @@ def summary(data: dict[str, Any]) -> list[str]:
     lines = [
         f"command: {data.get('command', '?')}   date: {data.get('date', '?')}",
         f"machine: {m['cpu']} ({m['simd']['llvm_cpu']}: {' '.join(m['simd']['extensions'])}), {m['cores']} cores ({m['machine']}); GPU: {gpus}",
-        f"threads: {threads}; numba threading layer: {m['threading_layer']}; load average (1, 5, 15 min) at the end: {_load(m.get('loadavg'))}",
+        f"threads: {threads}; numba threading layer: {m['threading_layer']}",
+        f"load average (1, 5, 15 min) before the run: {_load(data.get('loadavg_start'))}, after: {_load(m.get('loadavg'))}",
         f"versions: {versions}",
     ]
+    start = data.get("loadavg_start")
+    if start and start[0] >= 0.5:
+        lines.append(f"note: other processes were running (load {start[0]:.2f} before the run), so these numbers are noisy")
     if p:
-        lines.insert(3, f"peaks measured in this run: GEMM {p['gflops']:.0f} GFLOP/s (float32 np.matmul {p['gemm_n']}x{p['gemm_n']}), "
+        lines.insert(4, f"peaks measured in this run: GEMM {p['gflops']:.0f} GFLOP/s (float32 np.matmul {p['gemm_n']}x{p['gemm_n']}), "
                      f"copy {p['gbps']:.1f} GB/s (np.copyto {p['copy_mib']} MiB, read + write)")
     return lines
 
