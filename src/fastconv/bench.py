@@ -243,9 +243,14 @@ def work(op: str, args: Mapping[str, Any], out: Any) -> tuple[float, float]:
     return flops, moved
 
 
+def bound(flops: float, moved: float, peaks: Mapping[str, float]) -> str:
+    """The peak that limits a call more: ``"compute"`` (the GEMM peak) or ``"memory"`` (the copy bandwidth)."""
+    return "compute" if flops / peaks["gflops"] >= moved / peaks["gbps"] else "memory"
+
+
 def roofline(flops: float, moved: float, seconds: float, peaks: Mapping[str, float]) -> dict[str, Any]:
     """Which peak bounds a call, the attained rate in that peak's unit, and the percentage of the peak."""
-    compute = flops / peaks["gflops"] >= moved / peaks["gbps"]
+    compute = bound(flops, moved, peaks) == "compute"
     rate = (flops if compute else moved) / seconds / 1e9
     peak = peaks["gflops" if compute else "gbps"]
     return {"bound": "compute" if compute else "memory", "rate": rate, "unit": "GFLOP/s" if compute else "GB/s", "pct_peak": 100 * rate / peak}
@@ -299,32 +304,35 @@ def temporary_bytes(func: Callable[[], Any]) -> tuple[int, int]:
     return peak, sum(np.asarray(r).nbytes for r in result)
 
 
-def _thread_setters() -> dict[str, Callable[[int], Any]]:
-    """How to set the thread count of each multithreaded implementation."""
-    setters: dict[str, Callable[[int], Any]] = {}
-    import numba
+# Peers with a thread-count setting: (module, getter, setter).
+THREAD_CONTROLS = {"torch": ("torch", "get_num_threads", "set_num_threads"), "cv2": ("cv2", "getNumThreads", "setNumThreads")}
 
-    for backend in available_backends():
-        if backend not in ("numpy", "cuda"):
-            setters[f"fastconv[{backend}]"] = numba.set_num_threads
-    for name, module, attr in (("torch", "torch", "set_num_threads"), ("cv2", "cv2", "setNumThreads")):
-        try:
-            setters[name] = getattr(importlib.import_module(module), attr)
-        except ImportError:
-            pass
-    return setters
+
+def _thread_control(name: str, which: int) -> Callable[..., Any] | None:
+    module, *attrs = THREAD_CONTROLS[name]
+    try:
+        return getattr(importlib.import_module(module), attrs[which])
+    except ImportError:
+        return None
 
 
 def thread_counts() -> dict[str, int]:
+    """Threads that Numba and each peer with a setting use now."""
     import numba
 
-    counts = {"numba": numba.get_num_threads()}
-    for name, module, attr in (("torch", "torch", "get_num_threads"), ("cv2", "cv2", "getNumThreads")):
-        try:
-            counts[name] = getattr(importlib.import_module(module), attr)()
-        except ImportError:
-            pass
-    return counts
+    getters = {name: _thread_control(name, 0) for name in THREAD_CONTROLS}
+    return {"numba": numba.get_num_threads(), **{name: get() for name, get in getters.items() if get}}
+
+
+def _thread_setters() -> dict[str, tuple[str, Callable[[int], Any]]]:
+    """``{implementation: (name in thread_counts, setter)}`` for every multithreaded implementation."""
+    import numba
+
+    setters = {f"fastconv[{b}]": ("numba", numba.set_num_threads) for b in available_backends() if b not in ("numpy", "cuda")}
+    for name in THREAD_CONTROLS:
+        if (set_threads := _thread_control(name, 1)) is not None:
+            setters[name] = (name, set_threads)
+    return setters
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -332,6 +340,8 @@ def thread_counts() -> dict[str, int]:
 
 @dataclass
 class Settings:
+    """How long to time each case, which tiers to run, and which extra sections to measure."""
+
     rounds: int = 15
     budget_s: float = 3.0
     tiers: tuple[str, ...] = ("public", "extra")
@@ -367,8 +377,7 @@ def time_case(case: Case, table: Mapping[str, Setup], settings: Settings, peaks:
         median = statistics.median(t)
         rows.append({"impl": name, "median_ms": median * 1e3, "min_ms": min(t) * 1e3, "rounds": len(t), **roofline(flops, moved, median, peaks)})
     rows += [{"impl": name, "skipped": why} for name, why in skipped.items()]
-    bound = roofline(flops, moved, 1.0, peaks)["bound"]
-    return {"op": case.op, "case": case.label, "tier": case.tier, "bound": bound, "gflop": flops / 1e9, "mbytes": moved / 1e6, "rows": rows}
+    return {"op": case.op, "case": case.label, "tier": case.tier, "bound": bound(flops, moved, peaks), "gflop": flops / 1e9, "mbytes": moved / 1e6, "rows": rows}
 
 
 def scaling_case(case: Case, table: Mapping[str, Setup], settings: Settings, threads: tuple[int, int] = (1, 2)) -> list[dict[str, Any]]:
@@ -380,17 +389,15 @@ def scaling_case(case: Case, table: Mapping[str, Setup], settings: Settings, thr
     for name, f in funcs.items():
         for t in threads:
             timed[(name, t)] = f
-            prepare[(name, t)] = lambda set_threads=setters[name], t=t: set_threads(t)
+            prepare[(name, t)] = lambda set_threads=setters[name][1], t=t: set_threads(t)
     try:
         for key, f in timed.items():
             prepare[key]()
             f()
         times = interleaved_times(timed, settings.rounds, settings.budget_s, prepare=prepare)
     finally:
-        for name, set_threads in setters.items():
-            key = "numba" if backend_of(name) else name
-            if key in before:
-                set_threads(before[key])
+        for counter, set_threads in setters.values():
+            set_threads(before[counter])
     rows = []
     for name in funcs:
         t1, t2 = (statistics.median(times[(name, t)]) for t in threads)
@@ -407,8 +414,8 @@ def peak_rss_bytes(func: Callable[[], Any]) -> int | None:
     """Peak resident memory added during one call, counting every allocator (Linux; None elsewhere).
 
     Resets the high-water mark through ``/proc/self/clear_refs``.  Run it in a
-    process started with ``MALLOC_MMAP_THRESHOLD_`` fixed (as ``memory``
-    does), so that freed buffers leave the resident set and reused ones count.
+    process started with ``MALLOC_MMAP_THRESHOLD_`` fixed (as
+    ``_bench_machine.isolated`` does), so that freed buffers leave the resident set and reused ones count.
     """
     try:
         with open("/proc/self/clear_refs", "w") as f:
