@@ -75,13 +75,19 @@ def versions() -> dict[str, str]:
 
 
 def threading_layer() -> str | None:
-    """Numba's threading layer, after a parallel call has chosen it (None if no parallel backend ran)."""
+    """Numba's threading layer, making a small ``cpu`` call first if no parallel kernel has run yet (None without one)."""
     import numba
 
     try:
         return numba.threading_layer()
     except ValueError:
+        pass
+    if not fc.backends().get("cpu", {}).get("available"):
         return None
+    from .bench import smoke_args
+
+    fc.avg_pool2d(**smoke_args("avg_pool2d"), backend="cpu")
+    return numba.threading_layer()
 
 
 def gpus() -> list[str]:
