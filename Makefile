@@ -1,6 +1,6 @@
 # Two entry points, each bootstrapping its own virtualenv from a bare python3:
 #   make bench   compare every operation with torch / scipy / numpy / OpenCV on this machine
-#   make test    run the test suite
+#   make test    run the test suite, then the cuda backend's tests in the CUDA simulator
 #   make asv     the asv suite, once, on the installed fastconv
 PYTHON ?= python3
 TEST_VENV := .venv-test
@@ -21,6 +21,7 @@ $(BENCH_VENV)/.installed: pyproject.toml
 
 test: $(TEST_VENV)/.installed
 	$(TEST_VENV)/bin/python -m pytest
+	NUMBA_ENABLE_CUDASIM=1 $(TEST_VENV)/bin/python -m pytest tests_cuda
 
 bench: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python -m fastconv bench --quick --out $(BENCH_OUT) $(BENCH_ARGS)

@@ -23,6 +23,7 @@ from ._api import (
     max_pool2d,
 )
 from ._dispatch import backends, use_backend
+from ._hardware import hardware
 
 __version__ = "0.1.0"
 
@@ -37,6 +38,7 @@ __all__ = [
     "convolve2d",
     "correlate2d",
     "filter2d",
+    "hardware",
     "max_pool2d",
     "use_backend",
 ]

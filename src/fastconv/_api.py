@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Literal, Union
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _validate as check
+from ._device import keeps_device_type
 from ._dispatch import kernels
 
 IntPair = Union[int, tuple[int, int]]
@@ -281,3 +283,9 @@ def filter2d(
     """
     call, shape = check.filter2d("filter2d", image, kernel, boundary, fillvalue)
     return _plane_result(call, backend).reshape(shape)
+
+
+# CUDA device-array inputs give device-array results of the caller's type (numba, CuPy, torch).
+for _name, _func in list(globals().items()):
+    if not _name.startswith("_") and inspect.isfunction(_func) and _func.__module__ == __name__:
+        globals()[_name] = keeps_device_type(_func)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ._validate import AdaptiveCall, ConvCall, PlaneCall, PoolCall
+from ._validate import AdaptiveCall, ConvCall, PlaneCall, PoolCall, avg_pool_counts
 
 # fastmath without nnan/ninf, so that NaN and inf keep their IEEE behaviour.
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
@@ -38,33 +38,167 @@ def _source_index(size: int, before: int, length: int, mode: str) -> np.ndarray:
     return np.where(folded < size, folded, 2 * size - 1 - folded)
 
 
-@njit(**KERNEL)
-def _conv2d_kernel(x, w, bias, rows, cols, stride_h, stride_w, dil_h, dil_w, groups, out):
-    n_batch, _, _, _ = x.shape
+@njit(inline="always")
+def _inside(count, width, off, step):
+    """The range ``lo <= j < hi`` of ``j < count`` for which ``0 <= off + j * step < width``."""
+    if step == 1:
+        lo = min(max(0, -off), count)
+        return lo, max(min(count, width - off), lo)
+    lo = min(max(0, (step - 1 - off) // step), count)
+    return lo, max(min(count, (width - 1 - off) // step + 1), lo)
+
+
+@njit(inline="always")
+def _tap_span(dst, src, weight, cols, first, step, off, lo, hi, fill):
+    """``dst[j] += weight * x[first + j * step]``, ``x`` being ``src`` padded so that ``x[first] = src[off]``.
+
+    ``[lo, hi)`` is where that reads inside ``src`` (see ``_inside``) and runs
+    without the ``cols`` table, so it vectorizes; elsewhere ``cols`` maps each
+    padded column to ``src``, or to -1 for ``fill``.
+    """
+    for j in range(lo):
+        col = cols[first + j * step]
+        dst[j] += weight * (src[col] if col >= 0 else fill)
+    inner = dst[lo:hi]
+    if step == 1:
+        contiguous = src[off + lo : off + hi]
+        for j in range(inner.shape[0]):
+            inner[j] += weight * contiguous[j]
+    else:
+        strided = src[off + lo * step : off + (hi - 1) * step + 1 : step]
+        for j in range(inner.shape[0]):
+            inner[j] += weight * strided[j]
+    for j in range(hi, dst.shape[0]):
+        col = cols[first + j * step]
+        dst[j] += weight * (src[col] if col >= 0 else fill)
+
+
+@njit(inline="always")
+def _add_tap(dst, src, weight, cols, first, step, left, fill):
+    lo, hi = _inside(dst.shape[0], src.shape[0], first - left, step)
+    _tap_span(dst, src, weight, cols, first, step, first - left, lo, hi, fill)
+
+
+@njit(inline="always")
+def _correlate(x, w, bias, rows, cols, sh, sw, dh, dw, left, groups, fill, tile_h, tile_w, out, unit_stride):
+    """Direct grouped cross-correlation, one (image, out channel, tile of output) per job.
+
+    Within a tile the taps run outermost, so the bounds of each tap's stretch
+    are found once per tile rather than once per output row.  ``unit_stride``
+    is a constant in each caller: LLVM then keeps only the loop it needs and
+    vectorizes it, which it fails to do when both stay.
+    """
     n_out, cg, kh, kw = w.shape
-    _, _, ho, wo = out.shape
+    ho, wo, width = out.shape[2], out.shape[3], x.shape[3]
     og = n_out // groups
-    for job in prange(n_batch * n_out * ho):
-        n = job // (n_out * ho)
-        o = (job // ho) % n_out
-        oh = job % ho
-        ci0 = (o // og) * cg
-        row = out[n, o, oh]
-        for ow in range(wo):
-            row[ow] = bias[o]
+    fill_row = np.full(width, fill, x.dtype)
+    tiles_h, tiles_w = (ho + tile_h - 1) // tile_h, (wo + tile_w - 1) // tile_w
+    for job in prange(x.shape[0] * n_out * tiles_h * tiles_w):
+        n = job // (n_out * tiles_h * tiles_w)
+        o = (job // (tiles_h * tiles_w)) % n_out
+        h0 = ((job // tiles_w) % tiles_h) * tile_h
+        w0 = (job % tiles_w) * tile_w
+        h1, w1 = min(h0 + tile_h, ho), min(w0 + tile_w, wo)
+        for oh in range(h0, h1):
+            out[n, o, oh, w0:w1] = bias[o]
         for c in range(cg):
-            plane = x[n, ci0 + c]
-            for u in range(kh):
-                r = rows[oh * stride_h + u * dil_h]
-                if r < 0:
-                    continue
-                src = plane[r]
-                for v in range(kw):
-                    wv = w[o, c, u, v]
-                    for ow in range(wo):
-                        col = cols[ow * stride_w + v * dil_w]
-                        if col >= 0:
-                            row[ow] += wv * src[col]
+            plane = x[n, (o // og) * cg + c]
+            for v in range(kw):
+                first = w0 * sw + v * dw
+                lo, hi = _inside(w1 - w0, width, first - left, sw)
+                for u in range(kh):
+                    weight = w[o, c, u, v]
+                    for oh in range(h0, h1):
+                        r = rows[oh * sh + u * dh]
+                        src = plane[r] if r >= 0 else fill_row
+                        step = 1 if unit_stride else sw
+                        _tap_span(out[n, o, oh, w0:w1], src, weight, cols, first, step, first - left, lo, hi, fill)
+
+
+@njit(**KERNEL)
+def _correlate_unit_stride_kernel(x, w, bias, rows, cols, sh, dh, dw, left, groups, fill, tile_h, tile_w, out):
+    _correlate(x, w, bias, rows, cols, sh, 1, dh, dw, left, groups, fill, tile_h, tile_w, out, True)
+
+
+@njit(**KERNEL)
+def _correlate_kernel(x, w, bias, rows, cols, sh, sw, dh, dw, left, groups, fill, tile_h, tile_w, out):
+    _correlate(x, w, bias, rows, cols, sh, sw, dh, dw, left, groups, fill, tile_h, tile_w, out, False)
+
+
+@njit(**KERNEL)
+def _im2col_kernel(x, n, c0, kh, kw, rows, cols, sh, sw, dh, dw, left, oh0, buf):
+    """Fill ``buf`` (cg * kh * kw, R, Wo) with the zero-padded input taps of output rows ``oh0:oh0 + R``."""
+    taps, n_rows, _ = buf.shape
+    for job in prange(taps * n_rows):
+        k = job // n_rows
+        rr = job % n_rows
+        c, u, v = k // (kh * kw), (k // kw) % kh, k % kw
+        dst = buf[k, rr]
+        for j in range(dst.shape[0]):
+            dst[j] = 0
+        r = rows[(oh0 + rr) * sh + u * dh]
+        if r >= 0:
+            _add_tap(dst, x[n, c0 + c, r], 1, cols, v * dw, sw, left, 0)
+
+
+GEMM_TILE_BYTES = 4 << 20
+
+
+def _uses_gemm(x: np.ndarray, w: np.ndarray, groups: int) -> bool:
+    """Dense enough for BLAS: float, and each group's GEMM has M >= 16 and K >= 16."""
+    out_per_group, cg, kh, kw = w.shape[0] // groups, *w.shape[1:]
+    return x.dtype.kind == "f" and out_per_group >= 16 and cg * kh * kw >= 16
+
+
+def _conv2d_gemm(x, w, rows, cols, call: ConvCall, out):
+    """Convolution as GEMMs of the weights with im2col tiles of a few output rows.
+
+    A tile holds at most GEMM_TILE_BYTES and at most half of input + output,
+    so the temporary memory stays below the size of the input plus the output.
+    """
+    n, c, h, wd = x.shape
+    o, cg, kh, kw = w.shape
+    _, _, ho, wo = out.shape
+    groups, og, taps = call.groups, o // call.groups, cg * kh * kw
+    (sh, sw), (dh, dw) = call.stride, call.dilation
+    if (kh, kw, sh, sw) == (1, 1, 1, 1) and not any(call.pads) and groups == 1:
+        np.matmul(w.reshape(o, c), x.reshape(n, c, h * wd), out=out.reshape(n, o, ho * wo))
+        return
+    row_bytes = taps * wo * x.itemsize
+    budget = min(GEMM_TILE_BYTES, (x.nbytes + out.nbytes) // 2)
+    tile_rows = max(1, min(ho, budget // row_bytes))
+    buf = np.empty(taps * tile_rows * wo, x.dtype)
+    wmat = w.reshape(groups, og, taps)
+    for i in range(n):
+        for g in range(groups):
+            for oh0 in range(0, ho, tile_rows):
+                rr = min(tile_rows, ho - oh0)
+                tile = buf[: taps * rr * wo].reshape(taps, rr, wo)
+                _im2col_kernel(x, i, g * cg, kh, kw, rows, cols, sh, sw, dh, dw, call.pads[2], oh0, tile)
+                dst = out[i, g * og : (g + 1) * og, oh0 : oh0 + rr].reshape(og, rr * wo)
+                np.matmul(wmat[g], tile.reshape(taps, rr * wo), out=dst)
+
+
+TILE_BYTES = 16 << 10
+TILE_WIDTH = 4096
+
+
+def _tables(shape, pads, boundary):
+    """The row and column ``_source_index`` tables of an (..., H, W) input padded by ``pads``."""
+    (h, wd), (top, bottom, left, right) = shape[-2:], pads
+    return _source_index(h, top, h + top + bottom, boundary), _source_index(wd, left, wd + left + right, boundary)
+
+
+def _run_correlation(x, w, bias, pads, stride, dilation, groups, boundary, fill, out):
+    """Fill ``out`` by direct correlation, in tiles of at most TILE_BYTES that fit the L1 cache."""
+    rows, cols = _tables(x.shape, pads, boundary)
+    tile_w = min(out.shape[3], TILE_WIDTH)
+    tile_h = max(1, min(out.shape[2], TILE_BYTES // (tile_w * out.itemsize)))
+    (sh, sw), (dh, dw), left = stride, dilation, pads[2]
+    if sw == 1:
+        _correlate_unit_stride_kernel(x, w, bias, rows, cols, sh, dh, dw, left, groups, fill, tile_h, tile_w, out)
+    else:
+        _correlate_kernel(x, w, bias, rows, cols, sh, sw, dh, dw, left, groups, fill, tile_h, tile_w, out)
 
 
 def conv2d(call: ConvCall) -> np.ndarray:
@@ -73,55 +207,71 @@ def conv2d(call: ConvCall) -> np.ndarray:
     o, _, kh, kw = w.shape
     top, bottom, left, right = call.pads
     (sh, sw), (dh, dw) = call.stride, call.dilation
-    hp, wp = h + top + bottom, wd + left + right
-    ho, wo = (hp - dh * (kh - 1) - 1) // sh + 1, (wp - dw * (kw - 1) - 1) // sw + 1
+    ho = (h + top + bottom - dh * (kh - 1) - 1) // sh + 1
+    wo = (wd + left + right - dw * (kw - 1) - 1) // sw + 1
     out = np.empty((n, o, ho, wo), x.dtype)
+    if out.size == 0:
+        return out
+    if _uses_gemm(x, w, call.groups):
+        _conv2d_gemm(x, w, *_tables(x.shape, call.pads, call.boundary), call, out)
+        if call.bias is not None:
+            out += call.bias[:, None, None]
+        return out
     bias = np.zeros(o, x.dtype) if call.bias is None else np.ascontiguousarray(call.bias)
-    if out.size:
-        rows = _source_index(h, top, hp, call.boundary)
-        cols = _source_index(wd, left, wp, call.boundary)
-        _conv2d_kernel(x, w, bias, rows, cols, sh, sw, dh, dw, call.groups, out)
+    _run_correlation(x, w, bias, call.pads, call.stride, call.dilation, call.groups, call.boundary, x.dtype.type(0), out)
     return out
-
-
-@njit(**KERNEL)
-def _correlate_planes_kernel(planes, kernel, rows, cols, fill, out):
-    n_planes, ho, wo = out.shape
-    kh, kw = kernel.shape
-    for job in prange(n_planes * ho):
-        b = job // ho
-        oh = job % ho
-        row = out[b, oh]
-        row[:] = 0
-        for u in range(kh):
-            r = rows[oh + u]
-            for v in range(kw):
-                kv = kernel[u, v]
-                if r < 0:
-                    for ow in range(wo):
-                        row[ow] += kv * fill
-                    continue
-                src = planes[b, r]
-                for ow in range(wo):
-                    col = cols[ow + v]
-                    row[ow] += kv * (src[col] if col >= 0 else fill)
 
 
 def correlate_planes(call: PlaneCall) -> np.ndarray:
-    planes, kernel = np.ascontiguousarray(call.planes), np.ascontiguousarray(call.kernel)
+    planes = np.ascontiguousarray(call.planes)
+    kernel = np.ascontiguousarray(call.kernel)
     b, h, wd = planes.shape
     kh, kw = kernel.shape
     top, bottom, left, right = call.pads
-    hp, wp = h + top + bottom, wd + left + right
-    out = np.empty((b, hp - kh + 1, wp - kw + 1), planes.dtype)
-    rows = _source_index(h, top, hp, call.boundary)
-    cols = _source_index(wd, left, wp, call.boundary)
-    _correlate_planes_kernel(planes, kernel, rows, cols, planes.dtype.type(call.fillvalue), out)
-    return out
+    out = np.empty((b, 1, h + top + bottom - kh + 1, wd + left + right - kw + 1), planes.dtype)
+    fill = planes.dtype.type(call.fillvalue)
+    bias = np.zeros(1, planes.dtype)
+    _run_correlation(planes[:, None], kernel[None, None], bias, call.pads, (1, 1), (1, 1), 1, call.boundary, fill, out)
+    return out[:, 0]
+
+@njit(inline="always")
+def _max_tap(dst, src, off, step):
+    """``dst[j] = max(dst[j], src[off + j * step])`` with NaN winning, where that reads inside ``src``."""
+    lo, hi = _inside(dst.shape[0], src.shape[0], off, step)
+    inner = dst[lo:hi]
+    if step == 1:
+        contiguous = src[off + lo : off + hi]
+        for j in range(inner.shape[0]):
+            a, b = contiguous[j], inner[j]
+            inner[j] = a if (a > b or a != a) else b
+    else:
+        strided = src[off + lo * step : off + (hi - 1) * step + 1 : step]
+        for j in range(inner.shape[0]):
+            a, b = strided[j], inner[j]
+            inner[j] = a if (a > b or a != a) else b
 
 
 @njit(**KERNEL)
-def _max_pool2d_kernel(x, kh, kw, sh, sw, ph, pw, dh, dw, out, indices):
+def _max_pool2d_kernel(x, kh, kw, sh, sw, ph, pw, dh, dw, lowest, out):
+    """Max pooling values, one (plane, output row) per job, a row of taps at a time."""
+    n_chans, h = x.shape[0] * x.shape[1], x.shape[2]
+    ho = out.shape[2]
+    for job in prange(n_chans * ho):
+        n, c, oh = job // (x.shape[1] * ho), (job // ho) % x.shape[1], job % ho
+        row = out[n, c, oh]
+        for j in range(row.shape[0]):
+            row[j] = lowest
+        for u in range(kh):
+            ih = oh * sh - ph + u * dh
+            if 0 <= ih < h:
+                for v in range(kw):
+                    _max_tap(row, x[n, c, ih], v * dw - pw, sw)
+
+
+@njit(**KERNEL)
+def _max_pool2d_indices_kernel(x, kh, kw, sh, sw, ph, pw, dh, dw, out, indices):
+    """Max pooling with torch's flat indices: scan each window row by row, taking
+    ``val > best or isnan(val)`` (first of equal maxima, last NaN)."""
     n_batch, chans, h, wd = x.shape
     _, _, ho, wo = out.shape
     for job in prange(n_batch * chans * ho):
@@ -154,99 +304,125 @@ def _as_comparable(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x.view(np.uint8) if x.dtype == np.bool_ else x)
 
 
+def _lowest(dtype: np.dtype):
+    return dtype.type(-np.inf) if dtype.kind == "f" else np.iinfo(dtype).min
+
+
 def max_pool2d(call: PoolCall, return_indices: bool):
     x = _as_comparable(call.input)
     out = np.empty(x.shape[:2] + call.out_size, x.dtype)
-    indices = np.empty(out.shape, np.int64)
-    if out.size:
-        _max_pool2d_kernel(x, *call.kernel, *call.stride, *call.padding, *call.dilation, out, indices)
+    geometry = (*call.kernel, *call.stride, *call.padding, *call.dilation)
+    indices = np.empty(out.shape, np.int64) if return_indices else None
+    if out.size and return_indices:
+        _max_pool2d_indices_kernel(x, *geometry, out, indices)
+    elif out.size:
+        _max_pool2d_kernel(x, *geometry, _lowest(x.dtype), out)
     out = out.view(call.input.dtype)
     return (out, indices) if return_indices else out
 
 
 @njit(**KERNEL)
-def _avg_pool2d_kernel(x, kh, kw, sh, sw, ph, pw, count_include_pad, divisor, out):
-    n_batch, chans, h, wd = x.shape
-    _, _, ho, wo = out.shape
-    for job in prange(n_batch * chans * ho):
-        n = job // (chans * ho)
-        c = (job // ho) % chans
-        oh = job % ho
-        plane = x[n, c]
-        h0 = oh * sh - ph
-        h1 = min(h0 + kh, h + ph)
-        rows = h1 - h0
-        h0, h1 = max(h0, 0), min(h1, h)
-        for ow in range(wo):
-            w0 = ow * sw - pw
-            w1 = min(w0 + kw, wd + pw)
-            cols = w1 - w0
-            w0, w1 = max(w0, 0), min(w1, wd)
-            total = 0.0
-            for ih in range(h0, h1):
-                for iw in range(w0, w1):
-                    total += plane[ih, iw]
-            if divisor > 0:
-                count = divisor
-            elif count_include_pad:
-                count = rows * cols
-            else:
-                count = (h1 - h0) * (w1 - w0)
-            out[n, c, oh, ow] = total / count
-
-
+def _avg_pool2d_kernel(x, kh, kw, sh, sw, ph, ph_w, cols, divisor, out):
+    """Window sums, one (plane, output row) per job, then ``/ divisor[oh, ow]``."""
+    h = x.shape[2]
+    ho = out.shape[2]
+    for job in prange(x.shape[0] * x.shape[1] * ho):
+        n, c, oh = job // (x.shape[1] * ho), (job // ho) % x.shape[1], job % ho
+        row = out[n, c, oh]
+        for j in range(row.shape[0]):
+            row[j] = 0
+        for u in range(kh):
+            ih = oh * sh - ph + u
+            if 0 <= ih < h:
+                for v in range(kw):
+                    _add_tap(row, x[n, c, ih], 1, cols, v, sw, ph_w, 0)
+        scale = divisor[oh]
+        for j in range(row.shape[0]):
+            row[j] /= scale[j]
 def avg_pool2d(call: PoolCall, count_include_pad: bool, divisor_override: int | None):
     x = np.ascontiguousarray(call.input)
     out = np.empty(x.shape[:2] + call.out_size, x.dtype)
     if out.size:
-        _avg_pool2d_kernel(x, *call.kernel, *call.stride, *call.padding, count_include_pad, divisor_override or 0, out)
+        (kh, kw), (sh, sw), (ph, pw) = call.kernel, call.stride, call.padding
+        if divisor_override:
+            divisor = np.full(call.out_size, divisor_override, x.dtype)
+        else:
+            rows, cols = (
+                avg_pool_counts(size, n, k, s, p, count_include_pad)
+                for size, n, k, s, p in zip(x.shape[2:], call.out_size, call.kernel, call.stride, call.padding)
+            )
+            divisor = np.multiply.outer(rows, cols).astype(x.dtype)
+        table = _source_index(x.shape[3], pw, (call.out_size[1] - 1) * sw + kw, "constant")
+        _avg_pool2d_kernel(x, kh, kw, sh, sw, ph, pw, table, divisor, out)
     return out
 
 
 @njit(**KERNEL)
-def _adaptive_pool2d_kernel(x, take_max, out, indices):
+def _adaptive_avg_pool2d_kernel(x, out):
     n_batch, chans, h, wd = x.shape
     _, _, ho, wo = out.shape
     for job in prange(n_batch * chans * ho):
-        n = job // (chans * ho)
-        c = (job // ho) % chans
-        oh = job % ho
-        plane = x[n, c]
-        h0 = (oh * h) // ho
-        h1 = ((oh + 1) * h + ho - 1) // ho
+        n, c, oh = job // (chans * ho), (job // ho) % chans, job % ho
+        h0, h1 = (oh * h) // ho, ((oh + 1) * h + ho - 1) // ho
         for ow in range(wo):
-            w0 = (ow * wd) // wo
-            w1 = ((ow + 1) * wd + wo - 1) // wo
+            w0, w1 = (ow * wd) // wo, ((ow + 1) * wd + wo - 1) // wo
+            total = 0.0
+            for ih in range(h0, h1):
+                segment = x[n, c, ih, w0:w1]
+                for j in range(segment.shape[0]):
+                    total += segment[j]
+            out[n, c, oh, ow] = total / ((h1 - h0) * (w1 - w0))
+
+
+@njit(**KERNEL)
+def _adaptive_max_pool2d_kernel(x, out, indices):
+    """Adaptive max with torch's flat indices (see ``_max_pool2d_indices_kernel``)."""
+    n_batch, chans, h, wd = x.shape
+    _, _, ho, wo = out.shape
+    for job in prange(n_batch * chans * ho):
+        n, c, oh = job // (chans * ho), (job // ho) % chans, job % ho
+        plane = x[n, c]
+        h0, h1 = (oh * h) // ho, ((oh + 1) * h + ho - 1) // ho
+        for ow in range(wo):
+            w0, w1 = (ow * wd) // wo, ((ow + 1) * wd + wo - 1) // wo
             best = plane[h0, w0]
             where = h0 * wd + w0
-            total = 0.0
             for ih in range(h0, h1):
                 for iw in range(w0, w1):
                     val = plane[ih, iw]
-                    total += val
                     if val > best or val != val:
                         best = val
                         where = ih * wd + iw
-            if take_max:
-                out[n, c, oh, ow] = best
-                indices[n, c, oh, ow] = where
-            else:
-                out[n, c, oh, ow] = total / ((h1 - h0) * (w1 - w0))
+            out[n, c, oh, ow] = best
+            indices[n, c, oh, ow] = where
 
 
-def _adaptive(call: AdaptiveCall, take_max: bool):
-    x = _as_comparable(call.input)
-    out = np.empty(x.shape[:2] + call.out_size, x.dtype)
-    indices = np.empty(out.shape if take_max else (0, 0, 0, 0), np.int64)
-    if out.size:
-        _adaptive_pool2d_kernel(x, take_max, out, indices)
-    return out.view(call.input.dtype), indices
+@njit(**KERNEL)
+def _global_avg_pool_kernel(planes, out):
+    """Mean of each row of ``planes`` (B, H * W): global average pooling."""
+    for b in prange(planes.shape[0]):
+        plane = planes[b]
+        total = 0.0
+        for j in range(plane.shape[0]):
+            total += plane[j]
+        out[b] = total / plane.shape[0]
 
 
 def adaptive_avg_pool2d(call: AdaptiveCall) -> np.ndarray:
-    return _adaptive(call, False)[0]
+    x = np.ascontiguousarray(call.input)
+    out = np.empty(x.shape[:2] + call.out_size, x.dtype)
+    if out.size and call.out_size == (1, 1):
+        _global_avg_pool_kernel(x.reshape(out.size, -1), out.reshape(-1))
+    elif out.size:
+        _adaptive_avg_pool2d_kernel(x, out)
+    return out
 
 
 def adaptive_max_pool2d(call: AdaptiveCall, return_indices: bool):
-    out, indices = _adaptive(call, True)
+    x = _as_comparable(call.input)
+    out = np.empty(x.shape[:2] + call.out_size, x.dtype)
+    indices = np.empty(out.shape, np.int64)
+    if out.size:
+        _adaptive_max_pool2d_kernel(x, out, indices)
+    out = out.view(call.input.dtype)
     return (out, indices) if return_indices else out

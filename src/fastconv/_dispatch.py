@@ -9,19 +9,28 @@ compiles anything.
 
 1. the backend set by the innermost ``use_backend(...)`` block, if any;
 2. the ``FASTCONV_BACKEND`` environment variable, if set (and not "auto");
-3. the first available backend of ``AUTO_ORDER``.
+3. the first available backend of ``AUTO_ORDER``;
+
+and then, per call, when the choice was automatic (no ``use_backend`` and no
+``FASTCONV_BACKEND``): a call whose arrays are CUDA device arrays runs on
+"cuda", and a call on host arrays runs on "cuda" only when a GPU is present and
+the measured cost model (``_cost``: transfers plus compute) predicts it beats
+the CPU.  Device arrays given to a host backend by name raise ``ValueError``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import importlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
+
+from ._device import holds_device
 
 ENV_VAR = "FASTCONV_BACKEND"
 
@@ -46,9 +55,34 @@ def _numba_missing() -> str | None:
     return None
 
 
+def simulated() -> bool:
+    """Whether numba.cuda runs in its simulator (NUMBA_ENABLE_CUDASIM=1)."""
+    return os.environ.get("NUMBA_ENABLE_CUDASIM", "0").strip() not in ("", "0")
+
+
+def _cuda_missing() -> str | None:
+    """Why the cuda backend cannot run, found without compiling anything."""
+    import ctypes.util
+    import glob
+    import importlib.util
+
+    if importlib.util.find_spec("numba_cuda") is None:
+        return "numba-cuda is not installed (pip install 'fastconv[cuda]')"
+    if simulated():
+        return None  # NUMBA_ENABLE_CUDASIM=1: kernels run in the CUDA simulator, for tests
+    if not (ctypes.util.find_library("cuda") or glob.glob("/dev/nvidia[0-9]*") or glob.glob("/usr/lib/wsl/lib/libcuda*")):
+        return "no CUDA driver or GPU was found (no libcuda, no /dev/nvidia*)"
+    from numba import cuda
+
+    if not cuda.is_available():
+        return "no usable CUDA GPU: " + " ".join((cuda.cuda_error() or "numba.cuda found no device").split())
+    return None
+
+
 REGISTRY: dict[str, Backend] = {
     "numpy": Backend("numpy", "fastconv._reference", "vectorized NumPy reference", _always),
     "cpu": Backend("cpu", "fastconv._cpu", "Numba parallel CPU kernels", _numba_missing),
+    "cuda": Backend("cuda", "fastconv._cuda", "numba.cuda GPU kernels", _cuda_missing),
 }
 AUTO_ORDER = ("cpu", "numpy")
 
@@ -110,26 +144,66 @@ def use_backend(name: str) -> Iterator[None]:
         _selected.reset(token)
 
 
-def resolve(backend: Any) -> str:
-    """The concrete backend name that a call with ``backend=...`` runs on."""
+def _choose(backend: Any) -> tuple[str, bool]:
+    """The backend name for ``backend=...`` and whether ``auto`` chose it."""
     name = check_name(backend)
     if name == "auto":
         name = _selected.get() or "auto"
     if name == "auto":
         env = os.environ.get(ENV_VAR, "").strip()
         name = check_name(env, f"the environment variable {ENV_VAR}") if env else "auto"
-    if name == "auto":
+    automatic = name == "auto"
+    if automatic:
         name = next(n for n in AUTO_ORDER if _unavailable_reason(n) is None)
     reason = _unavailable_reason(name)
     if reason is not None:
         raise ValueError(f"backend {name!r} is not available here: {reason}")
-    return name
+    return name, automatic
 
 
-def kernels(backend: Any) -> ModuleType:
-    """The module of kernel entry points for ``backend``."""
-    name = resolve(backend)
+def resolve(backend: Any) -> str:
+    """The concrete backend name that a call with ``backend=...`` on host arrays runs on."""
+    return _choose(backend)[0]
+
+
+def _module(name: str) -> ModuleType:
     module = _modules.get(name)
     if module is None:
         module = _modules[name] = importlib.import_module(REGISTRY[name].module)
     return module
+
+
+def gpu_present() -> bool:
+    """Whether a real GPU can run the cuda backend (the simulator does not count)."""
+    return not simulated() and _unavailable_reason("cuda") is None
+
+
+class _Kernels:
+    """The entry points of a backend, choosing per call where the arrays are (see the module docstring)."""
+
+    def __init__(self, name: str, automatic: bool):
+        self.name, self.automatic = name, automatic
+
+    def __getattr__(self, entry: str) -> Callable:
+        return functools.partial(self._run, entry)
+
+    def _run(self, entry: str, call: tuple, *args: Any) -> Any:
+        name = self.name
+        if holds_device(call) and name != "cuda":
+            if not self.automatic:
+                raise ValueError(
+                    f"backend {name!r} runs on host arrays, but a CUDA device array was passed: "
+                    "use backend='cuda' or 'auto', or copy the array to the host"
+                )
+            name = "cuda"
+            reason = _unavailable_reason(name)
+            if reason is not None:
+                raise ValueError(f"a CUDA device array was passed, but backend 'cuda' is not available here: {reason}")
+        elif self.automatic and name != "cuda" and gpu_present() and _module("cuda").prefers_gpu(entry, call):
+            name = "cuda"
+        return getattr(_module(name), entry)(call, *args)
+
+
+def kernels(backend: Any) -> _Kernels:
+    """The kernel entry points for ``backend``."""
+    return _Kernels(*_choose(backend))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._validate import AdaptiveCall, ConvCall, PlaneCall, PoolCall, adaptive_windows
+from ._validate import AdaptiveCall, ConvCall, PlaneCall, PoolCall, adaptive_windows, avg_pool_counts
 
 
 def _pad(x: np.ndarray, pads: tuple[int, int, int, int], mode: str, fill: float = 0) -> np.ndarray:
@@ -92,7 +92,7 @@ def _lowest(dtype: np.dtype):
     return np.iinfo(dtype).min
 
 
-def _pool_axis(size, out, kernel, stride, pad, dilation):
+def _pool_axis(out, kernel, stride, pad, dilation):
     """Input coordinates (out, kernel) of each pooling window position on one axis."""
     return np.arange(out)[:, None] * stride - pad + np.arange(kernel)[None, :] * dilation
 
@@ -100,8 +100,8 @@ def _pool_axis(size, out, kernel, stride, pad, dilation):
 def _pool_windows(call: PoolCall, fill, dilation):
     x = call.input
     rows, cols = (
-        _pool_axis(s, o, k, st, p, d)
-        for s, o, k, st, p, d in zip(x.shape[2:], call.out_size, call.kernel, call.stride, call.padding, dilation)
+        _pool_axis(o, k, st, p, d)
+        for o, k, st, p, d in zip(call.out_size, call.kernel, call.stride, call.padding, dilation)
     )
     after = [r.max() + 1 - s for r, s in ((rows, x.shape[2]), (cols, x.shape[3]))]
     padded = _pad(x, (call.padding[0], max(after[0], 0), call.padding[1], max(after[1], 0)), "constant", fill)
@@ -122,18 +122,15 @@ def max_pool2d(call: PoolCall, return_indices: bool):
 
 def avg_pool2d(call: PoolCall, count_include_pad: bool, divisor_override: int | None):
     x = call.input
-    win, rows, cols = _pool_windows(call, 0, (1, 1))
+    win, _, _ = _pool_windows(call, 0, (1, 1))
     total = win.sum(axis=(-2, -1))
     if divisor_override is not None:
         return total / x.dtype.type(divisor_override)
-    counts = []
-    for r, size, pad in ((rows, x.shape[2], call.padding[0]), (cols, x.shape[3], call.padding[1])):
-        start, end = r[:, 0], np.minimum(r[:, -1] + 1, size + pad)
-        if count_include_pad:
-            counts.append(end - start)
-        else:
-            counts.append(np.minimum(end, size) - np.maximum(start, 0))
-    return total / (counts[0][:, None] * counts[1][None, :]).astype(x.dtype)
+    rows, cols = (
+        avg_pool_counts(size, n, k, s, p, count_include_pad)
+        for size, n, k, s, p in zip(x.shape[2:], call.out_size, call.kernel, call.stride, call.padding)
+    )
+    return total / np.multiply.outer(rows, cols).astype(x.dtype)
 
 
 def _adaptive_windows(call: AdaptiveCall, fill):

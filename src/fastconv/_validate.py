@@ -13,6 +13,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ._device import DeviceArray, is_device
+
 PADDING_MODES = {
     "zeros": "constant",
     "reflect": "reflect",
@@ -53,10 +55,13 @@ def as_array(value: Any, name: str, func: str) -> np.ndarray:
     """Return ``value`` as a real numeric ndarray, as ``np.asarray`` reads it."""
     if value is None or isinstance(value, (str, bytes)):
         raise fail(func, f"{name} must be an array, got {value!r}", TypeError)
-    try:
-        array = np.asarray(value)
-    except Exception as exc:  # ragged lists and the like
-        raise fail(func, f"{name} could not be read as an array: {exc}", TypeError) from exc
+    if is_device(value):  # CUDA memory: read shape and dtype only, never copy to the host
+        array = DeviceArray.wrap(value)
+    else:
+        try:
+            array = np.asarray(value)
+        except Exception as exc:  # ragged lists and the like
+            raise fail(func, f"{name} could not be read as an array: {exc}", TypeError) from exc
     if array.dtype.kind not in "biuf" or array.dtype.itemsize > 8:
         raise fail(
             func,
@@ -138,7 +143,7 @@ def _floating(result: np.dtype) -> Dtypes:
 
 
 def _native(*arrays: np.ndarray) -> np.dtype:
-    return np.result_type(*arrays).newbyteorder("=")
+    return np.result_type(*(a.dtype for a in arrays)).newbyteorder("=")
 
 
 def conv_dtypes(*arrays: np.ndarray) -> Dtypes:
@@ -166,6 +171,8 @@ def pool_dtypes(array: np.ndarray) -> Dtypes:
 
 def prepared(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """The array in native byte order and the compute dtype (never a view that is written to)."""
+    if isinstance(array, DeviceArray):
+        return array.astype(dtype, copy=False)
     return np.asarray(array, dtype=dtype)
 
 
@@ -185,6 +192,15 @@ def pool_out_size(
     if ceil_mode and (out - 1) * stride >= size + pad:
         out -= 1
     return out
+
+
+def avg_pool_counts(size: int, out: int, kernel: int, stride: int, pad: int, count_include_pad: bool) -> np.ndarray:
+    """Each average-pooling window's extent on one axis: torch's divisor factor."""
+    start = np.arange(out) * stride - pad
+    end = np.minimum(start + kernel, size + pad)
+    if count_include_pad:
+        return end - start
+    return np.minimum(end, size) - np.maximum(start, 0)
 
 
 def adaptive_windows(size: int, out: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,477 @@
+"""The ``cuda`` backend: ``numba.cuda`` kernels (install ``fastconv[cuda]``).
+
+The entry points have the contracts listed in ``_reference``.  A call's arrays
+may be host ndarrays, which are copied to the device and the result copied
+back, or ``_device.DeviceArray`` views, which stay on the device: the result is
+then a ``DeviceArray`` too, and every launch goes on the input's stream.
+
+Kernels:
+
+- ``conv2d`` and ``correlate_planes`` share one tiled kernel: a block of
+  ``CONV_BLOCK`` threads loads the input patch under its output tile into
+  shared memory, one input channel at a time, and each thread accumulates
+  ``OC_BLOCK`` output channels of its pixel (dense and grouped) or one
+  (depthwise).  Padding is read through ``_cpu._source_index`` tables, so no
+  padded copy is made.  Patches larger than ``SHARED_BYTES`` use a direct
+  kernel that reads global memory.
+- Pooling kernels run one thread per output element, with the CPU kernels'
+  rules for NaN, ties and padding.
+
+Kernels are compiled on first use, per dtype and block shape; the block sizes
+are module attributes so tests can make them small.  No fastmath: CUDA's
+fastmath flushes denormals and approximates division.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+
+import numpy as np
+from numba import cuda
+from numba.cuda.core import config as _cuda_config
+from numba.np import numpy_support
+
+from . import _cost, _validate
+from ._cpu import _source_index
+from ._device import DeviceArray
+from ._validate import AdaptiveCall, ConvCall, PlaneCall, PoolCall
+
+CONV_BLOCK = (16, 16)  # threads (x, y) of a conv block = the output tile (width, height)
+OC_BLOCK = 4  # output channels each conv thread accumulates (dense and grouped)
+THREADS = 256  # threads per block of the element-wise kernels
+SHARED_BYTES = 48 * 1024  # the largest conv patch kept in shared memory
+MAX_BLOCKS = 65535
+
+SIMULATED = bool(_cuda_config.ENABLE_CUDASIM)  # NUMBA_ENABLE_CUDASIM=1: kernels run as Python
+
+
+# --- kernels (plain functions; compiled by _jit) ------------------------------------------
+
+
+def _conv_tiled_source(dtype, bx: int, by: int, ocb: int):
+    """The tiled conv kernel for one dtype, tile (bx, by) and ``ocb`` output channels per thread."""
+    dtype = np.dtype(dtype) if SIMULATED else numpy_support.from_dtype(dtype)
+
+    def conv_tiled(x, w, bias, rows, cols, sh, sw, dh, dw, groups, fill, out):
+        patch = cuda.shared.array(0, dtype)
+        acc = cuda.local.array(ocb, dtype)
+        n_out, cg, kh, kw = w.shape
+        ho, wo = out.shape[2], out.shape[3]
+        hp, wp = rows.shape[0], cols.shape[0]
+        og = n_out // groups
+        chunks = (og + ocb - 1) // ocb
+        ph = (by - 1) * sh + (kh - 1) * dh + 1
+        pw = (bx - 1) * sw + (kw - 1) * dw + 1
+        tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
+        oh0, ow0 = cuda.blockIdx.y * by, cuda.blockIdx.x * bx
+        inside = oh0 + ty < ho and ow0 + tx < wo
+        for z in range(cuda.blockIdx.z, x.shape[0] * groups * chunks, cuda.gridDim.z):
+            n = z // (groups * chunks)
+            g = (z // chunks) % groups
+            o0 = g * og + (z % chunks) * ocb
+            count = min(ocb, (g + 1) * og - o0)
+            for j in range(ocb):
+                acc[j] = 0
+            for c in range(cg):
+                cuda.syncthreads()
+                for i in range(ty * bx + tx, ph * pw, bx * by):
+                    pr, pc = oh0 * sh + i // pw, ow0 * sw + i % pw
+                    val = fill
+                    if pr < hp and pc < wp:
+                        r, col = rows[pr], cols[pc]
+                        if r >= 0 and col >= 0:
+                            val = x[n, g * cg + c, r, col]
+                    patch[i] = val
+                cuda.syncthreads()
+                if inside:
+                    for u in range(kh):
+                        base = (ty * sh + u * dh) * pw + tx * sw
+                        for v in range(kw):
+                            val = patch[base + v * dw]
+                            for j in range(ocb):
+                                if j < count:
+                                    acc[j] += w[o0 + j, c, u, v] * val
+            if inside:
+                for j in range(ocb):
+                    if j < count:
+                        out[n, o0 + j, oh0 + ty, ow0 + tx] = acc[j] + bias[o0 + j]
+
+    return conv_tiled
+
+
+def _conv_direct(x, w, bias, rows, cols, sh, sw, dh, dw, groups, fill, zero, out):
+    n_out, cg, kh, kw = w.shape
+    ho, wo = out.shape[2], out.shape[3]
+    og = n_out // groups
+    for idx in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+        ow, oh = idx % wo, (idx // wo) % ho
+        o, n = (idx // (wo * ho)) % n_out, idx // (wo * ho * n_out)
+        ci0 = (o // og) * cg
+        acc = zero
+        for c in range(cg):
+            for u in range(kh):
+                r = rows[oh * sh + u * dh]
+                for v in range(kw):
+                    col = cols[ow * sw + v * dw]
+                    val = fill
+                    if r >= 0 and col >= 0:
+                        val = x[n, ci0 + c, r, col]
+                    acc += w[o, c, u, v] * val
+        out[n, o, oh, ow] = acc + bias[o]
+
+
+def _max_pool(x, kh, kw, sh, sw, ph, pw, dh, dw, out, indices):
+    chans, h, wd = x.shape[1], x.shape[2], x.shape[3]
+    ho, wo = out.shape[2], out.shape[3]
+    for idx in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+        n, c, oh, ow = idx // (wo * ho * chans), (idx // (wo * ho)) % chans, (idx // wo) % ho, idx % wo
+        h0, w0 = oh * sh - ph, ow * sw - pw
+        best = x[n, c, 0, 0]
+        where = -1
+        for u in range(kh):
+            ih = h0 + u * dh
+            if ih < 0 or ih >= h:
+                continue
+            for v in range(kw):
+                iw = w0 + v * dw
+                if iw < 0 or iw >= wd:
+                    continue
+                val = x[n, c, ih, iw]
+                if where < 0 or val > best or val != val:
+                    best = val
+                    where = ih * wd + iw
+        out[n, c, oh, ow] = best
+        indices[n, c, oh, ow] = where
+
+
+def _avg_pool(x, kh, kw, sh, sw, ph, pw, count_include_pad, divisor, zero, out):
+    chans, h, wd = x.shape[1], x.shape[2], x.shape[3]
+    ho, wo = out.shape[2], out.shape[3]
+    for idx in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+        n, c, oh, ow = idx // (wo * ho * chans), (idx // (wo * ho)) % chans, (idx // wo) % ho, idx % wo
+        h0, w0 = oh * sh - ph, ow * sw - pw
+        h1, w1 = min(h0 + kh, h + ph), min(w0 + kw, wd + pw)
+        padded = (h1 - h0) * (w1 - w0)
+        h0, h1, w0, w1 = max(h0, 0), min(h1, h), max(w0, 0), min(w1, wd)
+        total = zero
+        for ih in range(h0, h1):
+            for iw in range(w0, w1):
+                total += x[n, c, ih, iw]
+        if divisor > 0:
+            count = divisor
+        elif count_include_pad:
+            count = padded
+        else:
+            count = (h1 - h0) * (w1 - w0)
+        out[n, c, oh, ow] = total / count
+
+
+def _adaptive_pool(x, take_max, zero, out, indices):
+    chans, h, wd = x.shape[1], x.shape[2], x.shape[3]
+    ho, wo = out.shape[2], out.shape[3]
+    for idx in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+        n, c, oh, ow = idx // (wo * ho * chans), (idx // (wo * ho)) % chans, (idx // wo) % ho, idx % wo
+        h0, h1 = (oh * h) // ho, ((oh + 1) * h + ho - 1) // ho
+        w0, w1 = (ow * wd) // wo, ((ow + 1) * wd + wo - 1) // wo
+        best = x[n, c, h0, w0]
+        where = h0 * wd + w0
+        total = zero
+        for ih in range(h0, h1):
+            for iw in range(w0, w1):
+                val = x[n, c, ih, iw]
+                total += val
+                if val > best or val != val:
+                    best = val
+                    where = ih * wd + iw
+        if take_max:
+            out[n, c, oh, ow] = best
+            indices[n, c, oh, ow] = where
+        else:
+            out[n, c, oh, ow] = total / ((h1 - h0) * (w1 - w0))
+
+
+def _gather(src, start, shape, strides, out):
+    """out.flat[i] = the i-th element (C order) of a strided view of ``src`` (1-D, in elements)."""
+    for idx in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+        rem, off = idx, start
+        for d in range(shape.shape[0] - 1, -1, -1):
+            off += (rem % shape[d]) * strides[d]
+            rem //= shape[d]
+        out[idx] = src[off]
+
+
+# --- compilation and launch helpers -----------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def _jit(func):
+    return cuda.jit(func)
+
+
+@functools.lru_cache(maxsize=None)
+def _conv_tiled(dtype: np.dtype, bx: int, by: int, ocb: int):
+    return cuda.jit(_conv_tiled_source(dtype, bx, by, ocb))
+
+
+def _flat_launch(size: int, stream):
+    blocks = max(1, min(math.ceil(size / THREADS), MAX_BLOCKS))
+    return blocks, THREADS, stream
+
+
+def _stream(call) -> object:
+    """The stream of the first device array in ``call``; the default stream for host calls."""
+    for field in call:
+        if isinstance(field, DeviceArray):
+            stream = field.stream
+            if SIMULATED:
+                return stream or cuda.default_stream()
+            return cuda.external_stream(stream) if stream else cuda.default_stream()
+    return cuda.default_stream()
+
+
+def as_numba(array: DeviceArray):
+    """A numba device array viewing ``array``'s memory (no copy)."""
+    desc = {
+        "shape": array.shape,
+        "strides": array.strides,
+        "data": (array.ptr, False),
+        "typestr": array.dtype.str,
+        "version": 3,
+    }
+    if SIMULATED:
+        from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray
+
+        return FakeCUDAArray(np.asarray(_HostView(desc, array.owner)), stream=array.stream or 0)
+    return cuda.from_cuda_array_interface(desc, owner=array.owner, sync=False)
+
+
+class _HostView:
+    """The simulator's device memory is host memory: view it through ``__array_interface__``."""
+
+    def __init__(self, desc, owner):
+        self.__array_interface__, self.owner = desc, owner
+
+
+def _wrap(device_array, stream=None) -> DeviceArray:
+    """A DeviceArray of a numba device array, ordered on ``stream``."""
+    array = DeviceArray.wrap(device_array)
+    if stream is not None:
+        array.stream = stream if SIMULATED else (int(stream) or None)
+    return array
+
+
+def to_device(host: np.ndarray, stream=None) -> DeviceArray:
+    if SIMULATED or stream is None:
+        stream = stream or cuda.default_stream()
+    else:
+        stream = cuda.external_stream(stream)
+    return _wrap(cuda.to_device(np.ascontiguousarray(host), stream=stream), stream)
+
+
+def _on_device(array, stream):
+    if array is None:
+        return None
+    if isinstance(array, DeviceArray):
+        return array.numba()
+    return cuda.to_device(np.ascontiguousarray(array), stream=stream)
+
+
+def _result(out, stream, on_device: bool):
+    if on_device:
+        return _wrap(out, stream)
+    host = out.copy_to_host(stream=stream)
+    stream.synchronize()
+    return host
+
+
+def gather(array: DeviceArray, dtype: np.dtype) -> DeviceArray:
+    """A C-contiguous copy of ``array`` in ``dtype``, made on the device."""
+    itemsize = array.dtype.itemsize
+    if any(s % itemsize for s in array.strides):
+        raise ValueError(f"device array strides {array.strides} are not multiples of the item size {itemsize}")
+    steps = [s // itemsize for s in array.strides]
+    low = sum((n - 1) * s for n, s in zip(array.shape, steps) if s < 0 and n > 0)
+    high = sum((n - 1) * s for n, s in zip(array.shape, steps) if s > 0 and n > 0)
+    stream = _stream((array,))
+    out = cuda.device_array(array.shape, dtype, stream=stream)
+    if array.size:
+        span = array._like(array.ptr + low * itemsize, (high - low + 1,), (itemsize,))
+        meta = cuda.to_device(np.array([array.shape, steps], np.int64).reshape(2, -1), stream=stream)
+        flat = out.reshape(array.size)
+        _jit(_gather)[_flat_launch(array.size, stream)](span.numba(), -low, meta[0], meta[1], flat)
+    return _wrap(out, stream)
+
+
+# --- entry points -----------------------------------------------------------------------------
+
+
+def _conv(x, w, bias, pads, boundary, stride, dilation, groups, fill, call) -> object:
+    """Run the tiled (or direct) conv kernel on (N, C, H, W) ``x`` and (O, C/g, kH, kW) ``w``."""
+    n, _, h, wd = x.shape
+    o, cg, kh, kw = w.shape
+    top, bottom, left, right = pads
+    (sh, sw), (dh, dw) = stride, dilation
+    hp, wp = h + top + bottom, wd + left + right
+    ho, wo = (hp - dh * (kh - 1) - 1) // sh + 1, (wp - dw * (kw - 1) - 1) // sw + 1
+    dtype = x.dtype
+    stream = _stream(call)
+    on_device = _device_call(call)
+    out = cuda.device_array((n, o, ho, wo), dtype, stream=stream)
+    if out.size:
+        rows = cuda.to_device(_source_index(h, top, hp, boundary), stream=stream)
+        cols = cuda.to_device(_source_index(wd, left, wp, boundary), stream=stream)
+        bias = cuda.to_device(np.zeros(o, dtype), stream=stream) if bias is None else _on_device(bias, stream)
+        args = (_on_device(x, stream), _on_device(w, stream), bias, rows, cols, sh, sw, dh, dw, groups, dtype.type(fill), out)
+        bx, by = CONV_BLOCK
+        ocb = 1 if o // groups == 1 else OC_BLOCK
+        patch = ((by - 1) * sh + (kh - 1) * dh + 1) * ((bx - 1) * sw + (kw - 1) * dw + 1) * dtype.itemsize
+        if patch <= SHARED_BYTES:
+            chunks = n * groups * math.ceil(o // groups / ocb)
+            grid = (math.ceil(wo / bx), math.ceil(ho / by), min(chunks, MAX_BLOCKS))
+            _conv_tiled(dtype, bx, by, ocb)[grid, (bx, by), stream, patch](*args)
+        else:
+            _jit(_conv_direct)[_flat_launch(out.size, stream)](*args[:-1], dtype.type(0), out)
+    return _result(out, stream, on_device)
+
+
+def _device_call(call) -> bool:
+    return any(isinstance(field, DeviceArray) for field in call)
+
+
+def conv2d(call: ConvCall):
+    return _conv(call.input, call.weight, call.bias, call.pads, call.boundary, call.stride, call.dilation, call.groups, 0, call)
+
+
+def correlate_planes(call: PlaneCall):
+    planes, kernel = call.planes[:, None], call.kernel
+    if not isinstance(kernel, DeviceArray):
+        kernel = np.ascontiguousarray(kernel)
+    out = _conv(planes, kernel[None, None], None, call.pads, call.boundary, (1, 1), (1, 1), 1, call.fillvalue, call)
+    return out[:, 0]
+
+
+def _comparable(x):
+    """Booleans compare as uint8."""
+    return x.view(np.uint8) if x.dtype == np.bool_ else x
+
+
+def max_pool2d(call: PoolCall, return_indices: bool):
+    x = _comparable(call.input)
+    stream, on_device = _stream(call), _device_call(call)
+    out = cuda.device_array(x.shape[:2] + call.out_size, x.dtype, stream=stream)
+    indices = cuda.device_array(out.shape, np.int64, stream=stream)
+    if out.size:
+        _jit(_max_pool)[_flat_launch(out.size, stream)](
+            _on_device(x, stream), *call.kernel, *call.stride, *call.padding, *call.dilation, out, indices
+        )
+    out, indices = _result(out, stream, on_device).view(call.input.dtype), _result(indices, stream, on_device)
+    return (out, indices) if return_indices else out
+
+
+def avg_pool2d(call: PoolCall, count_include_pad: bool, divisor_override: int | None):
+    x = call.input
+    stream, on_device = _stream(call), _device_call(call)
+    out = cuda.device_array(x.shape[:2] + call.out_size, x.dtype, stream=stream)
+    if out.size:
+        _jit(_avg_pool)[_flat_launch(out.size, stream)](
+            _on_device(x, stream), *call.kernel, *call.stride, *call.padding, count_include_pad, divisor_override or 0, x.dtype.type(0), out
+        )
+    return _result(out, stream, on_device)
+
+
+def _adaptive(call: AdaptiveCall, take_max: bool):
+    x = _comparable(call.input)
+    stream, on_device = _stream(call), _device_call(call)
+    out = cuda.device_array(x.shape[:2] + call.out_size, x.dtype, stream=stream)
+    indices = cuda.device_array(out.shape if take_max else (0, 0, 0, 0), np.int64, stream=stream)
+    if out.size:
+        _jit(_adaptive_pool)[_flat_launch(out.size, stream)](_on_device(x, stream), take_max, x.dtype.type(0), out, indices)
+    return _result(out, stream, on_device).view(call.input.dtype), _result(indices, stream, on_device)
+
+
+def adaptive_avg_pool2d(call: AdaptiveCall):
+    return _adaptive(call, False)[0]
+
+
+def adaptive_max_pool2d(call: AdaptiveCall, return_indices: bool):
+    out, indices = _adaptive(call, True)
+    return (out, indices) if return_indices else out
+
+
+# --- the measured cost model (see _cost) ------------------------------------------------------
+
+_rates: _cost.Calibration | None = None
+
+
+def _best_time(run, repeat: int = 3) -> float:
+    run()  # warm-up: compiles
+    best = math.inf
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def calibrate() -> _cost.Calibration:
+    """Measure transfer bandwidth, latency, and conv and pooling rates on the GPU and the CPU."""
+    from . import _cpu
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 16, 256, 256), np.float32)
+    w = rng.standard_normal((16, 16, 3, 3), np.float32)
+    conv = _validate.conv("conv2d", 2, x, w, None, 1, 1, 1, 1, "zeros")
+    pool = _validate.pool("avg_pool2d", x, 2, None, 0, 1, False, _validate.filter_dtypes)
+    flops = _cost.work("conv2d", conv).flops
+    moved = sum(_cost.work("avg_pool2d", pool)[:2])
+    stream = cuda.default_stream()
+    dx, dw = to_device(x), to_device(w)
+    on_gpu_conv, on_gpu_pool = conv._replace(input=dx, weight=dw), pool._replace(input=dx)
+    tiny = _validate.pool("avg_pool2d", x[:, :1, :2, :2], 2, None, 0, 1, False, _validate.filter_dtypes)
+    host = np.empty(x.nbytes, np.uint8)
+    device = cuda.device_array(x.nbytes, np.uint8)
+
+    def synced(run):
+        return lambda: (run(), stream.synchronize())
+
+    rates = _cost.Calibration(
+        h2d_bytes=x.nbytes / _best_time(synced(lambda: device.copy_to_device(host, stream=stream))),
+        d2h_bytes=x.nbytes / _best_time(lambda: device.copy_to_host(host)),
+        gpu_flops=flops / _best_time(synced(lambda: conv2d(on_gpu_conv))),
+        gpu_bytes=moved / _best_time(synced(lambda: avg_pool2d(on_gpu_pool, True, None))),
+        gpu_latency=_best_time(lambda: avg_pool2d(tiny, True, None)),
+        cpu_flops=flops / _best_time(lambda: _cpu.conv2d(conv)),
+        cpu_bytes=moved / _best_time(lambda: _cpu.avg_pool2d(pool, True, None)),
+    )
+    return rates
+
+
+def prefers_gpu(entry: str, call) -> bool:
+    """Whether the cost model predicts this host-array call runs faster here than on the CPU."""
+    global _rates
+    if _rates is None:
+        _rates = calibrate()
+    return _cost.gpu_is_faster(_cost.work(entry, call), _rates)
+
+
+def kernel_signatures(dtype) -> dict[str, tuple]:
+    """Every kernel as (python function, argument types) for ``dtype``: what CI compiles to PTX."""
+    from numba import types
+
+    t = numpy_support.from_dtype(np.dtype(dtype))
+    i64, table = types.int64, types.int64[::1]
+    arr = {n: types.Array(t, n, "A") for n in (1, 4)}
+    out4, idx4 = types.Array(t, 4, "C"), types.Array(types.int64, 4, "C")
+    conv = (arr[4], arr[4], arr[1], table, table, i64, i64, i64, i64, i64, t, out4)
+    bx, by = CONV_BLOCK
+    return {
+        "conv_tiled_dense": (_conv_tiled_source(np.dtype(dtype), bx, by, OC_BLOCK), conv),
+        "conv_tiled_depthwise": (_conv_tiled_source(np.dtype(dtype), bx, by, 1), conv),
+        "conv_direct": (_conv_direct, (*conv[:-1], t, out4)),
+        "max_pool": (_max_pool, (arr[4], *[i64] * 8, out4, idx4)),
+        "avg_pool": (_avg_pool, (arr[4], *[i64] * 6, types.boolean, i64, t, out4)),
+        "adaptive_pool": (_adaptive_pool, (arr[4], types.boolean, t, out4, idx4)),
+        "gather": (_gather, (types.Array(t, 1, "A"), i64, types.Array(i64, 1, "A"), types.Array(i64, 1, "A"), types.Array(t, 1, "C"))),
+    }

@@ -1,0 +1,71 @@
+"""The cuda backend's registry entry, auto's choice by hardware, and hardware(), on a machine without a GPU."""
+
+import numpy as np
+import pytest
+
+import fastconv as fc
+from fastconv import _cost, _dispatch, _validate
+
+RATES = _cost.Calibration(
+    h2d_bytes=20e9, d2h_bytes=20e9, gpu_flops=20e12, gpu_bytes=2e12, gpu_latency=30e-6, cpu_flops=100e9, cpu_bytes=20e9
+)
+
+
+def _conv_call(n, c, size, k):
+    return _validate.conv("conv2d", 2, np.zeros((n, c, size, size), np.float32), np.zeros((c, c, k, k), np.float32), None, 1, 0, 1, 1, "zeros")
+
+
+def test_cost_model_keeps_small_calls_on_the_cpu_and_sends_heavy_convs_to_the_gpu():
+    small, big = _conv_call(1, 1, 8, 3), _conv_call(8, 64, 128, 3)
+    assert _cost.work("conv2d", small) == _cost.Work(8 * 8 * 4 + 9 * 4, 36 * 4, 2 * 36 * 9)
+    assert not _cost.gpu_is_faster(_cost.work("conv2d", small), RATES)
+    assert _cost.gpu_is_faster(_cost.work("conv2d", big), RATES)
+
+
+def test_cost_model_counts_transfers_for_bandwidth_bound_pooling():
+    pool = _validate.pool("avg_pool2d", np.zeros((4, 64, 256, 256), np.float32), 2, None, 0, 1, False, _validate.filter_dtypes)
+    job = _cost.work("avg_pool2d", pool)
+    assert job.flops == 4 * 64 * 128 * 128 * 4
+    assert not _cost.gpu_is_faster(job, RATES)  # moving the data costs more than pooling it on the CPU
+    assert _cost.gpu_is_faster(job, RATES._replace(h2d_bytes=1e15, d2h_bytes=1e15))
+
+
+@pytest.mark.skipif(_dispatch.gpu_present(), reason="checks the report of a machine without a GPU")
+def test_backends_and_hardware_give_the_reason_there_is_no_gpu():
+    report = fc.backends()["cuda"]
+    assert report["available"] is False and report["reason"]
+    gpu = fc.hardware()["gpu"]
+    assert gpu == {"available": False, "reason": report["reason"]}
+    with pytest.raises(ValueError, match=r"backend 'cuda' is not available here: .*"):
+        fc.conv2d(np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2)), backend="cuda")
+
+
+def test_hardware_reports_the_cpu():
+    cpu = fc.hardware()["cpu"]
+    assert cpu["logical_cores"] >= cpu["usable_cores"] >= 1
+    assert cpu["simd"] in {name for _, name in fc._hardware.SIMD_LEVELS} | {"none detected"}
+    assert set(cpu["threading_layer"]) == {"configured", "active", "threads"}
+
+
+class _Recorder:
+    def __init__(self, name, log):
+        self.name, self.log = name, log
+
+    def __getattr__(self, entry):
+        if entry == "prefers_gpu":
+            return lambda entry, call: call.input.size > 1000
+        return lambda call, *args: self.log.append(self.name) or _dispatch._modules_real("numpy").__dict__[entry](call, *args)
+
+
+def test_auto_sends_host_arrays_to_the_gpu_only_when_the_cost_model_says_so(monkeypatch):
+    log = []
+    real = _dispatch._module
+    monkeypatch.setattr(_dispatch, "_modules_real", real, raising=False)
+    monkeypatch.setattr(_dispatch, "_module", lambda name: _Recorder(name, log))
+    monkeypatch.setattr(_dispatch, "gpu_present", lambda: True)
+    fc.avg_pool2d(np.ones((1, 1, 4, 4)), 2)
+    fc.avg_pool2d(np.ones((1, 1, 64, 64)), 2)
+    fc.avg_pool2d(np.ones((1, 1, 64, 64)), 2, backend="cpu")
+    with fc.use_backend("numpy"):
+        fc.avg_pool2d(np.ones((1, 1, 64, 64)), 2)
+    assert log == [_dispatch.AUTO_ORDER[0], "cuda", "cpu", "numpy"]

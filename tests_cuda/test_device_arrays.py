@@ -1,0 +1,85 @@
+"""Device-array inputs stay on the (simulated) device: results are device arrays and nothing is copied to the host."""
+
+import numpy as np
+import pytest
+from numba import cuda
+from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray
+
+import fastconv as fc
+
+rng = np.random.default_rng(7)
+
+
+@pytest.fixture
+def no_host_copies(monkeypatch):
+    """Fail on any device-to-host copy or np.asarray of a device array."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a device array was copied to the host")
+
+    monkeypatch.setattr(FakeCUDAArray, "copy_to_host", refuse)
+    monkeypatch.setattr(FakeCUDAArray, "__array__", refuse, raising=False)
+
+
+def host(device_array):
+    return device_array._ary.copy()  # read the simulated device memory without copy_to_host
+
+
+OPS = {
+    "conv2d": (lambda x, k: fc.conv2d(x, k[None, None].repeat(2, 1), padding=1, padding_mode="reflect")),
+    "depthwise": (lambda x, k: fc.conv2d(x, k[None, None].repeat(2, 0), groups=2, padding="same")),
+    "filter2d": (lambda x, k: fc.filter2d(x, k, boundary="wrap")),
+    "max_pool2d": (lambda x, k: fc.max_pool2d(x, 2, 1, 1, return_indices=True)),
+    "avg_pool2d": (lambda x, k: fc.avg_pool2d(x, 3, 2, 1, ceil_mode=True)),
+    "adaptive_max_pool2d": (lambda x, k: fc.adaptive_max_pool2d(x, (2, 3), return_indices=True)),
+    "adaptive_avg_pool2d": (lambda x, k: fc.adaptive_avg_pool2d(x, 2)),
+}
+
+
+@pytest.mark.parametrize("op", OPS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_device_inputs_give_device_results_without_host_copies(op, dtype, no_host_copies):
+    x, k = rng.standard_normal((1, 2, 6, 5)).astype(dtype), rng.standard_normal((3, 3)).astype(dtype)
+    want = OPS[op](x, k)
+    got = OPS[op](cuda.to_device(x), k)  # auto: a device input runs on cuda
+    got, want = (got, want) if isinstance(got, tuple) else ((got,), (want,))
+    for g, w in zip(got, want):
+        assert isinstance(g, FakeCUDAArray)
+        assert g.dtype == w.dtype and g.shape == w.shape
+        np.testing.assert_allclose(host(g), w, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6)
+
+
+def test_strided_and_cast_device_inputs_are_handled_on_the_device(no_host_copies):
+    x = rng.integers(-5, 5, (2, 6, 7)).astype(np.int32)
+    d = cuda.to_device(x)[:, ::-1, ::2]  # negative and non-unit strides; int32 is cast to int64 on the device
+    k = rng.integers(-2, 2, (2, 2))
+    got = fc.convolve2d(d[0], k, mode="same", boundary="symm")
+    assert isinstance(got, FakeCUDAArray) and got.dtype == np.int64
+    np.testing.assert_array_equal(host(got), fc.convolve2d(x[0, ::-1, ::2], k, mode="same", boundary="symm"))
+    got = fc.correlate2d(k, d[1], mode="valid")  # scipy's swap: a flipped device result
+    np.testing.assert_array_equal(host(got), fc.correlate2d(k, x[1, ::-1, ::2], mode="valid"))
+    got = fc.convolve(cuda.to_device(x[0, 0]), k[0])
+    np.testing.assert_array_equal(host(got), np.convolve(x[0, 0], k[0]))
+
+
+def test_results_stay_on_the_input_stream():
+    stream = cuda.stream()
+    d = cuda.to_device(rng.standard_normal((1, 1, 4, 4))).bind(stream)  # the simulator's to_device drops stream=
+    assert fc.avg_pool2d(d, 2).stream is stream
+
+
+def test_host_backends_refuse_device_arrays():
+    d = cuda.to_device(np.ones((1, 1, 4, 4)))
+    for backend in ("cpu", "numpy"):
+        with pytest.raises(ValueError, match=f"backend '{backend}' runs on host arrays"):
+            fc.max_pool2d(d, 2, backend=backend)
+    with fc.use_backend("cuda"):
+        assert isinstance(fc.max_pool2d(d, 2), FakeCUDAArray)
+
+
+def test_backends_and_hardware_in_the_simulator():
+    assert fc.backends()["cuda"]["available"]
+    gpu = fc.hardware()["gpu"]
+    assert gpu["available"] is False and "NUMBA_ENABLE_CUDASIM" in gpu["reason"]
+    host_input = np.ones((1, 1, 4, 4))
+    assert isinstance(fc.max_pool2d(host_input, 2), np.ndarray)  # auto never sends host arrays to the simulator
