@@ -7,7 +7,6 @@ import importlib.metadata
 import json
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
@@ -43,20 +42,11 @@ def cpu_model() -> str:
         return platform.processor() or platform.machine()
 
 
-SIMD = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16", "amx_tile", "neon", "asimd", "sve")
-
-
-def simd() -> dict[str, Any]:
-    """LLVM's name for this CPU (what Numba compiles for) and the vector extensions it reports."""
+def llvm_cpu() -> str:
+    """LLVM's name for this CPU: what Numba compiles for."""
     import llvmlite.binding as llvm
 
-    flags: set[str] = set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((set(line.split(":", 1)[1].split()) for line in f if line.startswith(("flags", "Features"))), set())
-    except OSError:
-        pass
-    return {"llvm_cpu": llvm.get_host_cpu_name(), "extensions": [x for x in SIMD if x in flags]}
+    return llvm.get_host_cpu_name()
 
 
 def versions() -> dict[str, str]:
@@ -90,30 +80,18 @@ def threading_layer() -> str | None:
     return numba.threading_layer()
 
 
-def gpus() -> list[str]:
-    """Each GPU as ``nvidia-smi`` names it; empty when there is none."""
-    smi = shutil.which("nvidia-smi")
-    if smi is None:
-        return []
-    try:
-        out = subprocess.run([smi, "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return []
-    return [line.strip() for line in out.stdout.splitlines() if line.strip()] if out.returncode == 0 else []
-
-
 def machine_info() -> dict[str, Any]:
     from .bench import thread_counts
 
     return {
         "machine": platform.machine(),
         "cpu": cpu_model(),
-        "simd": simd(),
+        "llvm_cpu": llvm_cpu(),
         "cores": cores(),
         "cpu_count": os.cpu_count(),
         "threads": thread_counts(),
         "threading_layer": threading_layer(),
-        "gpus": gpus() or "none",
+        "hardware": fc.hardware(),
         "platform": platform.platform(),
         "hostname": platform.node(),
         "loadavg": loadavg(),

@@ -44,11 +44,12 @@ def summary(data: dict[str, Any]) -> list[str]:
     """Lines naming the machine, threads, peaks, versions and the command."""
     m, p = data["machine"], data.get("peaks")
     threads = ", ".join(f"{k} {v}" for k, v in m["threads"].items())
-    gpus = m["gpus"] if isinstance(m["gpus"], str) else "; ".join(m["gpus"])
+    cpu, gpu = m["hardware"]["cpu"], m["hardware"]["gpu"]
+    gpu = f"{gpu['name']} ({gpu['memory_bytes'] / 2**30:.0f} GiB)" if gpu["available"] else f"none ({gpu['reason']})"
     versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
     lines = [
         f"command: {data.get('command', '?')}   date: {data.get('date', '?')}",
-        f"machine: {m['cpu']} ({m['simd']['llvm_cpu']}: {' '.join(m['simd']['extensions'])}), {m['cores']} cores ({m['machine']}); GPU: {gpus}",
+        f"machine: {m['cpu']} ({m['llvm_cpu']}, {cpu['simd']}), {m['cores']} cores ({m['machine']}); GPU: {gpu}",
         f"threads: {threads}; numba threading layer: {m['threading_layer']}",
         f"load average (1, 5, 15 min) before the run: {_load(data.get('loadavg_start'))}, after: {_load(m.get('loadavg'))}",
         f"versions: {versions}",
