@@ -11,7 +11,11 @@ processes with an empty and then a warm Numba cache.
     asv machine --yes && asv run --python=same --quick
 """
 
-from fastconv import _bench_machine, bench
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as `python -m fastconv bench` does; see fastconv/__main__.py
+
+from fastconv import _bench_machine, bench  # noqa: E402
 
 BACKENDS = bench.available_backends()
 COMPILED = [b for b in BACKENDS if b != "numpy"]

@@ -88,7 +88,9 @@ def test_latency_probes_fresh_processes():
     assert row["impl"] == "fastconv[cpu]" and min(row["cold_s"], row["warm_s"], row["steady_s"]) > 0
 
 
-def test_cli_writes_table_json_and_png(tmp_path, capsys):
+def test_cli_writes_table_json_and_png(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("OMP_WAIT_POLICY", "")  # so that the end of the test removes what the run sets
+    monkeypatch.delenv("OMP_WAIT_POLICY")
     out = tmp_path / "out"
     cli.main(["bench", "--quick", "--ops", "avg_pool2d", "--rounds", "3", "--budget", "0.05", "--no-latency", "--no-memory", "--out", str(out)])
     assert "avg_pool2d" in capsys.readouterr().out
@@ -96,6 +98,7 @@ def test_cli_writes_table_json_and_png(tmp_path, capsys):
     assert data["command"].startswith("python -m fastconv bench --quick")
     assert data["machine"]["cores"] >= 1 and "numpy" in data["machine"]["versions"]
     assert {"numba", "torch", "cv2"} <= set(data["machine"]["threads"])
+    assert data["machine"]["thread_env"]["OMP_WAIT_POLICY"] == "PASSIVE"
     assert (out / "bench.txt").exists()
     assert (out / "bench.png").exists() or importlib.util.find_spec("matplotlib") is None
 

@@ -35,7 +35,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Idle OpenMP threads that spin (libgomp's default) steal the cores from the next call, of the same library
+# or another one interleaved with it: on a busy 2-core machine that made both torch and the cpu backend 5-30x
+# slower.  Set before numba's or torch's OpenMP runtime loads; OMP_WAIT_POLICY=active in the environment wins.
+WAIT_POLICY = "PASSIVE"
+
+
 def bench(args: argparse.Namespace, command: str) -> int:
+    os.environ.setdefault("OMP_WAIT_POLICY", WAIT_POLICY)
     from . import _bench_machine as machine, _bench_report as report, bench as b
 
     available = b.available_backends()

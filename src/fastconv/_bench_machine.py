@@ -26,6 +26,10 @@ DISTRIBUTIONS = (
 )
 
 
+# Environment variables that change how many threads run, and how they wait.
+THREAD_ENV = ("NUMBA_NUM_THREADS", "NUMBA_THREADING_LAYER", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
+
+
 def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
@@ -90,6 +94,7 @@ def machine_info() -> dict[str, Any]:
         "cores": cores(),
         "cpu_count": os.cpu_count(),
         "threads": thread_counts(),
+        "thread_env": {k: v for k, v in os.environ.items() if k in THREAD_ENV},
         "threading_layer": threading_layer(),
         "hardware": fc.hardware(),
         "platform": platform.platform(),

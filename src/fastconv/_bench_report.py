@@ -43,7 +43,7 @@ def _impls(data: dict[str, Any]) -> list[str]:
 def summary(data: dict[str, Any]) -> list[str]:
     """Lines naming the machine, threads, peaks, versions and the command."""
     m, p = data["machine"], data.get("peaks")
-    threads = ", ".join(f"{k} {v}" for k, v in m["threads"].items())
+    threads = ", ".join([f"{k} {v}" for k, v in m["threads"].items()] + [f"{k}={v}" for k, v in m.get("thread_env", {}).items()])
     cpu, gpu = m["hardware"]["cpu"], m["hardware"]["gpu"]
     gpu = f"{gpu['name']} ({gpu['memory_bytes'] / 2**30:.0f} GiB)" if gpu["available"] else f"none ({gpu['reason']})"
     versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
@@ -99,7 +99,8 @@ def tables(data: dict[str, Any]) -> Iterator[Table]:
         yield (f"fastconv backends compared (ms; speed-up over {base})", ["op", "case", base, *others, *[f"{o} speed-up" for o in others]], rows)
     if data.get("scaling"):
         yield (
-            "Thread scaling on compute-bound shapes (median ms at 1 and 2 threads)",
+            "Thread scaling on compute-bound shapes: median ms with every thread pool of the implementation "
+            "(fastconv: Numba and NumPy's BLAS; torch; OpenCV) at 1 and at 2 threads",
             ["op", "case", "implementation", "1 thread", "2 threads", "speed-up"],
             [[s["op"], s["case"], s["impl"], _ms(s["ms"][0]), _ms(s["ms"][1]), _x(s["speedup"])] for s in data["scaling"]],
         )

@@ -304,35 +304,57 @@ def temporary_bytes(func: Callable[[], Any]) -> tuple[int, int]:
     return peak, sum(np.asarray(r).nbytes for r in result)
 
 
-# Peers with a thread-count setting: (module, getter, setter).
-THREAD_CONTROLS = {"torch": ("torch", "get_num_threads", "set_num_threads"), "cv2": ("cv2", "getNumThreads", "setNumThreads")}
-
-
-def _thread_control(name: str, which: int) -> Callable[..., Any] | None:
-    module, *attrs = THREAD_CONTROLS[name]
+def _blas_threads(n: int | None = None) -> int | None:
+    """Threads of NumPy's BLAS (which the cpu backend's GEMM tiles call), first set to ``n`` if given; None without threadpoolctl."""
     try:
-        return getattr(importlib.import_module(module), attrs[which])
+        import threadpoolctl
     except ImportError:
         return None
+    if n is not None:
+        threadpoolctl.threadpool_limits(n, user_api="blas")
+    return max((i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"), default=None)
+
+
+def _numba_threads(n: int | None = None) -> int:
+    import numba
+
+    if n is not None:
+        numba.set_num_threads(n)
+    return numba.get_num_threads()
+
+
+def _module_threads(module: str, get: str, set_: str) -> Callable[[int | None], int | None]:
+    def threads(n: int | None = None) -> int | None:
+        try:
+            lib = importlib.import_module(module)
+        except ImportError:
+            return None
+        if n is not None:
+            getattr(lib, set_)(n)
+        return getattr(lib, get)()
+
+    return threads
+
+
+# Each thread pool: a function that sets its size (if given one) and returns it, or None where absent.
+THREAD_POOLS: dict[str, Callable[[int | None], int | None]] = {
+    "numba": _numba_threads,
+    "blas": _blas_threads,
+    "torch": _module_threads("torch", "get_num_threads", "set_num_threads"),
+    "cv2": _module_threads("cv2", "getNumThreads", "setNumThreads"),
+}
 
 
 def thread_counts() -> dict[str, int]:
-    """Threads that Numba and each peer with a setting use now."""
-    import numba
-
-    getters = {name: _thread_control(name, 0) for name in THREAD_CONTROLS}
-    return {"numba": numba.get_num_threads(), **{name: get() for name, get in getters.items() if get}}
+    """The size of every thread pool present (numba, NumPy's BLAS, torch, cv2)."""
+    return {name: n for name, pool in THREAD_POOLS.items() if (n := pool()) is not None}
 
 
-def _thread_setters() -> dict[str, tuple[str, Callable[[int], Any]]]:
-    """``{implementation: (name in thread_counts, setter)}`` for every multithreaded implementation."""
-    import numba
-
-    setters = {f"fastconv[{b}]": ("numba", numba.set_num_threads) for b in available_backends() if b not in ("numpy", "cuda")}
-    for name in THREAD_CONTROLS:
-        if (set_threads := _thread_control(name, 1)) is not None:
-            setters[name] = (name, set_threads)
-    return setters
+def _thread_pools(impl: str) -> list[str]:
+    """The thread pools an implementation runs on, which the scaling comparison sets alike."""
+    if backend_of(impl) not in (None, "numpy", "cuda"):
+        return ["numba", "blas"]
+    return [impl] if impl in ("torch", "cv2") else []
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -387,27 +409,27 @@ def time_case(case: Case, table: Mapping[str, Setup], settings: Settings, peaks:
 
 
 def scaling_case(case: Case, table: Mapping[str, Setup], settings: Settings, threads: tuple[int, int] = (1, 2)) -> list[dict[str, Any]]:
-    """Times with 1 and 2 threads of every implementation that has a thread setting."""
-    setters = _thread_setters()
-    funcs, _ = _setup_all({n: s for n, s in table.items() if n in setters}, case.args())
+    """Times with 1 and 2 threads of every multithreaded implementation, each of its thread pools set alike."""
     before = thread_counts()
+    pools = {name: [p for p in _thread_pools(name) if p in before] for name in table}
+    funcs, _ = _setup_all({n: s for n, s in table.items() if pools[n]}, case.args())
     timed, prepare = {}, {}
     for name, f in funcs.items():
         for t in threads:
             timed[(name, t)] = f
-            prepare[(name, t)] = lambda set_threads=setters[name][1], t=t: set_threads(t)
+            prepare[(name, t)] = lambda names=pools[name], t=t: [THREAD_POOLS[p](t) for p in names]
     try:
         for key, f in timed.items():
             prepare[key]()
             f()
         times = interleaved_times(timed, settings.rounds, settings.budget_s, prepare=prepare)
     finally:
-        for counter, set_threads in setters.values():
-            set_threads(before[counter])
+        for pool, n in before.items():
+            THREAD_POOLS[pool](n)
     rows = []
     for name in funcs:
         t1, t2 = (statistics.median(times[(name, t)]) for t in threads)
-        rows.append({"op": case.op, "case": case.label, "impl": name, "threads": list(threads), "ms": [t1 * 1e3, t2 * 1e3], "speedup": t1 / t2})
+        rows.append({"op": case.op, "case": case.label, "impl": name, "pools": pools[name], "threads": list(threads), "ms": [t1 * 1e3, t2 * 1e3], "speedup": t1 / t2})
     return rows
 
 
