@@ -47,6 +47,9 @@ def test_hardware_reports_the_cpu():
     assert set(cpu["threading_layer"]) == {"configured", "active", "threads"}
 
 
+REAL_MODULE = _dispatch.module
+
+
 class _Recorder:
     def __init__(self, name, log):
         self.name, self.log = name, log
@@ -54,14 +57,12 @@ class _Recorder:
     def __getattr__(self, entry):
         if entry == "prefers_gpu":
             return lambda entry, call: call.input.size > 1000
-        return lambda call, *args: self.log.append(self.name) or _dispatch._modules_real("numpy").__dict__[entry](call, *args)
+        return lambda call, *args: self.log.append(self.name) or REAL_MODULE("numpy").__dict__[entry](call, *args)
 
 
 def test_auto_sends_host_arrays_to_the_gpu_only_when_the_cost_model_says_so(monkeypatch):
     log = []
-    real = _dispatch._module
-    monkeypatch.setattr(_dispatch, "_modules_real", real, raising=False)
-    monkeypatch.setattr(_dispatch, "_module", lambda name: _Recorder(name, log))
+    monkeypatch.setattr(_dispatch, "module", lambda name: _Recorder(name, log))
     monkeypatch.setattr(_dispatch, "gpu_present", lambda: True)
     fc.avg_pool2d(np.ones((1, 1, 4, 4)), 2)
     fc.avg_pool2d(np.ones((1, 1, 64, 64)), 2)

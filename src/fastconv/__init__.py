@@ -24,6 +24,9 @@ from ._api import (
 )
 from ._dispatch import backends, use_backend
 from ._hardware import hardware
+from ._methods import choose_conv_method
+from . import kernels
+from .filters import gaussian_blur, sobel
 
 __version__ = "0.1.0"
 
@@ -32,13 +35,17 @@ __all__ = [
     "adaptive_max_pool2d",
     "avg_pool2d",
     "backends",
+    "choose_conv_method",
     "conv1d",
     "conv2d",
     "convolve",
     "convolve2d",
     "correlate2d",
     "filter2d",
+    "gaussian_blur",
     "hardware",
+    "kernels",
     "max_pool2d",
+    "sobel",
     "use_backend",
 ]

@@ -1,4 +1,4 @@
-"""Command line: ``python -m fastconv bench`` (also installed as the ``fastconv`` script)."""
+"""Command line: ``python -m fastconv bench`` and ``python -m fastconv demo`` (also installed as the ``fastconv`` script)."""
 
 from __future__ import annotations
 
@@ -32,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-scaling", action="store_true", help="skip the 1- vs 2-thread comparison")
     bench.add_argument("--no-memory", action="store_true", help="skip conv2d's temporary memory measurement")
     bench.add_argument("--out", default="bench-out", metavar="DIR", help="where to write bench.txt, bench.json and bench.png (default: bench-out)")
+    demo = commands.add_parser("demo", help="filter scikit-image's cat with the filter bank; write a gallery PNG and time fastconv, scipy and cv2")
+    demo.add_argument("--out", default="fastconv-demo.png", help="gallery PNG to write (default: fastconv-demo.png)")
     return parser
 
 
@@ -85,6 +87,10 @@ def bench(args: argparse.Namespace, command: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = _parser().parse_args(argv)
+    if args.command == "demo":
+        from .demo import run
+
+        return run(args.out)
     return bench(args, "python -m fastconv " + shlex.join(argv))
 
 

@@ -11,11 +11,16 @@ from numpy.typing import ArrayLike
 from . import _validate as check
 from ._device import keeps_device_type
 from ._dispatch import kernels
+from ._methods import METHODS
+from ._methods import correlate as _correlate
+from .kernels import for_image
+from .kernels import named as _named_kernel
 
 IntPair = Union[int, tuple[int, int]]
 Backend = str
 PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]
 SignalMode = Literal["full", "same", "valid"]
+Method = Literal["auto", "direct", "separable", "fft"]
 
 
 def _finish(out: np.ndarray, dtype: np.dtype, batched: bool = True) -> np.ndarray:
@@ -190,13 +195,14 @@ def adaptive_max_pool2d(
     return _finish_pool(result, call, return_indices)
 
 
-def _plane_result(call: check.PlaneCall, backend: Backend) -> np.ndarray:
+def _plane_result(call: check.PlaneCall, backend: Backend, method: Method = "direct", func: str = "") -> np.ndarray:
+    method = check.choice(method, "method", func, METHODS)
     if call.planes.size == 0:
         shape = (call.planes.shape[0],) + tuple(
             n + lo + hi - k + 1 for n, lo, hi, k in zip(call.planes.shape[1:], call.pads[::2], call.pads[1::2], call.kernel.shape)
         )
         return np.zeros(shape, call.out_dtype)
-    return _finish(kernels(backend).correlate_planes(call), call.out_dtype)
+    return _finish(_correlate(call, method, backend), call.out_dtype)
 
 
 def convolve2d(
@@ -206,6 +212,7 @@ def convolve2d(
     boundary: str = "fill",
     fillvalue: float = 0,
     *,
+    method: Method = "auto",
     backend: Backend = "auto",
 ) -> np.ndarray:
     """2-D convolution, as ``scipy.signal.convolve2d``.
@@ -215,6 +222,11 @@ def convolve2d(
     is the larger.  Floats keep their dtype; integer and bool inputs give exact
     int64 results (scipy would keep a narrow integer type and wrap around).
 
+    ``method`` is "direct", "separable" (1-D passes over the kernel's rank-r
+    SVD factors), "fft" (overlap-save through ``scipy.fft``) or "auto", which
+    picks the fastest by a cost model; see :func:`fastconv.choose_conv_method`.
+    All agree with "direct" within floating-point rounding.
+
     Examples
     --------
     >>> import fastconv as fc
@@ -222,7 +234,7 @@ def convolve2d(
     [[1, 3, 2], [3, 7, 4]]
     """
     call, swapped = check.signal2d("convolve2d", in1, in2, mode, boundary, fillvalue, flip=True)
-    return _plane_result(call, backend)[0]
+    return _plane_result(call, backend, method, "convolve2d")[0]
 
 
 def correlate2d(
@@ -232,6 +244,7 @@ def correlate2d(
     boundary: str = "fill",
     fillvalue: float = 0,
     *,
+    method: Method = "auto",
     backend: Backend = "auto",
 ) -> np.ndarray:
     """2-D cross-correlation, as ``scipy.signal.correlate2d``; the arguments are :func:`convolve2d`'s.
@@ -243,7 +256,7 @@ def correlate2d(
     [[3], [7]]
     """
     call, swapped = check.signal2d("correlate2d", in1, in2, mode, boundary, fillvalue, flip=False)
-    out = _plane_result(call, backend)[0]
+    out = _plane_result(call, backend, method, "correlate2d")[0]
     return out[::-1, ::-1].copy() if swapped else out
 
 
@@ -262,18 +275,25 @@ def convolve(a: ArrayLike, v: ArrayLike, mode: SignalMode = "full", *, backend: 
 
 def filter2d(
     image: ArrayLike,
-    kernel: ArrayLike,
+    kernel: ArrayLike | str,
     boundary: str = "reflect",
     fillvalue: float = 0,
     *,
+    channel_axis: int | None = None,
+    method: Method = "auto",
     backend: Backend = "auto",
 ) -> np.ndarray:
     """Same-size correlation of every (H, W) plane of ``image`` with ``kernel``, as ``cv2.filter2D``.
 
-    The kernel is anchored at ``k // 2``.  Boundaries: "fill" (``fillvalue``),
-    "wrap", "symm" (``d c b a | a b c d``), "reflect" (``d c b | a b c d``, the
-    default) and "nearest" (``a a a | a b c d``).  The result is
-    ``np.result_type(image, kernel)`` when that is floating, float64 otherwise.
+    The kernel is anchored at ``k // 2``; a string names a kernel of
+    :mod:`fastconv.kernels` (``"sobel_x"``, ``"gaussian"``...), taken in the
+    image's dtype when that is floating.  Boundaries:
+    "fill" (``fillvalue``), "wrap", "symm" (``d c b a | a b c d``), "reflect"
+    (``d c b | a b c d``, the default) and "nearest" (``a a a | a b c d``).
+    The image is (..., H, W); with ``channel_axis`` (say -1 for (H, W, C)),
+    H and W are the last two of the other axes.  ``method`` is as in
+    :func:`convolve2d`.  The result is ``np.result_type(image, kernel)`` when
+    that is floating, float64 otherwise.
 
     Examples
     --------
@@ -281,8 +301,12 @@ def filter2d(
     >>> fc.filter2d(np.eye(3), np.ones((1, 3)) / 3, boundary="fill").round(3).tolist()
     [[0.333, 0.333, 0.0], [0.333, 0.333, 0.333], [0.0, 0.333, 0.333]]
     """
-    call, shape = check.filter2d("filter2d", image, kernel, boundary, fillvalue)
-    return _plane_result(call, backend).reshape(shape)
+    if isinstance(kernel, str):
+        image = check.as_array(image, "image", "filter2d")
+        kernel = for_image(_named_kernel(kernel, "filter2d"), image)
+    call, shape, axis = check.filter2d("filter2d", image, kernel, boundary, fillvalue, channel_axis)
+    out = _plane_result(call, backend, method, "filter2d").reshape(shape)
+    return out if axis is None else np.ascontiguousarray(np.moveaxis(out, 0, axis))
 
 
 # CUDA device-array inputs give device-array results of the caller's type (numba, CuPy, torch).

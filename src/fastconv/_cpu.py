@@ -20,12 +20,19 @@ FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 KERNEL = dict(parallel=True, cache=True, fastmath=FASTMATH, nogil=True)
 
 
+FILL, SKIP = -1, -2
+
+
 def _source_index(size: int, before: int, length: int, mode: str) -> np.ndarray:
-    """Input coordinate of each of ``length`` padded positions starting at ``-before``; -1 means fill."""
+    """Input coordinate of each of ``length`` padded positions starting at ``-before``.
+
+    Outside the input, ``FILL`` stands for the fill value and ``SKIP`` (mode
+    "overlap") for no term at all.
+    """
     pos = np.arange(length, dtype=np.int64) - before
     inside = (pos >= 0) & (pos < size)
-    if mode == "constant" or size == 0:
-        return np.where(inside, pos, -1)
+    if mode in ("constant", "overlap") or size == 0:
+        return np.where(inside, pos, SKIP if mode == "overlap" else FILL)
     if mode == "edge":
         return np.clip(pos, 0, size - 1)
     if mode == "wrap":
@@ -49,6 +56,14 @@ def _inside(count, width, off, step):
 
 
 @njit(inline="always")
+def _edge_term(dst, j, src, weight, col, fill):
+    if col >= 0:
+        dst[j] += weight * src[col]
+    elif col == FILL:
+        dst[j] += weight * fill
+
+
+@njit(inline="always")
 def _tap_span(dst, src, weight, cols, first, step, off, lo, hi, fill):
     """``dst[j] += weight * x[first + j * step]``, ``x`` being ``src`` padded so that ``x[first] = src[off]``.
 
@@ -57,8 +72,7 @@ def _tap_span(dst, src, weight, cols, first, step, off, lo, hi, fill):
     padded column to ``src``, or to -1 for ``fill``.
     """
     for j in range(lo):
-        col = cols[first + j * step]
-        dst[j] += weight * (src[col] if col >= 0 else fill)
+        _edge_term(dst, j, src, weight, cols[first + j * step], fill)
     inner = dst[lo:hi]
     if step == 1:
         contiguous = src[off + lo : off + hi]
@@ -69,8 +83,7 @@ def _tap_span(dst, src, weight, cols, first, step, off, lo, hi, fill):
         for j in range(inner.shape[0]):
             inner[j] += weight * strided[j]
     for j in range(hi, dst.shape[0]):
-        col = cols[first + j * step]
-        dst[j] += weight * (src[col] if col >= 0 else fill)
+        _edge_term(dst, j, src, weight, cols[first + j * step], fill)
 
 
 @njit(inline="always")
@@ -110,9 +123,10 @@ def _correlate(x, w, bias, rows, cols, sh, sw, dh, dw, left, groups, fill, tile_
                     weight = w[o, c, u, v]
                     for oh in range(h0, h1):
                         r = rows[oh * sh + u * dh]
-                        src = plane[r] if r >= 0 else fill_row
-                        step = 1 if unit_stride else sw
-                        _tap_span(out[n, o, oh, w0:w1], src, weight, cols, first, step, first - left, lo, hi, fill)
+                        if r != SKIP:
+                            src = plane[r] if r >= 0 else fill_row
+                            step = 1 if unit_stride else sw
+                            _tap_span(out[n, o, oh, w0:w1], src, weight, cols, first, step, first - left, lo, hi, fill)
 
 
 @njit(**KERNEL)
@@ -269,9 +283,10 @@ def _max_pool2d_kernel(x, kh, kw, sh, sw, ph, pw, dh, dw, lowest, out):
 
 
 @njit(**KERNEL)
-def _max_pool2d_indices_kernel(x, kh, kw, sh, sw, ph, pw, dh, dw, out, indices):
-    """Max pooling with torch's flat indices: scan each window row by row, taking
-    ``val > best or isnan(val)`` (first of equal maxima, last NaN)."""
+def _max_pool2d_indices_kernel(x, kh, kw, sh, sw, ph, pw, dh, dw, lowest, out, indices):
+    """Max pooling with torch's flat indices: scan each window row by row from its
+    first position >= 0, taking ``val > best or isnan(val)`` (first of equal
+    maxima, last NaN)."""
     n_batch, chans, h, wd = x.shape
     _, _, ho, wo = out.shape
     for job in prange(n_batch * chans * ho):
@@ -280,10 +295,11 @@ def _max_pool2d_indices_kernel(x, kh, kw, sh, sw, ph, pw, dh, dw, out, indices):
         oh = job % ho
         plane = x[n, c]
         h0 = oh * sh - ph
+        h_first = h0 + max(0, (-h0 + dh - 1) // dh) * dh
         for ow in range(wo):
             w0 = ow * sw - pw
-            best = plane[0, 0]
-            where = -1
+            best = lowest
+            where = h_first * wd + w0 + max(0, (-w0 + dw - 1) // dw) * dw
             for u in range(kh):
                 ih = h0 + u * dh
                 if ih < 0 or ih >= h:
@@ -293,7 +309,7 @@ def _max_pool2d_indices_kernel(x, kh, kw, sh, sw, ph, pw, dh, dw, out, indices):
                     if iw < 0 or iw >= wd:
                         continue
                     val = plane[ih, iw]
-                    if where < 0 or val > best or val != val:
+                    if val > best or val != val:
                         best = val
                         where = ih * wd + iw
             out[n, c, oh, ow] = best
@@ -314,7 +330,7 @@ def max_pool2d(call: PoolCall, return_indices: bool):
     geometry = (*call.kernel, *call.stride, *call.padding, *call.dilation)
     indices = np.empty(out.shape, np.int64) if return_indices else None
     if out.size and return_indices:
-        _max_pool2d_indices_kernel(x, *geometry, out, indices)
+        _max_pool2d_indices_kernel(x, *geometry, _lowest(x.dtype), out, indices)
     elif out.size:
         _max_pool2d_kernel(x, *geometry, _lowest(x.dtype), out)
     out = out.view(call.input.dtype)

@@ -34,7 +34,7 @@ from numba.cuda.core import config as _cuda_config
 from numba.np import numpy_support
 
 from . import _cost, _validate
-from ._cpu import _source_index
+from ._cpu import SKIP, _lowest, _source_index
 from ._device import DeviceArray
 from ._validate import AdaptiveCall, ConvCall, PlaneCall, PoolCall
 
@@ -115,21 +115,21 @@ def _conv_direct(x, w, bias, rows, cols, sh, sw, dh, dw, groups, fill, zero, out
                 r = rows[oh * sh + u * dh]
                 for v in range(kw):
                     col = cols[ow * sw + v * dw]
-                    val = fill
                     if r >= 0 and col >= 0:
-                        val = x[n, ci0 + c, r, col]
-                    acc += w[o, c, u, v] * val
+                        acc += w[o, c, u, v] * x[n, ci0 + c, r, col]
+                    elif r != SKIP and col != SKIP:
+                        acc += w[o, c, u, v] * fill
         out[n, o, oh, ow] = acc + bias[o]
 
 
-def _max_pool(x, kh, kw, sh, sw, ph, pw, dh, dw, out, indices):
+def _max_pool(x, kh, kw, sh, sw, ph, pw, dh, dw, lowest, out, indices):
     chans, h, wd = x.shape[1], x.shape[2], x.shape[3]
     ho, wo = out.shape[2], out.shape[3]
     for idx in range(cuda.grid(1), out.size, cuda.gridsize(1)):
         n, c, oh, ow = idx // (wo * ho * chans), (idx // (wo * ho)) % chans, (idx // wo) % ho, idx % wo
         h0, w0 = oh * sh - ph, ow * sw - pw
-        best = x[n, c, 0, 0]
-        where = -1
+        best = lowest
+        where = (h0 + max(0, (-h0 + dh - 1) // dh) * dh) * wd + w0 + max(0, (-w0 + dw - 1) // dw) * dw
         for u in range(kh):
             ih = h0 + u * dh
             if ih < 0 or ih >= h:
@@ -139,7 +139,7 @@ def _max_pool(x, kh, kw, sh, sw, ph, pw, dh, dw, out, indices):
                 if iw < 0 or iw >= wd:
                     continue
                 val = x[n, c, ih, iw]
-                if where < 0 or val > best or val != val:
+                if val > best or val != val:
                     best = val
                     where = ih * wd + iw
         out[n, c, oh, ow] = best
@@ -308,7 +308,11 @@ def gather(array: DeviceArray, dtype: np.dtype) -> DeviceArray:
 
 
 def _conv(x, w, bias, pads, boundary, stride, dilation, groups, fill, call) -> object:
-    """Run the tiled (or direct) conv kernel on (N, C, H, W) ``x`` and (O, C/g, kH, kW) ``w``."""
+    """Run the tiled (or direct) conv kernel on (N, C, H, W) ``x`` and (O, C/g, kH, kW) ``w``.
+
+    The tiled kernel stages a padded patch in shared memory, where no value
+    can stand for "overlap"'s missing terms; that mode runs direct.
+    """
     n, _, h, wd = x.shape
     o, cg, kh, kw = w.shape
     top, bottom, left, right = pads
@@ -327,7 +331,7 @@ def _conv(x, w, bias, pads, boundary, stride, dilation, groups, fill, call) -> o
         bx, by = CONV_BLOCK
         ocb = 1 if o // groups == 1 else OC_BLOCK
         patch = ((by - 1) * sh + (kh - 1) * dh + 1) * ((bx - 1) * sw + (kw - 1) * dw + 1) * dtype.itemsize
-        if patch <= SHARED_BYTES:
+        if patch <= SHARED_BYTES and boundary != "overlap":
             chunks = n * groups * math.ceil(o // groups / ocb)
             grid = (math.ceil(wo / bx), math.ceil(ho / by), min(chunks, MAX_BLOCKS))
             _conv_tiled(dtype, bx, by, ocb)[grid, (bx, by), stream, patch](*args)
@@ -364,7 +368,7 @@ def max_pool2d(call: PoolCall, return_indices: bool):
     indices = cuda.device_array(out.shape, np.int64, stream=stream)
     if out.size:
         _jit(_max_pool)[_flat_launch(out.size, stream)](
-            _on_device(x, stream), *call.kernel, *call.stride, *call.padding, *call.dilation, out, indices
+            _on_device(x, stream), *call.kernel, *call.stride, *call.padding, *call.dilation, _lowest(x.dtype), out, indices
         )
     out, indices = _result(out, stream, on_device).view(call.input.dtype), _result(indices, stream, on_device)
     return (out, indices) if return_indices else out

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import functools
 import importlib
 import os
 from collections.abc import Callable, Iterator
@@ -166,7 +165,8 @@ def resolve(backend: Any) -> str:
     return _choose(backend)[0]
 
 
-def _module(name: str) -> ModuleType:
+def module(name: str) -> ModuleType:
+    """The kernel module of backend ``name``, imported on first use."""
     module = _modules.get(name)
     if module is None:
         module = _modules[name] = importlib.import_module(REGISTRY[name].module)
@@ -178,32 +178,40 @@ def gpu_present() -> bool:
     return not simulated() and _unavailable_reason("cuda") is None
 
 
-class _Kernels:
-    """The entry points of a backend, choosing per call where the arrays are (see the module docstring)."""
+def choose(backend: Any, entry: str, call: tuple) -> str:
+    """The backend that runs kernel ``entry`` on ``call`` for ``backend=...``.
 
-    def __init__(self, name: str, automatic: bool):
-        self.name, self.automatic = name, automatic
+    Device arrays go to cuda under "auto" (and are refused by a host backend
+    named explicitly); host arrays go to cuda under "auto" only when a real GPU
+    is present and its cost model predicts a win.
+    """
+    name, automatic = _choose(backend)
+    if holds_device(call) and name != "cuda":
+        if not automatic:
+            raise ValueError(
+                f"backend {name!r} runs on host arrays, but a CUDA device array was passed: "
+                "use backend='cuda' or 'auto', or copy the array to the host"
+            )
+        reason = _unavailable_reason("cuda")
+        if reason is not None:
+            raise ValueError(f"a CUDA device array was passed, but backend 'cuda' is not available here: {reason}")
+        return "cuda"
+    if automatic and name != "cuda" and gpu_present() and module("cuda").prefers_gpu(entry, call):
+        return "cuda"
+    return name
+
+
+class _Kernels:
+    """The entry points of ``backend=...``, each choosing its backend per call (see :func:`choose`)."""
+
+    def __init__(self, backend: Any):
+        _choose(backend)
+        self.backend = backend
 
     def __getattr__(self, entry: str) -> Callable:
-        return functools.partial(self._run, entry)
-
-    def _run(self, entry: str, call: tuple, *args: Any) -> Any:
-        name = self.name
-        if holds_device(call) and name != "cuda":
-            if not self.automatic:
-                raise ValueError(
-                    f"backend {name!r} runs on host arrays, but a CUDA device array was passed: "
-                    "use backend='cuda' or 'auto', or copy the array to the host"
-                )
-            name = "cuda"
-            reason = _unavailable_reason(name)
-            if reason is not None:
-                raise ValueError(f"a CUDA device array was passed, but backend 'cuda' is not available here: {reason}")
-        elif self.automatic and name != "cuda" and gpu_present() and _module("cuda").prefers_gpu(entry, call):
-            name = "cuda"
-        return getattr(_module(name), entry)(call, *args)
+        return lambda call, *args: getattr(module(choose(self.backend, entry, call)), entry)(call, *args)
 
 
 def kernels(backend: Any) -> _Kernels:
     """The kernel entry points for ``backend``."""
-    return _Kernels(*_choose(backend))
+    return _Kernels(backend)

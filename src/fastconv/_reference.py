@@ -26,7 +26,7 @@ from ._validate import AdaptiveCall, ConvCall, PlaneCall, PoolCall, adaptive_win
 def _pad(x: np.ndarray, pads: tuple[int, int, int, int], mode: str, fill: float = 0) -> np.ndarray:
     """Pad the last two axes by (top, bottom, left, right) in an ``np.pad`` mode."""
     width = [(0, 0)] * (x.ndim - 2) + [(pads[0], pads[1]), (pads[2], pads[3])]
-    if mode == "constant":
+    if mode in ("constant", "overlap"):
         return np.pad(x, width, mode="constant", constant_values=fill)
     if x.shape[-2] == 0 or x.shape[-1] == 0:
         return np.zeros(x.shape[:-2] + (x.shape[-2] + pads[0] + pads[1], x.shape[-1] + pads[2] + pads[3]), x.dtype)
@@ -55,9 +55,19 @@ def conv2d(call: ConvCall) -> np.ndarray:
 
 
 def correlate_planes(call: PlaneCall) -> np.ndarray:
+    if call.boundary == "overlap":
+        return _correlate_overlap(call)
     padded = _pad(call.planes, call.pads, call.boundary, call.fillvalue)
     win = _windows(padded, call.kernel.shape, (1, 1), (1, 1))
     return np.einsum("bhwij,ij->bhw", win, call.kernel, optimize=True)
+
+
+def _correlate_overlap(call: PlaneCall) -> np.ndarray:
+    """Correlation over the overlap of the planes and the kernel only, as ``np.convolve`` sums."""
+    inside = _pad(np.ones(call.planes.shape[1:], bool), call.pads, "constant", False)
+    win = _windows(_pad(call.planes, call.pads, "constant"), call.kernel.shape, (1, 1), (1, 1))
+    mask = _windows(inside, call.kernel.shape, (1, 1), (1, 1))
+    return np.where(mask, win * call.kernel, 0).sum(axis=(-2, -1), dtype=call.planes.dtype)
 
 
 def _max_with_index(win: np.ndarray, valid: np.ndarray, rows: np.ndarray, cols: np.ndarray, width: int):
@@ -72,7 +82,7 @@ def _max_with_index(win: np.ndarray, valid: np.ndarray, rows: np.ndarray, cols: 
     hit = (win == values[..., None, None]) & valid
     if win.dtype.kind == "f":
         hit |= np.isnan(win)
-    flat = hit.reshape(*hit.shape[:-2], -1)
+    flat = hit.reshape(*hit.shape[:-2], hit.shape[-2] * hit.shape[-1])
     first = flat.argmax(axis=-1)
     if win.dtype.kind == "f":
         last = flat.shape[-1] - 1 - flat[..., ::-1].argmax(axis=-1)
@@ -81,6 +91,9 @@ def _max_with_index(win: np.ndarray, valid: np.ndarray, rows: np.ndarray, cols: 
     oh = np.arange(rows.shape[0])[:, None]
     ow = np.arange(cols.shape[0])[None, :]
     index = rows[oh, first // kw] * width + cols[ow, first % kw]
+    # A window wholly in the padding keeps torch's start: its first position >= 0.
+    start = rows[oh, (rows >= 0).argmax(axis=1)[:, None]] * width + cols[ow, (cols >= 0).argmax(axis=1)[None, :]]
+    index = np.where(flat.any(axis=-1), index, start)
     return values, index.astype(np.int64)
 
 

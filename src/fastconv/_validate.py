@@ -377,7 +377,7 @@ class PlaneCall(NamedTuple):
     planes: np.ndarray  # (B, H, W), compute dtype
     kernel: np.ndarray  # (kH, kW), compute dtype
     pads: tuple[int, int, int, int]
-    boundary: str  # an np.pad mode
+    boundary: str  # an np.pad mode, or "overlap": no padding term at all, as np.convolve
     fillvalue: float
     out_dtype: np.dtype
 
@@ -457,20 +457,38 @@ def convolve1d(func: str, a: Any, v: Any, mode: Any) -> PlaneCall:
         prepared(x, dtypes.compute).reshape(1, 1, -1),
         prepared(k, dtypes.compute)[::-1].reshape(1, -1),
         (0, 0, before, after),
-        "constant",
+        "overlap",
         0,
         dtypes.out,
     )
 
 
-def filter2d(func: str, image: Any, kernel: Any, boundary: Any, fillvalue: Any) -> tuple[PlaneCall, tuple[int, ...]]:
+def channel_axis(value: Any, ndim: int, func: str) -> int | None:
+    """Normalize ``channel_axis`` of an ``ndim``-D image; H and W are the last two of the other axes."""
+    if value is None:
+        return None
+    if not _is_int(value):
+        raise fail(func, f"channel_axis must be None or an int, got {value!r}", TypeError)
+    axis = operator.index(value)
+    if ndim < 3 or not -ndim <= axis < ndim:
+        raise fail(func, f"channel_axis must be None or an axis of an image with at least 3 dimensions, got channel_axis={axis} for {ndim}-D image")
+    return axis % ndim
+
+
+def filter2d(
+    func: str, image: Any, kernel: Any, boundary: Any, fillvalue: Any, channels: Any = None
+) -> tuple[PlaneCall, tuple[int, ...], int | None]:
     """Check a ``filter2d`` call: same-size correlation anchored at ``k // 2``.
 
-    Returns the plane correlation and the image's shape.
+    Returns the plane correlation, the shape of its result and the channel
+    axis, which is moved to the front (None when there is none).
     """
     x, k = as_array(image, "image", func), as_array(kernel, "kernel", func)
     if x.ndim < 2:
         raise fail(func, f"image must have at least 2 dimensions (..., H, W), got shape {x.shape}")
+    axis = channel_axis(channels, x.ndim, func)
+    if axis is not None:
+        x = np.moveaxis(x, axis, 0)
     if k.ndim != 2:
         raise fail(func, f"kernel must be 2-D, got shape {k.shape}")
     if k.size == 0:
@@ -480,4 +498,4 @@ def filter2d(func: str, image: Any, kernel: Any, boundary: Any, fillvalue: Any) 
     dtypes = filter_dtypes(x, k)
     pads = tuple(v for n in k.shape for v in (n // 2, n - 1 - n // 2))
     planes = prepared(x, dtypes.compute).reshape(int(np.prod(x.shape[:-2])), *x.shape[-2:])
-    return PlaneCall(planes, prepared(k, dtypes.compute), pads, boundary, fill, dtypes.out), x.shape
+    return PlaneCall(planes, prepared(k, dtypes.compute), pads, boundary, fill, dtypes.out), x.shape, axis

@@ -73,6 +73,10 @@ def _plane(size, k, **kw):
     return lambda rng: dict(image=_f32(rng, size, size), kernel=_f32(rng, k, k), **kw)
 
 
+def _gaussian_plane(size, k, sigma):
+    return lambda rng: dict(image=_f32(rng, size, size), kernel=fc.kernels.gaussian(k, sigma).astype(np.float32))
+
+
 def _targets(**peers: float) -> dict[str, float]:
     return {"fastconv[numpy]": 5.0, **peers}
 
@@ -98,7 +102,12 @@ CASES: list[Case] = [
     Case("convolve2d", "512x512 * 5x5 same symm", lambda rng: dict(in1=_f32(rng, 512, 512), in2=_f32(rng, 5, 5), mode="same", boundary="symm"), "extra", _targets()),
     Case("correlate2d", "512x512 * 5x5 same fill", lambda rng: dict(in1=_f32(rng, 512, 512), in2=_f32(rng, 5, 5), mode="same"), "extra", _targets()),
     Case("convolve", "1e6 * 63 full", lambda rng: dict(a=_f32(rng, 1_000_000), v=_f32(rng, 63)), "extra", _targets()),
+    # Issue 4's filtering targets (benchmarks/filters.py times them against the best peer).
+    Case("filter2d", "15x15 gaussian 2048x2048 reflect", _gaussian_plane(2048, 15, 2.5), "extra", _targets()),
+    Case("filter2d", "5x5 2048x2048 reflect", _plane(2048, 5), "large"),
     Case("filter2d", "15x15 2048x2048 reflect", _plane(2048, 15), "large"),
+    Case("filter2d", "31x31 2048x2048 reflect", _plane(2048, 31), "large"),
+    Case("filter2d", "5x5 64x256x256 reflect", lambda rng: dict(image=_f32(rng, 64, 256, 256), kernel=_f32(rng, 5, 5)), "large"),
     Case("conv2d", "resnet18 3x3 128->128 28x28 N=32", _conv(32, 128, 128, 28, 3), "large"),
 ]
 
@@ -284,6 +293,20 @@ def interleaved_times(
         if i + 1 >= min_rounds and time.perf_counter() > deadline:
             break
     return times
+
+
+def interleaved_medians(funcs: Mapping[str, Callable[[], Any]], rounds: int, budget_s: float) -> dict[str, float]:
+    """Median seconds per call of each function, warmed up once and timed in interleaved rounds."""
+    for f in funcs.values():
+        f()
+    return {name: statistics.median(t) for name, t in interleaved_times(funcs, rounds, budget_s).items()}
+
+
+def machine_info() -> dict[str, Any]:
+    """The machine description that every result file records (``_bench_machine.machine_info``)."""
+    from ._bench_machine import machine_info as describe
+
+    return describe()
 
 
 def temporary_bytes(func: Callable[[], Any]) -> tuple[int, int]:

@@ -1,0 +1,293 @@
+"""How a plane correlation is computed: directly, as separable 1-D passes, or by FFT.
+
+Every path computes the same thing: the "valid" correlation of each plane,
+padded by ``call.pads`` in ``call.boundary`` mode, with ``call.kernel``.
+The padding is materialized (or read through index tables) in the boundary's
+own mode, so every boundary and every scipy mode is exact in every method.
+
+- ``direct``: the backend's ``correlate_planes``.
+- ``separable``: the kernel's SVD gives ``K = sum_q outer(u_q, v_q)`` for its
+  numerical rank ``r`` (singular values above ``max(kh, kw) * eps * s_0``, with
+  the compute dtype's ``eps``); each term is a vertical then a horizontal 1-D
+  pass.  The "numpy" backend runs the passes in NumPy, every other backend
+  through the Numba kernels of ``_separable``.
+- ``fft``: overlap-save with ``scipy.fft`` (``workers=os.cpu_count()``): the
+  padded planes are cut into tiles of the FFT length chosen by the cost model
+  (one tile is the whole-image FFT).
+
+Non-finite values would be spread by the FFT and the separable passes (``0 *
+inf`` terms differ), so input or kernel holding NaN or inf always runs
+``direct``.  Integer inputs, whose results are exact int64, run ``direct``
+under ``auto``; an explicit ``separable`` or ``fft`` computes in float64 and
+rounds when the rounding error bound (``_EXACT_ROUNDING``) proves the result
+exact, and otherwise runs ``direct``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from typing import NamedTuple
+
+import numpy as np
+import scipy.fft as sfft
+
+from . import _validate as check
+from ._dispatch import choose, module
+from ._validate import PlaneCall
+
+METHODS = ("auto", "direct", "separable", "fft")
+_EXACT_ROUNDING = 0.25  # largest error bound for which rounding a float64 result to int64 is exact
+
+# --- the cost model ------------------------------------------------------------------------
+# Estimated nanoseconds per unit of ``work`` on the machine they were fitted
+# on (2-core Xeon with AVX-512, float32, shared and noisy), by
+# ``python benchmarks/calibrate_methods.py``; refit them when a kernel changes.
+# "numpy" is the einsum reference backend; any other backend is priced as "cpu".
+DIRECT_NS_PER_TAP = {"cpu": 0.65, "numpy": 4.0}  # per output element per kernel tap
+SEPARABLE_NS_PER_TAP = {"cpu": 0.11, "numpy": 1.5}  # per element per 1-D tap, per rank term
+FFT_NS_PER_POINT = 0.70  # per FFT point per log2(points), forward and inverse together
+FFT_NS_PER_COPY = 1.75  # per padded input and output element (padding, tiling, cropping)
+CALL_NS = {"direct": 5e3, "separable": 3e4, "fft": 1e5}  # fixed cost of one call
+FLOAT64_FACTOR = 1.6  # float64 costs this much more than float32 per element
+# Tile lengths tried by overlap-save, besides the whole image.
+FFT_TILES = (64, 96, 128, 160, 192, 256, 320, 384, 512, 640, 768, 1024)
+
+
+class Plan(NamedTuple):
+    method: str
+    us: np.ndarray | None = None  # (rank, kh) vertical factors, compute dtype
+    vs: np.ndarray | None = None  # (rank, kw) horizontal factors
+    tiles: tuple[int, int] | None = None  # FFT lengths (nh, nw)
+
+
+def factor(kernel: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """``(us, vs)`` with ``kernel ~= us.T @ vs`` to the numerical rank for ``dtype``."""
+    u, s, vt = np.linalg.svd(np.asarray(kernel, np.float64), full_matrices=False)
+    eps = np.finfo(dtype if dtype.kind == "f" else np.float64).eps
+    rank = max(int(np.count_nonzero(s > max(kernel.shape) * eps * s[0])), 1)
+    root = np.sqrt(s[:rank])
+    return (u[:, :rank] * root).T, vt[:rank] * root[:, None]
+
+
+def _geometry(call: PlaneCall):
+    b, h, w = call.planes.shape
+    kh, kw = call.kernel.shape
+    top, bottom, left, right = call.pads
+    hp, wp = h + top + bottom, w + left + right
+    return b, h, w, kh, kw, hp, wp, hp - kh + 1, wp - kw + 1
+
+
+def _fft_lengths(length: int, k: int) -> list[tuple[int, int]]:
+    """Candidate (FFT length, output rows per tile) along one axis of padded ``length``."""
+    whole = sfft.next_fast_len(length, real=True)
+    out = [(whole, length - k + 1)]
+    for n in FFT_TILES:
+        n = sfft.next_fast_len(n, real=True)
+        if k <= n // 2 and n < whole:
+            out.append((n, n - k + 1))
+    return out
+
+
+def _fft_work(call: PlaneCall) -> tuple[float, float, tuple[int, int]]:
+    """The cheapest overlap-save tiling: (FFT points x log2 points, copied elements, FFT lengths)."""
+    b, _, _, kh, kw, hp, wp, ho, wo = _geometry(call)
+    best_ns, best = math.inf, (0.0, 0.0, (0, 0))
+    for nh, th in _fft_lengths(hp, kh):
+        for nw, tw in _fft_lengths(wp, kw):
+            points = b * math.ceil(ho / th) * math.ceil(wo / tw) * nh * nw
+            transforms, copies = points * math.log2(nh * nw), points + b * ho * wo
+            ns = FFT_NS_PER_POINT * transforms + FFT_NS_PER_COPY * copies
+            if ns < best_ns:
+                best_ns, best = ns, (transforms, copies, (nh, nw))
+    return best
+
+
+def work(call: PlaneCall, rank: int) -> dict[str, float]:
+    """The units each method's cost is counted in (float32 elements)."""
+    b, _, w, kh, kw, _, wp, ho, wo = _geometry(call)
+    fft_points, fft_copies, _ = _fft_work(call)
+    return {
+        "direct": b * ho * wo * kh * kw,
+        "separable": rank * b * ho * (w * kh + wp + wo * kw),
+        "fft": fft_points + FFT_NS_PER_COPY / FFT_NS_PER_POINT * fft_copies,
+    }
+
+
+def estimate(call: PlaneCall, backend: str, rank: int) -> dict[str, float]:
+    """Estimated nanoseconds of each method for ``call`` (see the constants above)."""
+    scale = FLOAT64_FACTOR if call.planes.dtype.itemsize == 8 else 1.0
+    kind = "numpy" if backend == "numpy" else "cpu"
+    units = work(call, rank)
+    per_unit = {"direct": DIRECT_NS_PER_TAP[kind], "separable": SEPARABLE_NS_PER_TAP[kind], "fft": FFT_NS_PER_POINT}
+    return {m: scale * per_unit[m] * units[m] + CALL_NS[m] for m in units}
+
+
+def _finite(call: PlaneCall) -> bool:
+    """True when input, kernel and fill are all finite (an overflowing float32 sum says False)."""
+    if call.planes.dtype.kind != "f":
+        return True
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = call.planes.sum() + call.kernel.sum()
+    return bool(np.isfinite(total)) and math.isfinite(call.fillvalue)
+
+
+def plan(call: PlaneCall, method: str, backend: str) -> Plan:
+    """Choose how to compute ``call``; ``method`` is checked, ``backend`` resolved.
+
+    Non-finite values make every method direct, so that NaN lands exactly
+    where the direct correlation puts it; the check costs a pass over the
+    input, so it runs only when another method would be chosen.
+    """
+    if method == "direct" or call.planes.size == 0:
+        return Plan("direct")
+    if backend not in ("cpu", "numpy"):
+        if method == "auto":
+            return Plan("direct")
+        raise ValueError(f"method={method!r} runs on the cpu and numpy backends, got backend={backend!r}")
+    if method == "auto" and call.planes.dtype.kind != "f":
+        return Plan("direct")
+    chosen = _choose(call, method, backend)
+    return chosen if chosen.method == "direct" or _finite(call) else Plan("direct")
+
+
+def _choose(call: PlaneCall, method: str, backend: str) -> Plan:
+    us = vs = None
+    if method in ("auto", "separable"):
+        us, vs = factor(call.kernel, call.planes.dtype)
+    if method == "auto":
+        costs = estimate(call, backend, len(us))
+        method = min(costs, key=costs.get)
+    if method == "fft":
+        return Plan("fft", tiles=_fft_work(call)[2])
+    if method == "separable":
+        return Plan("separable", us, vs)
+    return Plan("direct")
+
+
+def _pad(planes: np.ndarray, call: PlaneCall, shape: tuple[int, int]) -> np.ndarray:
+    """The padded planes, zero-extended at the bottom and right to ``shape``."""
+    from ._cpu import _source_index  # noqa: PLC0415  (a NumPy helper)
+
+    b, h, w, _, _, hp, wp, _, _ = _geometry(call)
+    top, _, left, _ = call.pads
+    out = np.zeros((b, *shape), planes.dtype)
+    out[:, top : top + h, left : left + w] = planes
+    # The border rows of the image's columns, then the border columns of every padded row.
+    for axis, size, before, length in ((1, h, top, hp), (2, w, left, wp)):
+        region = out[:, :, left : left + w] if axis == 1 else out[:, :hp]
+        edge = np.r_[0:before, before + size : length]
+        src = _source_index(size, before, length, call.boundary)[edge]
+        values = np.take(region, before + np.maximum(src, 0), axis=axis)
+        np.copyto(values, call.fillvalue, where=(src < 0).reshape((-1, 1) if axis == 1 else (1, -1)))
+        region[(slice(None),) * axis + (edge,)] = values
+    return out
+
+
+def _fft(call: PlaneCall, planes: np.ndarray, lengths: tuple[int, int]) -> np.ndarray:
+    b, _, _, kh, kw, _, _, ho, wo = _geometry(call)
+    (nh, nw), (th, tw) = lengths, (lengths[0] - kh + 1, lengths[1] - kw + 1)
+    ty, tx = math.ceil(ho / th), math.ceil(wo / tw)
+    padded = _pad(planes, call, (ty * th + kh - 1, tx * tw + kw - 1))
+    tiles = np.lib.stride_tricks.sliding_window_view(padded, (th + kh - 1, tw + kw - 1), axis=(1, 2))[:, ::th, ::tw]
+    workers = os.cpu_count() or 1
+    kernel = np.asarray(call.kernel[::-1, ::-1], planes.dtype)
+    spectrum = sfft.rfft2(tiles, s=(nh, nw), workers=workers)
+    spectrum *= sfft.rfft2(kernel, s=(nh, nw), workers=workers)
+    full = sfft.irfft2(spectrum, s=(nh, nw), workers=workers, overwrite_x=True)[..., kh - 1 : kh - 1 + th, kw - 1 : kw - 1 + tw]
+    out = full.transpose(0, 1, 3, 2, 4).reshape(b, ty * th, tx * tw)
+    return out[:, :ho, :wo]
+
+
+def _separable(call: PlaneCall, planes: np.ndarray, us: np.ndarray, vs: np.ndarray, backend: str) -> np.ndarray:
+    b, h, w, kh, kw, hp, wp, ho, wo = _geometry(call)
+    us, vs = us.astype(planes.dtype), vs.astype(planes.dtype)
+    if backend == "numpy":
+        from ._reference import _pad as pad  # noqa: PLC0415
+
+        padded = pad(planes, call.pads, call.boundary, call.fillvalue)
+        out = np.zeros((b, ho, wo), planes.dtype)
+        for u, v in zip(us, vs):
+            column = sum(ua * padded[:, a : a + ho] for a, ua in enumerate(u))
+            out += sum(vb * column[:, :, j : j + wo] for j, vb in enumerate(v))
+        return out
+    from . import _separable as kernel  # noqa: PLC0415
+    from ._cpu import _source_index  # noqa: PLC0415
+
+    top, _, left, _ = call.pads
+    rows = _source_index(h, top, hp, call.boundary)
+    cols = _source_index(w, left, wp, call.boundary)
+    out = np.empty((b, ho, wo), planes.dtype)
+    return kernel.correlate(np.ascontiguousarray(planes), us, vs, rows, cols, left, call.fillvalue, out)
+
+
+def _rounding_bound(call: PlaneCall, p: Plan) -> float:
+    """An upper bound on the float64 error of ``p`` for integer ``call``, in result units."""
+    _, _, _, kh, kw, _, _, _, _ = _geometry(call)
+    eps = np.finfo(np.float64).eps
+    peak = max(float(np.abs(call.planes).max()), abs(call.fillvalue))
+    kernel = np.abs(call.kernel.astype(np.float64))
+    if p.method == "fft":
+        points = p.tiles[0] * p.tiles[1]
+        return 8 * eps * math.log2(points) * math.sqrt(points) * peak * math.sqrt(float((kernel**2).sum()))
+    rank = len(p.us)
+    truncated = float(np.abs(call.kernel - p.us.T @ p.vs).sum())
+    return peak * (truncated + 4 * eps * rank * (kh + kw + 2) * float(kernel.sum()))
+
+
+def _run(call: PlaneCall, p: Plan, backend: str) -> np.ndarray:
+    ints = call.planes.dtype.kind != "f"
+    planes = call.planes.astype(np.float64) if ints else call.planes
+    if ints and _rounding_bound(call, p) >= _EXACT_ROUNDING:
+        return module(backend).correlate_planes(call)
+    if p.method == "fft":
+        out = _fft(call, planes, p.tiles)
+    else:
+        out = _separable(call, planes, p.us, p.vs, backend)
+    return np.rint(out).astype(call.planes.dtype) if ints else out
+
+
+def correlate(call: PlaneCall, method: str, backend: str) -> np.ndarray:
+    """Compute ``call`` by a checked ``method`` ("auto" picks by the cost model) on ``backend``."""
+    name = choose(backend, "correlate_planes", call)
+    p = plan(call, method, name)
+    if p.method == "direct":
+        return module(name).correlate_planes(call)
+    return _run(call, p, name)
+
+
+def _measure(call: PlaneCall, backend: str, repeat: int = 3) -> dict[str, float]:
+    """Best-of-``repeat`` seconds of every method for ``call``."""
+    timings = {}
+    for method in METHODS[1:]:
+        best = math.inf
+        for _ in range(repeat):
+            start = time.perf_counter()
+            correlate(call, method, backend)
+            best = min(best, time.perf_counter() - start)
+        timings[method] = best
+    return timings
+
+
+def choose_conv_method(
+    in1, in2, mode: str = "full", boundary: str = "fill", fillvalue: float = 0, *, measure: bool = False, backend: str = "auto"
+):
+    """The method ``convolve2d(in1, in2, mode, boundary, fillvalue, method="auto")`` runs.
+
+    Like ``scipy.signal.choose_conv_method``: with ``measure=True`` every
+    method is timed instead (best of 3) and ``(fastest, {method: seconds})``
+    is returned.  The choice for ``correlate2d`` and ``filter2d`` is the same.
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv as fc
+    >>> fc.choose_conv_method(np.ones((512, 512)), np.ones((9, 9)), mode="same")
+    'separable'
+    """
+    call, _ = check.signal2d("choose_conv_method", in1, in2, mode, boundary, fillvalue, flip=True)
+    name = choose(backend, "correlate_planes", call)
+    if measure:
+        timings = _measure(call, name)
+        return min(timings, key=timings.get), timings
+    return plan(call, "auto", name).method
