@@ -79,7 +79,8 @@ def tables(data: dict[str, Any]) -> Iterator[Table]:
     if rows:
         yield (
             "Median time per call (interleaved rounds); speed-up = this row's time / the fastconv backend's time; "
-            "% peak = rate / the measured GEMM peak (compute-bound) or copy bandwidth (memory-bound)",
+            "% peak = rate / the measured GEMM peak (compute-bound) or copy bandwidth (memory-bound); "
+            "FLOPs are the direct method's, so separable or FFT methods can pass 100%",
             ["op", "case", "implementation", "ms", "rate", "% peak", *[f"speed-up of {i}" for i in impls]],
             rows,
         )
