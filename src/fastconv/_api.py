@@ -1,8 +1,11 @@
-"""The public operations: check the arguments once, run the chosen backend, shape the result."""
+"""The public operations: check the arguments once, run the chosen backend, shape the result.
+
+Each is wrapped in ``keeps_device_type``: CUDA device-array inputs give
+device-array results of the caller's type (numba, CuPy, torch).
+"""
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, Literal, Union
 
 import numpy as np
@@ -35,6 +38,7 @@ def _finish_pool(result, call, return_indices: bool):
     return _finish(result, call.out_dtype, call.batched)
 
 
+@keeps_device_type
 def conv2d(
     input: ArrayLike,
     weight: ArrayLike,
@@ -78,6 +82,7 @@ def conv2d(
     return _finish(kernels(backend).conv2d(call), call.out_dtype, call.batched)
 
 
+@keeps_device_type
 def conv1d(
     input: ArrayLike,
     weight: ArrayLike,
@@ -104,6 +109,7 @@ def conv1d(
     return _finish(kernels(backend).conv2d(call)[:, :, 0], call.out_dtype, call.batched)
 
 
+@keeps_device_type
 def max_pool2d(
     input: ArrayLike,
     kernel_size: IntPair,
@@ -132,6 +138,7 @@ def max_pool2d(
     return _finish_pool(result, call, return_indices)
 
 
+@keeps_device_type
 def avg_pool2d(
     input: ArrayLike,
     kernel_size: IntPair,
@@ -160,6 +167,7 @@ def avg_pool2d(
     return _finish(out, call.out_dtype, call.batched)
 
 
+@keeps_device_type
 def adaptive_avg_pool2d(
     input: ArrayLike, output_size: int | tuple[int | None, int | None], *, backend: Backend = "auto"
 ) -> np.ndarray:
@@ -175,6 +183,7 @@ def adaptive_avg_pool2d(
     return _finish(kernels(backend).adaptive_avg_pool2d(call), call.out_dtype, call.batched)
 
 
+@keeps_device_type
 def adaptive_max_pool2d(
     input: ArrayLike,
     output_size: int | tuple[int | None, int | None],
@@ -205,6 +214,7 @@ def _plane_result(call: check.PlaneCall, backend: Backend, method: Method = "dir
     return _finish(_correlate(call, method, backend), call.out_dtype)
 
 
+@keeps_device_type
 def convolve2d(
     in1: ArrayLike,
     in2: ArrayLike,
@@ -237,6 +247,7 @@ def convolve2d(
     return _plane_result(call, backend, method, "convolve2d")[0]
 
 
+@keeps_device_type
 def correlate2d(
     in1: ArrayLike,
     in2: ArrayLike,
@@ -260,6 +271,7 @@ def correlate2d(
     return out[::-1, ::-1].copy() if swapped else out
 
 
+@keeps_device_type
 def convolve(a: ArrayLike, v: ArrayLike, mode: SignalMode = "full", *, backend: Backend = "auto") -> np.ndarray:
     """1-D convolution, as ``numpy.convolve``; integer inputs give exact int64 results.
 
@@ -273,6 +285,7 @@ def convolve(a: ArrayLike, v: ArrayLike, mode: SignalMode = "full", *, backend: 
     return _plane_result(call, backend)[0, 0]
 
 
+@keeps_device_type
 def filter2d(
     image: ArrayLike,
     kernel: ArrayLike | str,
@@ -307,9 +320,3 @@ def filter2d(
     call, shape, axis = check.filter2d("filter2d", image, kernel, boundary, fillvalue, channel_axis)
     out = _plane_result(call, backend, method, "filter2d").reshape(shape)
     return out if axis is None else np.ascontiguousarray(np.moveaxis(out, 0, axis))
-
-
-# CUDA device-array inputs give device-array results of the caller's type (numba, CuPy, torch).
-for _name, _func in list(globals().items()):
-    if not _name.startswith("_") and inspect.isfunction(_func) and _func.__module__ == __name__:
-        globals()[_name] = keeps_device_type(_func)
