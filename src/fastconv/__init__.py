@@ -10,7 +10,11 @@ Examples
 [1, 3, 5, 3]
 """
 
-from ._api import (
+from . import _runtime
+
+_runtime.configure()  # before numba starts: make the tbb threading layer findable, the JIT cache writable
+
+from ._api import (  # noqa: E402
     adaptive_avg_pool2d,
     adaptive_max_pool2d,
     avg_pool2d,
@@ -22,13 +26,13 @@ from ._api import (
     filter2d,
     max_pool2d,
 )
-from ._dispatch import backends, use_backend
-from ._hardware import hardware
-from ._methods import choose_conv_method
-from . import kernels
-from .filters import gaussian_blur, sobel
+from ._dispatch import backends, use_backend  # noqa: E402
+from ._hardware import hardware  # noqa: E402
+from ._methods import choose_conv_method  # noqa: E402
+from . import kernels  # noqa: E402
+from .filters import gaussian_blur, sobel  # noqa: E402
 
-__version__ = "0.1.0"
+__version__ = _runtime.VERSION
 
 __all__ = [
     "adaptive_avg_pool2d",
