@@ -115,6 +115,12 @@ def choice(value: Any, name: str, func: str, table: dict[str, str] | tuple[str, 
     return table[value] if isinstance(table, dict) else value
 
 
+def nonempty_planes(x: np.ndarray, func: str) -> None:
+    """Pools need a pixel in each plane, as in torch (an empty batch or channel axis is fine)."""
+    if 0 in x.shape[2:]:
+        raise fail(func, f"input must have non-zero height and width, got shape {x.shape}")
+
+
 def batched(array: np.ndarray, name: str, func: str, spatial: int) -> tuple[np.ndarray, bool]:
     """Accept (N, C, *spatial) or unbatched (C, *spatial); return the batched view."""
     if array.ndim == spatial + 2:
@@ -337,6 +343,7 @@ def pool(
     stride = kernel if stride is None or stride == [] or stride == () else int_tuple(stride, "stride", func, 2, 1)
     padding = int_tuple(padding, "padding", func, 2, 0)
     dilation = int_tuple(dilation, "dilation", func, 2, 1)
+    nonempty_planes(x, func)
     if any(p > k // 2 for p, k in zip(padding, kernel)):
         raise fail(func, f"padding must be at most half of kernel_size {kernel}, got padding={padding}")
     out = tuple(
@@ -365,8 +372,7 @@ def adaptive(func: str, input: Any, output_size: Any, dtypes: Any) -> AdaptiveCa
     if isinstance(output_size, (tuple, list)) and len(output_size) == 2:
         output_size = tuple(s if s is not None else size for s, size in zip(output_size, x.shape[2:]))
     out = int_tuple(output_size, "output_size", func, 2, 0)
-    if 0 in x.shape[2:]:
-        raise fail(func, f"input must have non-zero height and width, got shape {x.shape}")
+    nonempty_planes(x, func)
     types = dtypes(x)
     return AdaptiveCall(prepared(x, types.compute), out, types.out, was_batched)
 
