@@ -116,9 +116,9 @@ def choice(value: Any, name: str, func: str, table: dict[str, str] | tuple[str, 
 
 
 def nonempty_planes(x: np.ndarray, func: str) -> None:
-    """Pools need a pixel in each plane, as in torch (an empty batch or channel axis is fine)."""
+    """Convolutions and pools need a pixel in each plane, as in torch (an empty batch or channel axis is fine)."""
     if 0 in x.shape[2:]:
-        raise fail(func, f"input must have non-zero height and width, got shape {x.shape}")
+        raise fail(func, f"input must not be empty along its spatial axes, got shape {x.shape}")
 
 
 def batched(array: np.ndarray, name: str, func: str, spatial: int) -> tuple[np.ndarray, bool]:
@@ -247,6 +247,7 @@ def conv(
 ) -> ConvCall:
     """Check a torch-style ``conv1d``/``conv2d`` call; 1-D is returned as H = 1."""
     x, was_batched = batched(as_array(input, "input", func), "input", func, nd)
+    nonempty_planes(x, func)
     w = as_array(weight, "weight", func)
     if w.ndim != nd + 2:
         raise fail(func, f"weight must be {nd + 2}-D (out_channels, in_channels/groups, kernel...), got shape {w.shape}")
@@ -397,6 +398,15 @@ def fillvalue_scalar(value: Any, func: str) -> Any:
     return fill.reshape(()).item()
 
 
+def fill_for(fill: Any, dtype: np.dtype, func: str) -> Any:
+    """``fillvalue`` in the compute dtype, as scipy casts it to the inputs' type (1.5 is 1 for integers)."""
+    if dtype.kind == "f":
+        return fill
+    if not np.isfinite(fill) or not -(2**63) <= fill < 2**63:
+        raise fail(func, f"fillvalue must be a finite int64 for integer inputs, got {fill!r}")
+    return int(fill)
+
+
 def signal2d(
     func: str, in1: Any, in2: Any, mode: Any, boundary: Any, fillvalue: Any, flip: bool
 ) -> tuple[PlaneCall, bool]:
@@ -432,7 +442,7 @@ def signal2d(
         kernel = kernel[::-1, ::-1]
     pads = tuple(x for p in b.shape for x in _signal_pads(p, mode, flip))
     planes = prepared(a, dtypes.compute)[np.newaxis]
-    return PlaneCall(planes, kernel, pads, boundary, fill, dtypes.out), swapped
+    return PlaneCall(planes, kernel, pads, boundary, fill_for(fill, dtypes.compute, func), dtypes.out), swapped
 
 
 def _signal_pads(k: int, mode: str, flip: bool) -> tuple[int, int]:
