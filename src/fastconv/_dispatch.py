@@ -25,6 +25,7 @@ import contextvars
 import importlib
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import ModuleType
@@ -88,6 +89,7 @@ REGISTRY: dict[str, Backend] = {
 }
 AUTO_ORDER = ("cpu", "numpy")
 
+_simulator_lock = threading.RLock()
 _selected: contextvars.ContextVar[str | None] = contextvars.ContextVar("fastconv_backend", default=None)
 _modules: dict[str, ModuleType] = {}
 _reasons: dict[str, str | None] = {}
@@ -187,8 +189,14 @@ def module(name: str) -> ModuleType:
 
 
 def serialized(name: str) -> contextlib.AbstractContextManager:
-    """Held around a call to backend ``name``: one at a time if its threading layer is not thread-safe."""
-    return kernel_lock() if REGISTRY[name].parallel else contextlib.nullcontext()
+    """Held around a call to backend ``name``: one at a time if its threading layer is not thread-safe.
+
+    Calls to the CUDA simulator are serialized too: it swaps the ``cuda``
+    module's globals while a kernel runs.
+    """
+    if REGISTRY[name].parallel:
+        return kernel_lock()
+    return _simulator_lock if name == "cuda" and simulated() else contextlib.nullcontext()
 
 
 def gpu_present() -> bool:
