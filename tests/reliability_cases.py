@@ -12,6 +12,7 @@ the oracle refuses the input too.
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 import scipy.ndimage as ndi
@@ -331,3 +332,23 @@ def check(name: str, args: tuple, kwargs: dict, backend: str) -> None:
     assert got.dtype == dtype, f"{name} gave {got.dtype}, the README says {dtype}"
     assert got.shape == expected.shape, f"{name} gave shape {got.shape}, the oracle {expected.shape}"
     np.testing.assert_allclose(got.astype(np.float64), expected.astype(dtype).astype(np.float64) if dtype.kind != "f" else expected, rtol=0, atol=_tolerance(dtype, args), equal_nan=True)
+
+
+def run_threads(work, n: int = 8, timeout: float = 300) -> None:
+    """Run ``work(i)`` in ``n`` threads at once; fail on a hang or on any thread's exception."""
+    errors, start = [], threading.Barrier(n)
+
+    def guarded(i):
+        try:
+            start.wait(timeout=60)
+            work(i)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=(i,), daemon=True) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=timeout)
+    assert not any(t.is_alive() for t in threads), "a thread hung"
+    assert not errors, errors

@@ -9,12 +9,12 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import threading
 import tracemalloc
 from pathlib import Path
 
 import numpy as np
 import pytest
+from reliability_cases import run_threads
 
 import fastconv as fc
 from fastconv import _runtime
@@ -73,25 +73,13 @@ def run_script(code: str, tmp_path: Path, env: dict | None = None, timeout: floa
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_eight_threads_calling_every_operation_at_once_get_the_reference_results(backend):
-    errors, start = [], threading.Barrier(8)
-
     def work(offset):
-        try:
-            start.wait(timeout=60)
-            names = list(OPERATIONS)
-            for name in names[offset:] + names[:offset]:  # each thread in another order
-                for _ in range(3):
-                    assert_matches(OPERATIONS[name](backend), REFERENCE[name], name)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
+        names = list(OPERATIONS)
+        for name in names[offset:] + names[:offset]:  # each thread in another order
+            for _ in range(3):
+                assert_matches(OPERATIONS[name](backend), REFERENCE[name], name)
 
-    threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=300)
-    assert not any(t.is_alive() for t in threads), "a thread hung"
-    assert not errors, errors
+    run_threads(work)
 
 
 THREADS_SCRIPT = """

@@ -2,7 +2,6 @@
 
 import os
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from reliability_cases import CASES, check  # noqa: E402
+from reliability_cases import CASES, check, run_threads  # noqa: E402
 
 import fastconv as fc  # noqa: E402
 
@@ -41,19 +40,9 @@ def test_eight_threads_calling_every_operation_at_once_get_the_reference_results
         "convolve": lambda b: fc.convolve(x.ravel(), w.ravel(), backend=b),
     }
     expected = {name: op("numpy") for name, op in operations.items()}
-    errors = []
 
-    def work():
-        try:
-            for name, op in operations.items():
-                np.testing.assert_allclose(op("cuda"), expected[name], rtol=1e-5, atol=1e-5, err_msg=name)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
+    def work(_):
+        for name, op in operations.items():
+            np.testing.assert_allclose(op("cuda"), expected[name], rtol=1e-5, atol=1e-5, err_msg=name)
 
-    threads = [threading.Thread(target=work, daemon=True) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=300)
-    assert not any(t.is_alive() for t in threads), "a thread hung"
-    assert not errors, errors
+    run_threads(work)
