@@ -1,12 +1,13 @@
 # Two entry points, each bootstrapping its own virtualenv from a bare python3:
 #   make bench   compare every operation with torch / scipy / numpy / OpenCV on this machine
 #   make test    run the test suite, then the cuda backend's tests in the CUDA simulator
+#   make asv     the asv suite, once, on the installed fastconv
 PYTHON ?= python3
 TEST_VENV := .venv-test
 BENCH_VENV := .venv-bench
-BENCH_JSON ?= bench-out/bench.json
+BENCH_OUT ?= bench-out
 
-.PHONY: test bench clean
+.PHONY: test bench asv clean
 
 $(TEST_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(TEST_VENV)
@@ -23,7 +24,11 @@ test: $(TEST_VENV)/.installed
 	NUMBA_ENABLE_CUDASIM=1 $(TEST_VENV)/bin/python -m pytest tests_cuda
 
 bench: $(BENCH_VENV)/.installed
-	$(BENCH_VENV)/bin/python -m fastconv bench --json $(BENCH_JSON) $(BENCH_ARGS)
+	$(BENCH_VENV)/bin/python -m fastconv bench --quick --out $(BENCH_OUT) $(BENCH_ARGS)
+
+asv: $(BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/asv machine --yes
+	$(BENCH_VENV)/bin/asv run --python=same --quick --show-stderr $(ASV_ARGS)
 
 clean:
-	rm -rf $(TEST_VENV) $(BENCH_VENV) bench-out
+	rm -rf $(TEST_VENV) $(BENCH_VENV) $(BENCH_OUT) .asv

@@ -1,51 +1,81 @@
-"""Every implementation in the shared ``{op: {implementation: setup}}`` table agrees with the reference.
+"""The shared ``{op: {implementation: setup}}`` table, as a pytest-benchmark suite.
 
-The same table drives ``python -m fastconv bench``; here each entry also runs
-once under pytest-benchmark (disabled by default, so it is a smoke test).
+Every implementation must agree with the reference, on small float64
+arguments and on every benchmark shape.  Each test runs under
+pytest-benchmark in the group ``{op}|{shape}``; the run is disabled by
+default (``--benchmark-disable`` in pyproject), so each entry runs once as a
+smoke test.  To compare them::
+
+    pytest tests/test_peer_table.py -k "shape" --benchmark-enable
 """
+
+import functools
 
 import numpy as np
 import pytest
 
 from fastconv import bench
 
-rng = np.random.default_rng(7)
-SMALL = {
-    "conv2d": dict(input=rng.standard_normal((2, 4, 9, 8)), weight=rng.standard_normal((6, 2, 3, 2)), stride=(1, 2), padding=1, groups=2),
-    "conv1d": dict(input=rng.standard_normal((2, 3, 11)), weight=rng.standard_normal((4, 3, 3)), dilation=2),
-    "max_pool2d": dict(input=rng.standard_normal((2, 3, 9, 7)), kernel_size=3, stride=2, padding=1, ceil_mode=True),
-    "avg_pool2d": dict(input=rng.standard_normal((2, 3, 9, 7)), kernel_size=(3, 2), padding=1, count_include_pad=False),
-    "adaptive_avg_pool2d": dict(input=rng.standard_normal((2, 3, 9, 7)), output_size=(4, 3)),
-    "adaptive_max_pool2d": dict(input=rng.standard_normal((2, 3, 9, 7)), output_size=(5, 2)),
-    "convolve2d": dict(in1=rng.standard_normal((9, 7)), in2=rng.standard_normal((4, 3)), mode="same", boundary="symm"),
-    "correlate2d": dict(in1=rng.standard_normal((9, 7)), in2=rng.standard_normal((4, 3)), mode="full", boundary="wrap"),
-    "convolve": dict(a=rng.standard_normal(20), v=rng.standard_normal(6), mode="same"),
-    "filter2d": dict(image=rng.standard_normal((13, 11)), kernel=rng.standard_normal((4, 3)), boundary="reflect"),
-}
 PAIRS = [(op, impl) for op, impls in bench.IMPLEMENTATIONS.items() for impl in impls]
+CASES = {case.name: case for case in bench.select_cases(tiers=("public", "extra"))}
 
 
-def test_every_op_has_small_args_and_a_benchmark_case():
-    assert set(SMALL) == set(bench.OPS)
+@functools.cache
+def _args(name):
+    return CASES[name].args()
+
+
+def _applies(name, impl):
+    """Whether the implementation computes this case (cv2.filter2D takes one plane, scipy.signal no "reflect")."""
+    try:
+        bench.IMPLEMENTATIONS[CASES[name].op][impl](_args(name))
+    except NotImplementedError:
+        return False
+    return True
+
+
+CASE_PAIRS = [(name, impl) for name, case in CASES.items() for impl in bench.IMPLEMENTATIONS[case.op] if _applies(name, impl)]
+
+
+def test_every_op_has_smoke_args_and_a_benchmark_case():
+    for op in bench.OPS:
+        assert bench.smoke_args(op)
     assert {case.op for case in bench.CASES} == set(bench.OPS)
+    assert len({case.name for case in bench.CASES}) == len(bench.CASES)
+    for name in CASES:  # every timed shape has a peer to compare with
+        assert any(bench.backend_of(impl) is None for n, impl in CASE_PAIRS if n == name), name
 
 
 @pytest.mark.parametrize("op, impl", PAIRS, ids=[f"{op}|{impl}" for op, impl in PAIRS])
 def test_implementation_matches_reference(op, impl, benchmark):
-    expected = bench.IMPLEMENTATIONS[op]["fastconv[numpy]"](SMALL[op])()
-    benchmark.group = f"{op}|small"
-    got = benchmark(bench.IMPLEMENTATIONS[op][impl](SMALL[op]))
+    args = bench.smoke_args(op, np.float64)
+    expected = bench.IMPLEMENTATIONS[op]["fastconv[numpy]"](args)()
+    benchmark.group = f"{op}|smoke"
+    got = benchmark(bench.IMPLEMENTATIONS[op][impl](args))
     np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-12, atol=1e-12)
 
 
-def test_benchmark_cases_build_valid_arguments():
+@functools.cache
+def _reference(name):
+    return bench.IMPLEMENTATIONS[CASES[name].op]["fastconv[numpy]"](_args(name))()
+
+
+@pytest.mark.parametrize("name, impl", CASE_PAIRS, ids=[f"{name}|{impl}" for name, impl in CASE_PAIRS])
+def test_shape(name, impl, benchmark):
+    """Every implementation on every benchmark shape (float32), grouped by shape."""
+    case = CASES[name]
+    call = bench.IMPLEMENTATIONS[case.op][impl](_args(name))
+    if not benchmark.disabled:
+        call()  # compile outside the timing
+    benchmark.group = name
+    got = np.asarray(benchmark(call))
+    expected = _reference(name)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * float(np.abs(expected).max()))
+
+
+def test_benchmark_cases_are_float32_and_every_tier_is_known():
     for case in bench.CASES:
         args = case.args()
         assert all(a.dtype == np.float32 for a in args.values() if isinstance(a, np.ndarray)), case.label
-
-
-def test_format_table_lists_every_row():
-    rows = bench.run(ops=["convolve"], rounds=3, budget_s=0.1)
-    text = bench.format_table(rows)
-    assert {r["impl"] for r in rows} == set(bench.IMPLEMENTATIONS["convolve"])
-    assert all(r["impl"] in text for r in rows)
+        assert case.tier in bench.TIERS, case.label
+        assert set(case.targets) <= set(bench.IMPLEMENTATIONS[case.op]), case.label

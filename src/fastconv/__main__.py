@@ -3,38 +3,95 @@
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
 import sys
+import time
+
+
+def _parser() -> argparse.ArgumentParser:
+    from .bench import OPS, TIERS
+
+    parser = argparse.ArgumentParser(prog="fastconv", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    bench = commands.add_parser(
+        "bench",
+        help="compare every operation with its peers on this machine",
+        description="Time every fastconv backend and its peers (torch, scipy, numpy, OpenCV) on the shape set; "
+        "print a table and write it, a JSON record and a PNG plot to --out.",
+    )
+    bench.add_argument("--ops", nargs="+", metavar="OP", choices=OPS, help=f"operations to run (default: all of {', '.join(OPS)})")
+    bench.add_argument("--backends", nargs="+", metavar="NAME", help="fastconv backends (default: every available one)")
+    bench.add_argument("--sizes", nargs="+", choices=TIERS, default=["public", "extra"], help="shape tiers (default: public extra)")
+    bench.add_argument("--full", action="store_true", help="every shape tier")
+    bench.add_argument("--quick", action="store_true", help="fewer rounds and a 1 s budget per case (what `make bench` runs)")
+    bench.add_argument("--rounds", type=int, help="interleaved rounds per case (default: 15, or 5 with --quick)")
+    bench.add_argument("--budget", type=float, metavar="SECONDS", help="stop a case after this long, once 3 rounds are done (default: 3, or 1 with --quick)")
+    bench.add_argument("--latency", action="store_true", help="only measure import time and first-call latency")
+    bench.add_argument("--no-latency", action="store_true", help="skip the import and first-call latency measurement")
+    bench.add_argument("--no-scaling", action="store_true", help="skip the 1- vs 2-thread comparison")
+    bench.add_argument("--no-memory", action="store_true", help="skip conv2d's temporary memory measurement")
+    bench.add_argument("--out", default="bench-out", metavar="DIR", help="where to write bench.txt, bench.json and bench.png (default: bench-out)")
+    demo = commands.add_parser("demo", help="filter scikit-image's cat with the filter bank; write a gallery PNG and time fastconv, scipy and cv2")
+    demo.add_argument("--out", default="fastconv-demo.png", help="gallery PNG to write (default: fastconv-demo.png)")
+    return parser
+
+
+# Idle OpenMP threads that spin (libgomp's default) steal the cores from the next call, of the same library
+# or another one interleaved with it: on a busy 2-core machine that made both torch and the cpu backend 5-30x
+# slower.  Set before numba's or torch's OpenMP runtime loads; OMP_WAIT_POLICY=active in the environment wins.
+WAIT_POLICY = "PASSIVE"
+
+
+def bench(args: argparse.Namespace, command: str) -> int:
+    os.environ.setdefault("OMP_WAIT_POLICY", WAIT_POLICY)
+    from . import _bench_machine as machine, _bench_report as report, bench as b
+
+    available = b.available_backends()
+    unknown = sorted(set(args.backends or ()) - set(available))
+    if unknown:
+        raise SystemExit(f"fastconv bench: --backends {unknown} not available here; available: {', '.join(available)}")
+    backends = args.backends or available
+    progress = report.Progress()
+    started, load = time.perf_counter(), machine.loadavg()
+    try:
+        if args.latency:
+            lat = machine.latency(args.ops or list(b.OPS), [x for x in backends if x != "numpy"], progress)
+            data = {"machine": machine.machine_info(), "results": [], "latency": lat}
+        else:
+            quick = b.QUICK if args.quick else {}
+            settings = b.Settings(
+                rounds=args.rounds or quick.get("rounds", 15),
+                budget_s=args.budget or quick.get("budget_s", 3.0),
+                tiers=tuple(b.TIERS) if args.full else tuple(args.sizes),
+                scaling=not args.no_scaling,
+                memory=not args.no_memory,
+                latency=not args.no_latency,
+            )
+            data = b.run(args.ops, backends, settings, progress)
+    finally:
+        progress.close()
+    data.update(command=command, date=time.strftime("%Y-%m-%dT%H:%M:%S%z"), wall_s=time.perf_counter() - started, loadavg_start=load)
+    text = report.format_text(data)
+    print(text)
+    os.makedirs(args.out, exist_ok=True)
+    paths = [os.path.join(args.out, name) for name in ("bench.txt", "bench.json", "bench.png")]
+    with open(paths[0], "w") as f:
+        f.write(text + "\n")
+    report.write_json(data, paths[1])
+    written = paths[:2] + (paths[2:] if data["results"] and report.plot(data, paths[2]) else [])
+    print(f"\n{data['wall_s']:.0f} s; wrote {', '.join(written)}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="fastconv", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    bench = commands.add_parser("bench", help="compare every operation with its peers on this machine")
-    bench.add_argument("--ops", nargs="+", metavar="OP", help="operations to run (default: all)")
-    bench.add_argument("--backends", nargs="+", metavar="NAME", help="fastconv backends (default: every available one)")
-    bench.add_argument("--full", action="store_true", help="also run the larger shapes")
-    bench.add_argument("--rounds", type=int, default=15, help="interleaved rounds per case (default: 15)")
-    bench.add_argument("--json", metavar="PATH", help="also write the results and the machine description as JSON")
-    demo = commands.add_parser("demo", help="filter scikit-image's cat with the filter bank; write a gallery PNG and time fastconv, scipy and cv2")
-    demo.add_argument("--out", default="fastconv-demo.png", help="gallery PNG to write (default: fastconv-demo.png)")
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = _parser().parse_args(argv)
     if args.command == "demo":
         from .demo import run
 
         return run(args.out)
-
-    from . import bench as b
-
-    unknown = sorted(set(args.ops or ()) - set(b.OPS))
-    if unknown:
-        parser.error(f"unknown --ops {unknown}; choose from {', '.join(b.OPS)}")
-    rows = b.run(args.ops, args.backends, quick=not args.full, rounds=args.rounds,
-                 progress=lambda line: print(f"  timed {line}", file=sys.stderr, flush=True))
-    print(b.format_table(rows))
-    if args.json:
-        b.write_json(rows, args.json)
-        print(f"\nwrote {args.json}")
-    return 0
+    return bench(args, "python -m fastconv " + shlex.join(argv))
 
 
 if __name__ == "__main__":

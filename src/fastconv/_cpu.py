@@ -87,6 +87,77 @@ def _tap_span(dst, src, weight, cols, first, step, off, lo, hi, fill):
 
 
 @njit(inline="always")
+def _column_term(dst, j, src, weight, cols, column, left, fill):
+    """``dst[j] += weight * x[column]`` for one padded ``column`` of the row ``src``."""
+    col = column - left
+    if 0 <= col < src.shape[0]:
+        dst[j] += weight * src[col]
+    else:
+        _edge_term(dst, j, src, weight, cols[column], fill)
+
+
+@njit(inline="always")
+def _three_taps(dst, src, w_a, w_b, w_c, cols, first, dw, left, fill):
+    """Three unit-stride taps at padded columns ``first``, ``+ dw``, ``+ 2 dw`` in one pass over ``dst``.
+
+    One load and store of ``dst`` per three multiply-adds instead of per one.
+    """
+    count, off = dst.shape[0], first - left
+    lo = min(max(0, -off), count)
+    hi = max(min(count, src.shape[0] - off - 2 * dw), lo)
+    for j in range(lo):
+        _three_column_terms(dst, j, src, w_a, w_b, w_c, cols, first + j, dw, left, fill)
+    inner = dst[lo:hi]
+    a, b, c = src[off + lo : off + hi], src[off + dw + lo : off + dw + hi], src[off + 2 * dw + lo : off + 2 * dw + hi]
+    for i in range(inner.shape[0]):
+        inner[i] += w_a * a[i] + w_b * b[i] + w_c * c[i]
+    for j in range(hi, count):
+        _three_column_terms(dst, j, src, w_a, w_b, w_c, cols, first + j, dw, left, fill)
+
+
+@njit(inline="always")
+def _nine_taps(dst, a, b, c, block, cols, first, dw, left, fill):
+    """A 3 x 3 block of unit-stride taps (rows ``a``, ``b``, ``c``; columns as in
+    ``_three_taps``) in one pass over ``dst``, the nine weights held in registers."""
+    count, off = dst.shape[0], first - left
+    lo = min(max(0, -off), count)
+    hi = max(min(count, a.shape[0] - off - 2 * dw), lo)
+    for j in range(lo):
+        _nine_column_terms(dst, j, a, b, c, block, cols, first + j, dw, left, fill)
+    w00, w01, w02 = block[0, 0], block[0, 1], block[0, 2]
+    w10, w11, w12 = block[1, 0], block[1, 1], block[1, 2]
+    w20, w21, w22 = block[2, 0], block[2, 1], block[2, 2]
+    inner = dst[lo:hi]
+    s, t, e = off + lo, off + dw + lo, off + 2 * dw + lo
+    n = inner.shape[0]
+    a0, a1, a2 = a[s : s + n], a[t : t + n], a[e : e + n]
+    b0, b1, b2 = b[s : s + n], b[t : t + n], b[e : e + n]
+    c0, c1, c2 = c[s : s + n], c[t : t + n], c[e : e + n]
+    for i in range(n):
+        inner[i] += (
+            w00 * a0[i] + w01 * a1[i] + w02 * a2[i]
+            + w10 * b0[i] + w11 * b1[i] + w12 * b2[i]
+            + w20 * c0[i] + w21 * c1[i] + w22 * c2[i]
+        )
+    for j in range(hi, count):
+        _nine_column_terms(dst, j, a, b, c, block, cols, first + j, dw, left, fill)
+
+
+@njit(inline="always")
+def _nine_column_terms(dst, j, a, b, c, block, cols, column, dw, left, fill):
+    _three_column_terms(dst, j, a, block[0, 0], block[0, 1], block[0, 2], cols, column, dw, left, fill)
+    _three_column_terms(dst, j, b, block[1, 0], block[1, 1], block[1, 2], cols, column, dw, left, fill)
+    _three_column_terms(dst, j, c, block[2, 0], block[2, 1], block[2, 2], cols, column, dw, left, fill)
+
+
+@njit(inline="always")
+def _three_column_terms(dst, j, src, w_a, w_b, w_c, cols, column, dw, left, fill):
+    _column_term(dst, j, src, w_a, cols, column, left, fill)
+    _column_term(dst, j, src, w_b, cols, column + dw, left, fill)
+    _column_term(dst, j, src, w_c, cols, column + 2 * dw, left, fill)
+
+
+@njit(inline="always")
 def _add_tap(dst, src, weight, cols, first, step, left, fill):
     lo, hi = _inside(dst.shape[0], src.shape[0], first - left, step)
     _tap_span(dst, src, weight, cols, first, step, first - left, lo, hi, fill)
@@ -116,7 +187,38 @@ def _correlate(x, w, bias, rows, cols, sh, sw, dh, dw, left, groups, fill, tile_
             out[n, o, oh, w0:w1] = bias[o]
         for c in range(cg):
             plane = x[n, (o // og) * cg + c]
-            for v in range(kw):
+            v = 0
+            while unit_stride and v + 3 <= kw:
+                first = w0 + v * dw
+                u = 0
+                while u + 3 <= kh:
+                    block = w[o, c, u : u + 3, v : v + 3]
+                    for oh in range(h0, h1):
+                        base = oh * sh + u * dh
+                        ra, rb, rc = rows[base], rows[base + dh], rows[base + 2 * dh]
+                        dst = out[n, o, oh, w0:w1]
+                        if ra != SKIP and rb != SKIP and rc != SKIP:
+                            a = plane[ra] if ra >= 0 else fill_row
+                            b = plane[rb] if rb >= 0 else fill_row
+                            r3 = plane[rc] if rc >= 0 else fill_row
+                            _nine_taps(dst, a, b, r3, block, cols, first, dw, left, fill)
+                        else:
+                            for k in range(3):
+                                r = rows[base + k * dh]
+                                if r != SKIP:
+                                    src = plane[r] if r >= 0 else fill_row
+                                    _three_taps(dst, src, block[k, 0], block[k, 1], block[k, 2], cols, first, dw, left, fill)
+                    u += 3
+                while u < kh:
+                    w_a, w_b, w_c = w[o, c, u, v], w[o, c, u, v + 1], w[o, c, u, v + 2]
+                    for oh in range(h0, h1):
+                        r = rows[oh * sh + u * dh]
+                        if r != SKIP:
+                            src = plane[r] if r >= 0 else fill_row
+                            _three_taps(out[n, o, oh, w0:w1], src, w_a, w_b, w_c, cols, first, dw, left, fill)
+                    u += 1
+                v += 3
+            while v < kw:
                 first = w0 * sw + v * dw
                 lo, hi = _inside(w1 - w0, width, first - left, sw)
                 for u in range(kh):
@@ -127,6 +229,7 @@ def _correlate(x, w, bias, rows, cols, sh, sw, dh, dw, left, groups, fill, tile_
                             src = plane[r] if r >= 0 else fill_row
                             step = 1 if unit_stride else sw
                             _tap_span(out[n, o, oh, w0:w1], src, weight, cols, first, step, first - left, lo, hi, fill)
+                v += 1
 
 
 @njit(**KERNEL)
@@ -139,11 +242,16 @@ def _correlate_kernel(x, w, bias, rows, cols, sh, sw, dh, dw, left, groups, fill
     _correlate(x, w, bias, rows, cols, sh, sw, dh, dw, left, groups, fill, tile_h, tile_w, out, False)
 
 
-@njit(**KERNEL)
+@njit(cache=True, fastmath=FASTMATH, nogil=True)
 def _im2col_kernel(x, n, c0, kh, kw, rows, cols, sh, sw, dh, dw, left, oh0, buf):
-    """Fill ``buf`` (cg * kh * kw, R, Wo) with the zero-padded input taps of output rows ``oh0:oh0 + R``."""
+    """Fill ``buf`` (cg * kh * kw, R, Wo) with the zero-padded input taps of output rows ``oh0:oh0 + R``.
+
+    Serial on purpose: the GEMM that follows runs on BLAS's own threads, and
+    on a small machine two thread pools that take turns, each spinning while
+    the other works, made the convolution 3 to 50 times slower.
+    """
     taps, n_rows, _ = buf.shape
-    for job in prange(taps * n_rows):
+    for job in range(taps * n_rows):
         k = job // n_rows
         rr = job % n_rows
         c, u, v = k // (kh * kw), (k // kw) % kh, k % kw

@@ -474,7 +474,7 @@ def kernel_signatures(dtype) -> dict[str, tuple]:
         "conv_tiled_dense": (_conv_tiled_source(np.dtype(dtype), bx, by, OC_BLOCK), conv),
         "conv_tiled_depthwise": (_conv_tiled_source(np.dtype(dtype), bx, by, 1), conv),
         "conv_direct": (_conv_direct, (*conv[:-1], t, out4)),
-        "max_pool": (_max_pool, (arr[4], *[i64] * 8, out4, idx4)),
+        "max_pool": (_max_pool, (arr[4], *[i64] * 8, t, out4, idx4)),
         "avg_pool": (_avg_pool, (arr[4], *[i64] * 6, types.boolean, i64, t, out4)),
         "adaptive_pool": (_adaptive_pool, (arr[4], types.boolean, t, out4, idx4)),
         "gather": (_gather, (types.Array(t, 1, "A"), i64, types.Array(i64, 1, "A"), types.Array(i64, 1, "A"), types.Array(t, 1, "C"))),

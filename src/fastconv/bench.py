@@ -1,21 +1,24 @@
-"""The shared table of implementations, and the peer comparison run by ``python -m fastconv bench``.
+"""The shared benchmark table, and the run behind ``python -m fastconv bench``.
 
 ``IMPLEMENTATIONS`` maps ``{op: {implementation: setup}}``; ``setup(args)``
 takes a case's keyword arguments (named as in fastconv's signature) and
 returns a zero-argument callable, with every conversion to the peer's types
-done beforehand so that only the call itself is timed.  The tests use the
-same table to check that every implementation agrees with the reference.
+done beforehand so that only the call itself is timed.  The same table feeds
+``python -m fastconv bench``, the pytest-benchmark suite (tests/test_peer_table.py)
+and the asv suite (benchmarks/).
+
+``CASES`` is the shape set: the ``public`` tier is issue 3's set of real
+network layers and images, ``extra`` covers the other operations, and
+``large`` only runs with ``--full``.
 """
 
 from __future__ import annotations
 
 import importlib
-import json
-import os
-import platform
 import statistics
 import time
-from collections.abc import Callable
+import tracemalloc
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,16 +27,26 @@ import numpy as np
 import fastconv as fc
 
 Setup = Callable[[dict[str, Any]], Callable[[], Any]]
+TIERS = ("public", "extra", "large")
 
 
 @dataclass(frozen=True)
 class Case:
-    """One benchmark shape: the op, a label, and its keyword arguments (built lazily)."""
+    """One benchmark shape.
+
+    ``targets`` maps a peer to the smallest speed-up of ``fastconv[cpu]`` over
+    it that issue 3 asks for (5x over the reference on every public and extra shape).
+    """
 
     op: str
     label: str
     make: Callable[[np.random.Generator], dict[str, Any]] = field(repr=False)
-    quick: bool = True
+    tier: str = "public"
+    targets: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"{self.op}|{self.label}"
 
     def args(self, seed: int = 0) -> dict[str, Any]:
         return self.make(np.random.default_rng(seed))
@@ -43,38 +56,87 @@ def _f32(rng: np.random.Generator, *shape: int) -> np.ndarray:
     return rng.standard_normal(shape, dtype=np.float32)
 
 
-def _conv_case(n, c, o, hw, k, stride=1, padding=None, groups=1):
+def _conv(n, c, o, hw, k, stride=1, padding=None, groups=1):
     padding = k // 2 if padding is None else padding
 
     def make(rng):
-        return dict(
-            input=_f32(rng, n, c, hw, hw), weight=_f32(rng, o, c // groups, k, k), stride=stride, padding=padding, groups=groups
-        )
+        return dict(input=_f32(rng, n, c, hw, hw), weight=_f32(rng, o, c // groups, k, k), stride=stride, padding=padding, groups=groups)
 
     return make
 
 
+def _pool(n, c, hw, **kw):
+    return lambda rng: dict(input=_f32(rng, n, c, hw, hw), **kw)
+
+
+def _plane(size, k, **kw):
+    return lambda rng: dict(image=_f32(rng, size, size), kernel=_f32(rng, k, k), **kw)
+
+
+def _gaussian_plane(size, k, sigma):
+    return lambda rng: dict(image=_f32(rng, size, size), kernel=fc.kernels.gaussian(k, sigma).astype(np.float32))
+
+
+def _targets(**peers: float) -> dict[str, float]:
+    return {"fastconv[numpy]": 5.0, **peers}
+
+
+DENSE, DEPTHWISE, GROUPED, POOL = _targets(torch=0.8), _targets(torch=1.5), _targets(torch=1.0), _targets(torch=3.0)
+FILTER = _targets(cv2=1.0, **{"scipy.signal": 30.0})
+
 CASES: list[Case] = [
-    Case("conv2d", "resnet18 3x3 64->64 56x56 N=1", _conv_case(1, 64, 64, 56, 3)),
-    Case("conv2d", "resnet18 3x3 64->64 56x56 N=8", _conv_case(8, 64, 64, 56, 3), quick=False),
-    Case("conv2d", "1x1 256->64 56x56 N=1", _conv_case(1, 256, 64, 56, 1)),
-    Case("conv2d", "depthwise 3x3 C=144 56x56 N=1", _conv_case(1, 144, 144, 56, 3, groups=144)),
-    Case("conv1d", "k=5 64->64 L=4096 N=1", lambda rng: dict(input=_f32(rng, 1, 64, 4096), weight=_f32(rng, 64, 64, 5), padding=2)),
-    Case("max_pool2d", "3x3/s2/p1 64x112x112 N=1", lambda rng: dict(input=_f32(rng, 1, 64, 112, 112), kernel_size=3, stride=2, padding=1)),
-    Case("avg_pool2d", "2x2/s2 64x112x112 N=1", lambda rng: dict(input=_f32(rng, 1, 64, 112, 112), kernel_size=2)),
-    Case("adaptive_avg_pool2d", "512x7x7 -> 1x1 N=8", lambda rng: dict(input=_f32(rng, 8, 512, 7, 7), output_size=1)),
-    Case("adaptive_max_pool2d", "64x56x56 -> 7x7 N=1", lambda rng: dict(input=_f32(rng, 1, 64, 56, 56), output_size=7)),
-    Case("convolve2d", "512x512 * 5x5 same symm", lambda rng: dict(in1=_f32(rng, 512, 512), in2=_f32(rng, 5, 5), mode="same", boundary="symm")),
-    Case("correlate2d", "512x512 * 5x5 same fill", lambda rng: dict(in1=_f32(rng, 512, 512), in2=_f32(rng, 5, 5), mode="same")),
-    Case("convolve", "1e6 * 63 full", lambda rng: dict(a=_f32(rng, 1_000_000), v=_f32(rng, 63))),
-    Case("filter2d", "2048x2048 3x3 reflect", lambda rng: dict(image=_f32(rng, 2048, 2048), kernel=_f32(rng, 3, 3))),
-    Case("filter2d", "2048x2048 15x15 reflect", lambda rng: dict(image=_f32(rng, 2048, 2048), kernel=_f32(rng, 15, 15)), quick=False),
+    Case("conv2d", "resnet18 3x3 64->64 56x56 N=1", _conv(1, 64, 64, 56, 3), targets=DENSE),
+    Case("conv2d", "resnet18 3x3 64->64 56x56 N=8", _conv(8, 64, 64, 56, 3), targets=DENSE),
+    Case("conv2d", "resnet50 1x1 256->64 56x56 N=1", _conv(1, 256, 64, 56, 1), targets=DENSE),
+    Case("conv2d", "stem 7x7/s2 3->64 224x224 N=1", _conv(1, 3, 64, 224, 7, stride=2), targets=DENSE),
+    Case("conv2d", "mobilenetv2 dw 3x3 C=32 112x112 N=1", _conv(1, 32, 32, 112, 3, groups=32), targets=DEPTHWISE),
+    Case("conv2d", "mobilenetv2 dw 3x3 C=144 56x56 N=1", _conv(1, 144, 144, 56, 3, groups=144), targets=DEPTHWISE),
+    Case("conv2d", "resnext 3x3 g=32 128->128 56x56 N=1", _conv(1, 128, 128, 56, 3, groups=32), targets=GROUPED),
+    Case("max_pool2d", "3x3/s2/p1 64x112x112 N=1", _pool(1, 64, 112, kernel_size=3, stride=2, padding=1), targets=POOL),
+    Case("avg_pool2d", "2x2/s2 256x56x56 N=1", _pool(1, 256, 56, kernel_size=2), targets=POOL),
+    Case("adaptive_avg_pool2d", "global 2048x7x7 N=8", _pool(8, 2048, 7, output_size=1), targets=POOL),
+    Case("filter2d", "3x3 2048x2048 symm", _plane(2048, 3, boundary="symm"), targets=FILTER),
+    Case("filter2d", "5x5 2048x2048 symm", _plane(2048, 5, boundary="symm"), targets=FILTER),
+    Case("conv1d", "k=5 64->64 L=4096 N=1", lambda rng: dict(input=_f32(rng, 1, 64, 4096), weight=_f32(rng, 64, 64, 5), padding=2), "extra", _targets()),
+    Case("adaptive_max_pool2d", "64x56x56 -> 7x7 N=1", _pool(1, 64, 56, output_size=7), "extra", _targets()),
+    Case("convolve2d", "512x512 * 5x5 same symm", lambda rng: dict(in1=_f32(rng, 512, 512), in2=_f32(rng, 5, 5), mode="same", boundary="symm"), "extra", _targets()),
+    Case("correlate2d", "512x512 * 5x5 same fill", lambda rng: dict(in1=_f32(rng, 512, 512), in2=_f32(rng, 5, 5), mode="same"), "extra", _targets()),
+    Case("convolve", "1e6 * 63 full", lambda rng: dict(a=_f32(rng, 1_000_000), v=_f32(rng, 63)), "extra", _targets()),
     # Issue 4's filtering targets (benchmarks/filters.py times them against the best peer).
-    Case("filter2d", "2048x2048 5x5 reflect", lambda rng: dict(image=_f32(rng, 2048, 2048), kernel=_f32(rng, 5, 5)), quick=False),
-    Case("filter2d", "2048x2048 15x15 gaussian", lambda rng: dict(image=_f32(rng, 2048, 2048), kernel=fc.kernels.gaussian(15, 2.5).astype(np.float32))),
-    Case("filter2d", "2048x2048 31x31 reflect", lambda rng: dict(image=_f32(rng, 2048, 2048), kernel=_f32(rng, 31, 31)), quick=False),
-    Case("filter2d", "64x256x256 5x5 reflect", lambda rng: dict(image=_f32(rng, 64, 256, 256), kernel=_f32(rng, 5, 5)), quick=False),
+    Case("filter2d", "15x15 gaussian 2048x2048 reflect", _gaussian_plane(2048, 15, 2.5), "extra", _targets()),
+    Case("filter2d", "5x5 2048x2048 reflect", _plane(2048, 5), "large"),
+    Case("filter2d", "15x15 2048x2048 reflect", _plane(2048, 15), "large"),
+    Case("filter2d", "31x31 2048x2048 reflect", _plane(2048, 31), "large"),
+    Case("filter2d", "5x5 64x256x256 reflect", lambda rng: dict(image=_f32(rng, 64, 256, 256), kernel=_f32(rng, 5, 5)), "large"),
+    Case("conv2d", "resnet18 3x3 128->128 28x28 N=32", _conv(32, 128, 128, 28, 3), "large"),
 ]
+
+
+def select_cases(ops: Iterable[str] | None = None, tiers: Iterable[str] = ("public", "extra")) -> list[Case]:
+    """The cases of ``ops`` (default all) in ``tiers``, in table order."""
+    ops, tiers = set(ops or OPS), set(tiers)
+    return [c for c in CASES if c.op in ops and c.tier in tiers]
+
+
+def smoke_args(op: str, dtype: Any = np.float32) -> dict[str, Any]:
+    """Small arguments for ``op`` that exercise strides, padding and groups: used by tests and the latency probe."""
+    rng = np.random.default_rng(7)
+
+    def a(*shape):
+        return rng.standard_normal(shape).astype(dtype)
+
+    return {
+        "conv2d": lambda: dict(input=a(2, 4, 9, 8), weight=a(6, 2, 3, 2), stride=(1, 2), padding=1, groups=2),
+        "conv1d": lambda: dict(input=a(2, 3, 11), weight=a(4, 3, 3), dilation=2),
+        "max_pool2d": lambda: dict(input=a(2, 3, 9, 7), kernel_size=3, stride=2, padding=1, ceil_mode=True),
+        "avg_pool2d": lambda: dict(input=a(2, 3, 9, 7), kernel_size=(3, 2), padding=1, count_include_pad=False),
+        "adaptive_avg_pool2d": lambda: dict(input=a(2, 3, 9, 7), output_size=(4, 3)),
+        "adaptive_max_pool2d": lambda: dict(input=a(2, 3, 9, 7), output_size=(5, 2)),
+        "convolve2d": lambda: dict(in1=a(9, 7), in2=a(4, 3), mode="same", boundary="symm"),
+        "correlate2d": lambda: dict(in1=a(9, 7), in2=a(4, 3), mode="full", boundary="wrap"),
+        "convolve": lambda: dict(a=a(20), v=a(6), mode="same"),
+        "filter2d": lambda: dict(image=a(13, 11), kernel=a(5, 3), boundary="symm"),
+    }[op]()
 
 
 # --- implementations ------------------------------------------------------------------------
@@ -124,125 +186,373 @@ def _cv2_filter2d(args):
     return lambda: cv2.filter2D(image, -1, kernel, borderType=border)
 
 
+def _signal_filter2d(args):
+    """filter2d as ``scipy.signal.correlate2d(mode="same")``: one plane, odd kernel, a boundary scipy has."""
+    signal = importlib.import_module("scipy.signal")
+    image, kernel, boundary = args["image"], args["kernel"], args.get("boundary", "reflect")
+    if image.ndim != 2 or boundary not in ("fill", "wrap", "symm") or not all(k % 2 for k in kernel.shape):
+        raise NotImplementedError("scipy.signal.correlate2d: one plane, an odd kernel and boundary fill, wrap or symm")
+    fill = args.get("fillvalue", 0)
+    return lambda: signal.correlate2d(image, kernel, mode="same", boundary=boundary, fillvalue=fill)
+
+
 _TORCH_OPS = ("conv2d", "conv1d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d")
 PEERS: dict[str, dict[str, Setup]] = {
     **{op: {"torch": _torch(op)} for op in _TORCH_OPS},
     "convolve2d": {"scipy.signal": _call("scipy.signal", "convolve2d")},
     "correlate2d": {"scipy.signal": _call("scipy.signal", "correlate2d")},
     "convolve": {"numpy": _call("numpy", "convolve")},
-    "filter2d": {"cv2": _cv2_filter2d, "scipy.ndimage": _ndimage_filter2d},
+    "filter2d": {"cv2": _cv2_filter2d, "scipy.ndimage": _ndimage_filter2d, "scipy.signal": _signal_filter2d},
 }
 OPS = tuple(PEERS)
 
 
+def available_backends() -> list[str]:
+    return [n for n, info in fc.backends().items() if info["available"]]
+
+
 def implementations(backends: list[str] | None = None) -> dict[str, dict[str, Setup]]:
-    """``{op: {implementation: setup}}`` for the fastconv backends available here and every peer."""
-    names = backends or [n for n, info in fc.backends().items() if info["available"]]
+    """``{op: {implementation: setup}}`` for the fastconv backends (default: every available one) and every peer."""
+    names = backends or available_backends()
     return {op: {**{f"fastconv[{b}]": _fastconv(op, b) for b in names}, **peers} for op, peers in PEERS.items()}
 
 
 IMPLEMENTATIONS = implementations()
 
 
+def backend_of(impl: str) -> str | None:
+    """``"cpu"`` for ``"fastconv[cpu]"``; None for a peer."""
+    return impl[len("fastconv[") : -1] if impl.startswith("fastconv[") else None
+
+
+def compiled(impls: Iterable[str]) -> list[str]:
+    """The fastconv implementations other than the numpy reference: the ones the table compares with everything."""
+    return [i for i in impls if backend_of(i) not in (None, "numpy")]
+
+
+# --- work model: what each call must compute and move ---------------------------------------
+
+
+def work(op: str, args: Mapping[str, Any], out: Any) -> tuple[float, float]:
+    """Nominal (FLOPs, bytes) of one call: direct-method multiply-adds, and every operand and the result moved once."""
+    out = out[0] if isinstance(out, tuple) else out
+    arrays = [v for v in args.values() if isinstance(v, np.ndarray)]
+    size, itemsize = int(np.size(out)), arrays[0].itemsize
+    moved = float(sum(a.nbytes for a in arrays) + size * itemsize)
+    if op in ("conv2d", "conv1d"):
+        w = args["weight"]
+        flops = 2.0 * size * (w.size // w.shape[0])
+    elif op in ("max_pool2d", "avg_pool2d"):
+        k = args["kernel_size"]
+        flops = float(size * (np.prod(k) if isinstance(k, tuple) else k * k))
+    elif op.startswith("adaptive"):
+        flops = float(args["input"].size)
+    else:
+        flops = 2.0 * size * min(a.size for a in arrays)
+    return flops, moved
+
+
+def bound(flops: float, moved: float, peaks: Mapping[str, float]) -> str:
+    """The peak that limits a call more: ``"compute"`` (the GEMM peak) or ``"memory"`` (the copy bandwidth)."""
+    return "compute" if flops / peaks["gflops"] >= moved / peaks["gbps"] else "memory"
+
+
+def roofline(flops: float, moved: float, seconds: float, peaks: Mapping[str, float]) -> dict[str, Any]:
+    """Which peak bounds a call, the attained rate in that peak's unit, and the percentage of the peak."""
+    compute = bound(flops, moved, peaks) == "compute"
+    rate = (flops if compute else moved) / seconds / 1e9
+    peak = peaks["gflops" if compute else "gbps"]
+    return {"bound": "compute" if compute else "memory", "rate": rate, "unit": "GFLOP/s" if compute else "GB/s", "pct_peak": 100 * rate / peak}
+
+
 # --- timing ----------------------------------------------------------------------------------
 
 
-def interleaved_medians(funcs: dict[str, Callable[[], Any]], rounds: int, budget_s: float) -> dict[str, float]:
-    """Median seconds per call, taking one call of each function per round in turn."""
-    for f in funcs.values():
-        f()
+def interleaved_times(
+    funcs: Mapping[str, Callable[[], Any]],
+    rounds: int,
+    budget_s: float,
+    min_rounds: int = 3,
+    prepare: Mapping[str, Callable[[], Any]] | None = None,
+) -> dict[str, list[float]]:
+    """Seconds per call, one call of each function per round in turn, until ``rounds`` or the time budget.
+
+    ``prepare[name]()``, when given, runs untimed before each call of ``name``
+    (to set thread counts, say).  Callers warm every function up first.
+    """
+    prepare = prepare or {}
     times: dict[str, list[float]] = {name: [] for name in funcs}
     deadline = time.perf_counter() + budget_s
     for i in range(rounds):
         for name, f in funcs.items():
+            if name in prepare:
+                prepare[name]()
             start = time.perf_counter()
             f()
             times[name].append(time.perf_counter() - start)
-        if i >= 2 and time.perf_counter() > deadline:
+        if i + 1 >= min_rounds and time.perf_counter() > deadline:
             break
-    return {name: statistics.median(t) for name, t in times.items()}
+    return times
+
+
+def interleaved_medians(funcs: Mapping[str, Callable[[], Any]], rounds: int, budget_s: float) -> dict[str, float]:
+    """Median seconds per call of each function, warmed up once and timed in interleaved rounds."""
+    for f in funcs.values():
+        f()
+    return {name: statistics.median(t) for name, t in interleaved_times(funcs, rounds, budget_s).items()}
 
 
 def machine_info() -> dict[str, Any]:
-    import numba
-    import scipy
+    """The machine description that every result file records (``_bench_machine.machine_info``)."""
+    from ._bench_machine import machine_info as describe
 
-    versions = {"python": platform.python_version(), "numpy": np.__version__, "scipy": scipy.__version__, "numba": numba.__version__, "fastconv": fc.__version__}
-    for name, module in (("torch", "torch"), ("opencv", "cv2")):
-        try:
-            versions[name] = importlib.import_module(module).__version__
-        except ImportError:
-            pass
-    cpu = platform.processor()
+    return describe()
+
+
+def temporary_bytes(func: Callable[[], Any]) -> tuple[int, int]:
+    """(peak bytes allocated during one call, bytes of its result), as tracemalloc sees them.
+
+    tracemalloc sees the allocations of NumPy and of Numba's runtime (arrays
+    a kernel allocates); ``peak_rss_bytes`` also sees plain ``malloc``.
+    """
+    tracemalloc.start()
     try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    threads = {}
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        out = func()
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    result = out if isinstance(out, tuple) else (out,)
+    return peak, sum(np.asarray(r).nbytes for r in result)
+
+
+def _blas_threads(n: int | None = None) -> int | None:
+    """Threads of NumPy's BLAS (which the cpu backend's GEMM tiles call), first set to ``n`` if given; None without threadpoolctl."""
     try:
-        threads["torch"] = importlib.import_module("torch").get_num_threads()
+        import threadpoolctl
     except ImportError:
-        pass
-    return {
-        "machine": platform.machine(),
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "threads": threads,
-        "platform": platform.platform(),
-        "versions": versions,
-        "backends": fc.backends(),
-    }
+        return None
+    if n is not None:
+        threadpoolctl.threadpool_limits(n, user_api="blas")
+    return max((i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"), default=None)
+
+
+def _numba_threads(n: int | None = None) -> int:
+    import numba
+
+    if n is not None:
+        numba.set_num_threads(n)
+    return numba.get_num_threads()
+
+
+def _module_threads(module: str, get: str, set_: str) -> Callable[[int | None], int | None]:
+    def threads(n: int | None = None) -> int | None:
+        try:
+            lib = importlib.import_module(module)
+        except ImportError:
+            return None
+        if n is not None:
+            getattr(lib, set_)(n)
+        return getattr(lib, get)()
+
+    return threads
+
+
+# Each thread pool: a function that sets its size (if given one) and returns it, or None where absent.
+THREAD_POOLS: dict[str, Callable[[int | None], int | None]] = {
+    "numba": _numba_threads,
+    "blas": _blas_threads,
+    "torch": _module_threads("torch", "get_num_threads", "set_num_threads"),
+    "cv2": _module_threads("cv2", "getNumThreads", "setNumThreads"),
+}
+
+
+def thread_counts() -> dict[str, int]:
+    """The size of every thread pool present (numba, NumPy's BLAS, torch, cv2)."""
+    return {name: n for name, pool in THREAD_POOLS.items() if (n := pool()) is not None}
+
+
+def _thread_pools(impl: str) -> list[str]:
+    """The thread pools an implementation runs on, which the scaling comparison sets alike."""
+    if backend_of(impl) not in (None, "numpy", "cuda"):
+        return ["numba", "blas"]
+    return [impl] if impl in ("torch", "cv2") else []
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Settings:
+    """How long to time each case, which tiers to run, and which extra sections to measure."""
+
+    rounds: int = 15
+    budget_s: float = 3.0
+    tiers: tuple[str, ...] = ("public", "extra")
+    scaling: bool = True
+    memory: bool = True
+    latency: bool = True
+
+
+QUICK = dict(rounds=5, budget_s=1.0)
+
+
+def _setup_all(table: Mapping[str, Setup], args: dict[str, Any]) -> tuple[dict[str, Callable[[], Any]], dict[str, str]]:
+    funcs, skipped = {}, {}
+    for name, setup in table.items():
+        try:
+            funcs[name] = setup(args)
+        except (ImportError, NotImplementedError) as exc:
+            skipped[name] = str(exc)
+    return funcs, skipped
+
+
+def time_case(case: Case, table: Mapping[str, Setup], settings: Settings, peaks: Mapping[str, float]) -> dict[str, Any]:
+    """Time every implementation of ``case``; with the roofline of each, and the case's work."""
+    args = case.args()
+    funcs, skipped = _setup_all(table, args)
+    outputs = {}
+    for name, f in list(funcs.items()):  # warm-up, compiles
+        try:
+            outputs[name] = f()
+        except NotImplementedError as exc:
+            skipped[name] = str(exc)
+            del funcs[name]
+    reference = next(name for name in funcs if backend_of(name))
+    flops, moved = work(case.op, args, outputs[reference])
+    del outputs
+    times = interleaved_times(funcs, settings.rounds, settings.budget_s)
+    rows = []
+    for name, t in times.items():
+        median = statistics.median(t)
+        rows.append({"impl": name, "median_ms": median * 1e3, "min_ms": min(t) * 1e3, "rounds": len(t), **roofline(flops, moved, median, peaks)})
+    rows += [{"impl": name, "skipped": why} for name, why in skipped.items()]
+    return {"op": case.op, "case": case.label, "tier": case.tier, "bound": bound(flops, moved, peaks), "gflop": flops / 1e9, "mbytes": moved / 1e6, "rows": rows}
+
+
+def scaling_case(case: Case, table: Mapping[str, Setup], settings: Settings, threads: tuple[int, int] = (1, 2)) -> list[dict[str, Any]]:
+    """Times with 1 and 2 threads of every multithreaded implementation, each of its thread pools set alike."""
+    before = thread_counts()
+    pools = {name: [p for p in _thread_pools(name) if p in before] for name in table}
+    funcs, _ = _setup_all({n: s for n, s in table.items() if pools[n]}, case.args())
+    timed, prepare = {}, {}
+    for name, f in funcs.items():
+        for t in threads:
+            timed[(name, t)] = f
+            prepare[(name, t)] = lambda names=pools[name], t=t: [THREAD_POOLS[p](t) for p in names]
+    try:
+        for key, f in timed.items():
+            prepare[key]()
+            f()
+        times = interleaved_times(timed, settings.rounds, settings.budget_s, prepare=prepare)
+    finally:
+        for pool, n in before.items():
+            THREAD_POOLS[pool](n)
+    rows = []
+    for name in funcs:
+        t1, t2 = (statistics.median(times[(name, t)]) for t in threads)
+        rows.append({"op": case.op, "case": case.label, "impl": name, "pools": pools[name], "threads": list(threads), "ms": [t1 * 1e3, t2 * 1e3], "speedup": t1 / t2})
+    return rows
+
+
+def _proc_status(key: str) -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith(key + ":"))
+
+
+def peak_rss_bytes(func: Callable[[], Any]) -> int | None:
+    """Peak resident memory added during one call, counting every allocator (Linux; None elsewhere).
+
+    Resets the high-water mark through ``/proc/self/clear_refs``.  Run it in a
+    process started with ``MALLOC_MMAP_THRESHOLD_`` fixed (as
+    ``_bench_machine.isolated`` does), so that freed buffers leave the resident set and reused ones count.
+    """
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        before = _proc_status("VmRSS")
+    except (OSError, StopIteration):
+        return None
+    func()
+    return _proc_status("VmHWM") - before
+
+
+def memory_rows(names: list[str], backends: list[str]) -> list[dict[str, Any]]:
+    """Peak temporary memory of each fastconv backend on each case, against the case's input plus output."""
+    rows = []
+    for case in (c for c in CASES if c.name in names):
+        args = case.args()
+        in_bytes = sum(v.nbytes for v in args.values() if isinstance(v, np.ndarray))
+        for backend in backends:
+            f = _fastconv(case.op, backend)(args)
+            f()
+            traced, out_bytes = temporary_bytes(f)
+            rss = peak_rss_bytes(f)
+            io = in_bytes + out_bytes
+            temp = max(traced - out_bytes, 0) if rss is None else max(rss - out_bytes, traced - out_bytes, 0)
+            rows.append({"op": case.op, "case": case.label, "impl": f"fastconv[{backend}]", "temp_bytes": temp,
+                         "traced_bytes": max(traced - out_bytes, 0), "rss_bytes": None if rss is None else max(rss - out_bytes, 0),
+                         "io_bytes": io, "ratio": temp / io})
+    return rows
 
 
 def run(
     ops: list[str] | None = None,
     backends: list[str] | None = None,
-    quick: bool = True,
-    rounds: int = 15,
-    budget_s: float = 3.0,
-    progress: Callable[[str], None] = lambda line: None,
-) -> list[dict[str, Any]]:
-    """Time every case of ``ops`` for every implementation; one row per (case, implementation)."""
+    settings: Settings | None = None,
+    progress: Callable[..., None] = lambda line, total=None: None,
+    peaks: Mapping[str, float] | None = None,
+) -> dict[str, Any]:
+    """Run the benchmark; return everything ``write_json`` records (see ``_bench_report`` for the output)."""
+    from . import _bench_machine as machine
+
+    settings = settings or Settings()
+    backends = backends or available_backends()
     table = implementations(backends)
-    rows = []
-    for case in CASES:
-        if (ops and case.op not in ops) or (quick and not case.quick):
+    cases = select_cases(ops, settings.tiers)
+    ops = ops or list(OPS)
+    convs = [c for c in cases if c.op == "conv2d"] if settings.memory else []
+    compiled_backends = [b for b in backends if b != "numpy"]
+    steps = 1 + len(cases) + bool(convs) + (1 + len(ops) * len(compiled_backends) if settings.latency else 0)
+    progress("measuring the GEMM peak and the copy bandwidth", total=steps)
+    peaks = dict(peaks or machine.measure_peaks())
+    results = []
+    for case in cases:
+        progress(f"timing {case.name}")
+        results.append(time_case(case, table[case.op], settings, peaks))
+    scaled = [c for c, r in zip(cases, results) if r["bound"] == "compute"] if settings.scaling and machine.cores() >= 2 else []
+    scaling, memory = [], []
+    for case in scaled:
+        progress(f"1 vs 2 threads {case.name}", total=steps + len(scaled))
+        scaling += scaling_case(case, table[case.op], settings)
+    if convs:
+        progress(f"temporary memory of {len(convs)} conv2d cases, in a fresh process")
+        memory = machine.isolated("memory_rows", [c.name for c in convs], backends)
+    latency = machine.latency(ops, compiled_backends, progress) if settings.latency else None
+    return {
+        "machine": machine.machine_info(),
+        "peaks": peaks,
+        "settings": {**vars(settings), "backends": backends, "ops": ops},
+        "results": results,
+        "scaling": scaling,
+        "memory": memory,
+        "latency": latency,
+        "targets": targets(results),
+    }
+
+
+def targets(results: list[dict[str, Any]], impl: str = "fastconv[cpu]") -> list[dict[str, Any]]:
+    """Issue 3's targets: the speed-up of ``impl`` over each peer named by a case, and whether it is met."""
+    by_name = {c.name: c for c in CASES}
+    out = []
+    for result in results:
+        case = by_name.get(f"{result['op']}|{result['case']}")
+        ms = {r["impl"]: r["median_ms"] for r in result["rows"] if "median_ms" in r}
+        if case is None or impl not in ms:
             continue
-        args = case.args()
-        funcs, skipped = {}, {}
-        for name, setup in table[case.op].items():
-            try:
-                funcs[name] = setup(args)
-            except (ImportError, NotImplementedError) as exc:
-                skipped[name] = str(exc)
-        medians = interleaved_medians(funcs, rounds, budget_s)
-        best = min(t for n, t in medians.items() if n.startswith("fastconv["))
-        for name, t in medians.items():
-            rows.append({"op": case.op, "case": case.label, "impl": name, "median_ms": t * 1e3, "vs_fastconv": t / best})
-        for name, why in skipped.items():
-            rows.append({"op": case.op, "case": case.label, "impl": name, "median_ms": None, "vs_fastconv": None, "skipped": why})
-        progress(f"{case.op:<20} {case.label}")
-    return rows
-
-
-def format_table(rows: list[dict[str, Any]]) -> str:
-    header = f"{'op':<20} {'case':<32} {'implementation':<18} {'median ms':>10} {'time / fastconv':>15}"
-    lines = [header, "-" * len(header)]
-    last = None
-    for r in rows:
-        key = (r["op"], r["case"])
-        op, case = (r["op"], r["case"]) if key != last else ("", "")
-        last = key
-        if r["median_ms"] is None:
-            lines.append(f"{op:<20} {case:<32} {r['impl']:<18} {'skipped':>10}   {r['skipped']}")
-        else:
-            lines.append(f"{op:<20} {case:<32} {r['impl']:<18} {r['median_ms']:>10.3f} {r['vs_fastconv']:>14.2f}x")
-    return "\n".join(lines)
-
-
-def write_json(rows: list[dict[str, Any]], path: str) -> None:
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w") as f:
-        json.dump({"machine": machine_info(), "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "results": rows}, f, indent=2)
-        f.write("\n")
+        for peer, goal in case.targets.items():
+            if peer in ms:
+                speedup = ms[peer] / ms[impl]
+                out.append({"op": result["op"], "case": result["case"], "impl": impl, "peer": peer, "target": goal, "speedup": speedup, "met": speedup >= goal})
+    return out

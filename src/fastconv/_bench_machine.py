@@ -1,0 +1,186 @@
+"""What the benchmark records about the machine: description, measured peaks, import time and first-call latency."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+import fastconv as fc
+
+# Distributions whose versions every result file records, when installed.
+DISTRIBUTIONS = (
+    "fastconv", "numpy", "scipy", "numba", "llvmlite", "numba-cuda", "torch", "opencv-python-headless", "opencv-python",
+    "scikit-image", "matplotlib", "rich", "tqdm", "pytest-benchmark", "asv",
+)
+
+
+# Environment variables that change how many threads run, and how they wait.
+THREAD_ENV = ("NUMBA_NUM_THREADS", "NUMBA_THREADING_LAYER", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
+
+
+def cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def loadavg() -> list[float] | None:
+    return list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
+
+
+def llvm_cpu() -> str:
+    """LLVM's name for this CPU: what Numba compiles for."""
+    import llvmlite.binding as llvm
+
+    return llvm.get_host_cpu_name()
+
+
+def versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for dist in DISTRIBUTIONS:
+        try:
+            found[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    try:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        found["numpy blas"] = f"{blas.get('name')} {blas.get('version')}"
+    except (TypeError, KeyError):
+        pass
+    return found
+
+
+def threading_layer() -> str | None:
+    """Numba's threading layer, making a small ``cpu`` call first if no parallel kernel has run yet (None without one)."""
+    import numba
+
+    try:
+        return numba.threading_layer()
+    except ValueError:
+        pass
+    if not fc.backends().get("cpu", {}).get("available"):
+        return None
+    from .bench import smoke_args
+
+    fc.avg_pool2d(**smoke_args("avg_pool2d"), backend="cpu")
+    return numba.threading_layer()
+
+
+def machine_info() -> dict[str, Any]:
+    from .bench import thread_counts
+
+    return {
+        "machine": platform.machine(),
+        "cpu": cpu_model(),
+        "llvm_cpu": llvm_cpu(),
+        "cores": cores(),
+        "cpu_count": os.cpu_count(),
+        "threads": thread_counts(),
+        "thread_env": {k: v for k, v in os.environ.items() if k in THREAD_ENV},
+        "threading_layer": threading_layer(),
+        "hardware": fc.hardware(),
+        "platform": platform.platform(),
+        "hostname": platform.node(),
+        "loadavg": loadavg(),
+        "versions": versions(),
+        "backends": fc.backends(),
+    }
+
+
+def measure_peaks(n: int = 2048, copy_mib: int = 128, repeats: int = 5) -> dict[str, float]:
+    """Best float32 GEMM rate (``np.matmul``, n x n) and copy bandwidth (``np.copyto``, read + write counted)."""
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((n, n), dtype=np.float32), rng.standard_normal((n, n), dtype=np.float32)
+    c = np.empty_like(a)
+    src = np.ones(copy_mib * 2**20 // 4, np.float32)
+    dst = np.empty_like(src)
+
+    def best(f: Callable[[], Any], times: int) -> float:
+        f()
+        seconds = []
+        for _ in range(times):
+            start = time.perf_counter()
+            f()
+            seconds.append(time.perf_counter() - start)
+        return min(seconds)
+
+    gemm = best(lambda: np.matmul(a, b, out=c), repeats)
+    copy = best(lambda: np.copyto(dst, src), 2 * repeats)
+    return {"gflops": 2 * n**3 / gemm / 1e9, "gbps": 2 * src.nbytes / copy / 1e9, "gemm_n": n, "copy_mib": copy_mib}
+
+
+# Runs in a fresh interpreter: import fastconv, then (if an op is given) call it twice on small float32 arguments.
+_PROBE = """
+import json, sys, time
+start = time.perf_counter()
+import fastconv
+imported = time.perf_counter()
+result = {"import_s": imported - start, "numba_imported": "numba" in sys.modules}
+op, backend = sys.argv[1:3]
+if op:
+    from fastconv.bench import smoke_args
+    func, args = getattr(fastconv, op), smoke_args(op)
+    t0 = time.perf_counter(); func(**args, backend=backend)
+    t1 = time.perf_counter(); func(**args, backend=backend)
+    t2 = time.perf_counter()
+    result.update(first_s=t1 - t0, second_s=t2 - t1)
+print(json.dumps(result))
+"""
+
+
+def _python(code: str, *argv: str, **env: str) -> Any:
+    """Run ``code`` in a fresh interpreter that imports this fastconv; return the JSON it prints last."""
+    src = os.path.dirname(os.path.dirname(os.path.abspath(fc.__file__)))
+    env = {**os.environ, **env, "PYTHONPATH": os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p)}
+    out = subprocess.run([sys.executable, "-c", code, *argv], env=env, capture_output=True, text=True, timeout=900)
+    if out.returncode != 0:
+        raise RuntimeError(f"fresh process {argv} failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def probe(op: str = "", backend: str = "", cache_dir: str | None = None) -> dict[str, Any]:
+    """Import time (and first-call latency of ``op``) in a fresh process, with ``NUMBA_CACHE_DIR=cache_dir``."""
+    return _python(_PROBE, op, backend, **({} if cache_dir is None else {"NUMBA_CACHE_DIR": cache_dir}))
+
+
+def isolated(name: str, *args: Any) -> Any:
+    """``fastconv.bench.<name>(*args)`` in a fresh process whose allocator returns large freed buffers to the system."""
+    code = "import json, sys; from fastconv import bench; print(json.dumps(getattr(bench, sys.argv[1])(*json.loads(sys.argv[2]))))"
+    return _python(code, name, json.dumps(args), MALLOC_MMAP_THRESHOLD_=str(128 * 1024))
+
+
+def first_call(op: str, backend: str) -> dict[str, float]:
+    """First-call seconds of ``op`` in a fresh process with an empty Numba cache, then in a second one with the cache it left."""
+    with tempfile.TemporaryDirectory(prefix="fastconv-numba-cache-") as cache:
+        cold, warm = probe(op, backend, cache), probe(op, backend, cache)
+    return {"cold_s": cold["first_s"], "warm_s": warm["first_s"], "steady_s": min(cold["second_s"], warm["second_s"])}
+
+
+def latency(ops: list[str], backends: list[str], progress: Callable[[str], None] = lambda line: None, imports: int = 3) -> dict[str, Any]:
+    """Import time of fastconv (median of ``imports`` fresh processes) and the first-call latency of every op on every compiled backend."""
+    progress("import time")
+    probes = [probe() for _ in range(imports)]
+    rows = []
+    for backend in (b for b in backends if b != "numpy"):
+        for op in ops:
+            progress(f"first call {op} [{backend}], cold and warm cache")
+            rows.append({"op": op, "impl": f"fastconv[{backend}]", **first_call(op, backend)})
+    return {"import_s": statistics.median(p["import_s"] for p in probes), "numba_imported": any(p["numba_imported"] for p in probes), "first_call": rows}
