@@ -27,8 +27,13 @@ from ._hardware import hardware
 from ._methods import choose_conv_method
 from . import kernels
 from .filters import gaussian_blur, sobel
+from . import _runtime
 
-__version__ = "0.1.0"
+# Before numba starts its threads: make the tbb threading layer findable, the JIT cache writable.
+# (After numpy's import, which has loaded libtbb's own dependencies: ~1 ms instead of ~18.)
+_runtime.configure()
+
+__version__ = _runtime.VERSION
 
 __all__ = [
     "adaptive_avg_pool2d",

@@ -24,12 +24,15 @@ import contextlib
 import contextvars
 import importlib
 import os
+import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
 from ._device import holds_device
+from ._runtime import kernel_lock
 
 ENV_VAR = "FASTCONV_BACKEND"
 
@@ -40,6 +43,7 @@ class Backend:
     module: str
     description: str
     probe: Callable[[], str | None]  # the reason it is unavailable, or None
+    parallel: bool = False  # runs numba parallel=True kernels
 
 
 def _always() -> str | None:
@@ -80,11 +84,12 @@ def _cuda_missing() -> str | None:
 
 REGISTRY: dict[str, Backend] = {
     "numpy": Backend("numpy", "fastconv._reference", "vectorized NumPy reference", _always),
-    "cpu": Backend("cpu", "fastconv._cpu", "Numba parallel CPU kernels", _numba_missing),
+    "cpu": Backend("cpu", "fastconv._cpu", "Numba parallel CPU kernels", _numba_missing, parallel=True),
     "cuda": Backend("cuda", "fastconv._cuda", "numba.cuda GPU kernels", _cuda_missing),
 }
 AUTO_ORDER = ("cpu", "numpy")
 
+_simulator_lock = threading.RLock()
 _selected: contextvars.ContextVar[str | None] = contextvars.ContextVar("fastconv_backend", default=None)
 _modules: dict[str, ModuleType] = {}
 _reasons: dict[str, str | None] = {}
@@ -165,12 +170,33 @@ def resolve(backend: Any) -> str:
     return _choose(backend)[0]
 
 
+def load(dotted: str) -> ModuleType:
+    """Import a kernel module; Numba kernels get a cache that bad files cannot break (``_jitcache``)."""
+    module = importlib.import_module(dotted)
+    if "numba" in sys.modules:
+        from ._jitcache import harden
+
+        harden(module)
+    return module
+
+
 def module(name: str) -> ModuleType:
     """The kernel module of backend ``name``, imported on first use."""
     module = _modules.get(name)
     if module is None:
-        module = _modules[name] = importlib.import_module(REGISTRY[name].module)
+        module = _modules[name] = load(REGISTRY[name].module)
     return module
+
+
+def serialized(name: str) -> contextlib.AbstractContextManager:
+    """Held around a call to backend ``name``: one at a time if its threading layer is not thread-safe.
+
+    Calls to the CUDA simulator are serialized too: it swaps the ``cuda``
+    module's globals while a kernel runs.
+    """
+    if REGISTRY[name].parallel:
+        return kernel_lock()
+    return _simulator_lock if name == "cuda" and simulated() else contextlib.nullcontext()
 
 
 def gpu_present() -> bool:
@@ -209,7 +235,12 @@ class _Kernels:
         self.backend = backend
 
     def __getattr__(self, entry: str) -> Callable:
-        return lambda call, *args: getattr(module(choose(self.backend, entry, call)), entry)(call, *args)
+        def run(call, *args):
+            name = choose(self.backend, entry, call)
+            with serialized(name):
+                return getattr(module(name), entry)(call, *args)
+
+        return run
 
 
 def kernels(backend: Any) -> _Kernels:

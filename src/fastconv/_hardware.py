@@ -7,6 +7,7 @@ import platform
 from typing import Any
 
 from ._dispatch import _unavailable_reason, simulated
+from ._runtime import active_layer, layer_safety, load_tbb
 
 # Widest first: the first flag the CPU has names its SIMD level.
 SIMD_LEVELS = (
@@ -37,15 +38,19 @@ def _cpu_flags() -> set[str]:
 
 
 def _threading_layer() -> dict[str, Any]:
+    """Numba's threading layer: as configured, as started (None until a parallel kernel runs), and its safety."""
     try:
         import numba
     except ImportError:
-        return {"configured": None, "active": None, "threads": None}
-    try:
-        active = numba.threading_layer()
-    except ValueError:  # no parallel kernel has run yet
-        active = None
-    return {"configured": numba.config.THREADING_LAYER, "active": active, "threads": numba.config.NUMBA_NUM_THREADS}
+        return {"configured": None, "active": None, "threads": None, "tbb": None, **layer_safety(None)}
+    active = active_layer()
+    return {
+        "configured": numba.config.THREADING_LAYER,
+        "active": active,
+        "threads": numba.config.NUMBA_NUM_THREADS,
+        "tbb": load_tbb(),
+        **layer_safety(active),
+    }
 
 
 def _cpu() -> dict[str, Any]:

@@ -34,7 +34,7 @@ import numpy as np
 import scipy.fft as sfft
 
 from . import _validate as check
-from ._dispatch import choose, module
+from ._dispatch import choose, load, module, serialized
 from ._validate import PlaneCall
 
 METHODS = ("auto", "direct", "separable", "fft")
@@ -213,7 +213,7 @@ def _separable(call: PlaneCall, planes: np.ndarray, us: np.ndarray, vs: np.ndarr
             column = sum(ua * padded[:, a : a + ho] for a, ua in enumerate(u))
             out += sum(vb * column[:, :, j : j + wo] for j, vb in enumerate(v))
         return out
-    from . import _separable as kernel  # noqa: PLC0415
+    kernel = load("fastconv._separable")
     from ._cpu import _source_index  # noqa: PLC0415
 
     top, _, left, _ = call.pads
@@ -253,9 +253,10 @@ def correlate(call: PlaneCall, method: str, backend: str) -> np.ndarray:
     """Compute ``call`` by a checked ``method`` ("auto" picks by the cost model) on ``backend``."""
     name = choose(backend, "correlate_planes", call)
     p = plan(call, method, name)
-    if p.method == "direct":
-        return module(name).correlate_planes(call)
-    return _run(call, p, name)
+    with serialized(name):
+        if p.method == "direct":
+            return module(name).correlate_planes(call)
+        return _run(call, p, name)
 
 
 def _measure(call: PlaneCall, backend: str, repeat: int = 3) -> dict[str, float]:

@@ -115,6 +115,12 @@ def choice(value: Any, name: str, func: str, table: dict[str, str] | tuple[str, 
     return table[value] if isinstance(table, dict) else value
 
 
+def nonempty_planes(x: np.ndarray, func: str) -> None:
+    """Convolutions and pools need a pixel in each plane, as in torch (an empty batch or channel axis is fine)."""
+    if 0 in x.shape[2:]:
+        raise fail(func, f"input must not be empty along its spatial axes, got shape {x.shape}")
+
+
 def batched(array: np.ndarray, name: str, func: str, spatial: int) -> tuple[np.ndarray, bool]:
     """Accept (N, C, *spatial) or unbatched (C, *spatial); return the batched view."""
     if array.ndim == spatial + 2:
@@ -241,6 +247,7 @@ def conv(
 ) -> ConvCall:
     """Check a torch-style ``conv1d``/``conv2d`` call; 1-D is returned as H = 1."""
     x, was_batched = batched(as_array(input, "input", func), "input", func, nd)
+    nonempty_planes(x, func)
     w = as_array(weight, "weight", func)
     if w.ndim != nd + 2:
         raise fail(func, f"weight must be {nd + 2}-D (out_channels, in_channels/groups, kernel...), got shape {w.shape}")
@@ -337,6 +344,7 @@ def pool(
     stride = kernel if stride is None or stride == [] or stride == () else int_tuple(stride, "stride", func, 2, 1)
     padding = int_tuple(padding, "padding", func, 2, 0)
     dilation = int_tuple(dilation, "dilation", func, 2, 1)
+    nonempty_planes(x, func)
     if any(p > k // 2 for p, k in zip(padding, kernel)):
         raise fail(func, f"padding must be at most half of kernel_size {kernel}, got padding={padding}")
     out = tuple(
@@ -365,8 +373,7 @@ def adaptive(func: str, input: Any, output_size: Any, dtypes: Any) -> AdaptiveCa
     if isinstance(output_size, (tuple, list)) and len(output_size) == 2:
         output_size = tuple(s if s is not None else size for s, size in zip(output_size, x.shape[2:]))
     out = int_tuple(output_size, "output_size", func, 2, 0)
-    if 0 in x.shape[2:]:
-        raise fail(func, f"input must have non-zero height and width, got shape {x.shape}")
+    nonempty_planes(x, func)
     types = dtypes(x)
     return AdaptiveCall(prepared(x, types.compute), out, types.out, was_batched)
 
@@ -389,6 +396,15 @@ def fillvalue_scalar(value: Any, func: str) -> Any:
     if fill.dtype.kind not in "biuf":
         raise fail(func, f"fillvalue must be a real number, got {_short(value)}", TypeError)
     return fill.reshape(()).item()
+
+
+def fill_for(fill: Any, dtype: np.dtype, func: str) -> Any:
+    """``fillvalue`` in the compute dtype, as scipy casts it to the inputs' type (1.5 is 1 for integers)."""
+    if dtype.kind == "f":
+        return fill
+    if not np.isfinite(fill) or not -(2**63) <= fill < 2**63:
+        raise fail(func, f"fillvalue must be a finite int64 for integer inputs, got {fill!r}")
+    return int(fill)
 
 
 def signal2d(
@@ -426,7 +442,7 @@ def signal2d(
         kernel = kernel[::-1, ::-1]
     pads = tuple(x for p in b.shape for x in _signal_pads(p, mode, flip))
     planes = prepared(a, dtypes.compute)[np.newaxis]
-    return PlaneCall(planes, kernel, pads, boundary, fill, dtypes.out), swapped
+    return PlaneCall(planes, kernel, pads, boundary, fill_for(fill, dtypes.compute, func), dtypes.out), swapped
 
 
 def _signal_pads(k: int, mode: str, flip: bool) -> tuple[int, int]:
