@@ -24,7 +24,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--backends", nargs="+", metavar="NAME", help="fastconv backends (default: every available one)")
     bench.add_argument("--sizes", nargs="+", choices=TIERS, default=["public", "extra"], help="shape tiers (default: public extra)")
     bench.add_argument("--full", action="store_true", help="every shape tier")
-    bench.add_argument("--quick", action="store_true", help="fewer rounds and a 1 s budget per case (what `make bench` runs)")
+    bench.add_argument("--quick", action="store_true", help="fewer rounds, a 1 s budget per case, and first-call latency for one op per kernel (what `make bench` runs)")
     bench.add_argument("--rounds", type=int, help="interleaved rounds per case (default: 15, or 5 with --quick)")
     bench.add_argument("--budget", type=float, metavar="SECONDS", help="stop a case after this long, once 3 rounds are done (default: 3, or 1 with --quick)")
     bench.add_argument("--latency", action="store_true", help="only measure import time and first-call latency")
@@ -67,6 +67,7 @@ def bench(args: argparse.Namespace, command: str) -> int:
                 scaling=not args.no_scaling,
                 memory=not args.no_memory,
                 latency=not args.no_latency,
+                latency_ops=quick.get("latency_ops"),
             )
             data = b.run(args.ops, backends, settings, progress)
     finally:

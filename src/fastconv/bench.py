@@ -393,9 +393,13 @@ class Settings:
     scaling: bool = True
     memory: bool = True
     latency: bool = True
+    latency_ops: tuple[str, ...] | None = None  # None: every op that runs
 
 
-QUICK = dict(rounds=5, budget_s=1.0)
+# The quick run times first calls for one op per compiled kernel: conv1d, convolve2d,
+# correlate2d and convolve reuse conv2d's and filter2d's kernels, and each cold
+# compilation of the direct correlation costs about half a minute.
+QUICK = dict(rounds=5, budget_s=1.0, latency_ops=("conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d", "filter2d"))
 
 
 def _setup_all(table: Mapping[str, Setup], args: dict[str, Any]) -> tuple[dict[str, Callable[[], Any]], dict[str, str]]:
@@ -512,9 +516,10 @@ def run(
     table = implementations(backends)
     cases = select_cases(ops, settings.tiers)
     ops = ops or list(OPS)
+    latency_ops = [op for op in ops if settings.latency_ops is None or op in settings.latency_ops]
     convs = [c for c in cases if c.op == "conv2d"] if settings.memory else []
     compiled_backends = [b for b in backends if b != "numpy"]
-    steps = 1 + len(cases) + bool(convs) + (1 + len(ops) * len(compiled_backends) if settings.latency else 0)
+    steps = 1 + len(cases) + bool(convs) + (1 + len(latency_ops) * len(compiled_backends) if settings.latency else 0)
     progress("measuring the GEMM peak and the copy bandwidth", total=steps)
     peaks = dict(peaks or machine.measure_peaks())
     results = []
@@ -529,7 +534,7 @@ def run(
     if convs:
         progress(f"temporary memory of {len(convs)} conv2d cases, in a fresh process")
         memory = machine.isolated("memory_rows", [c.name for c in convs], backends)
-    latency = machine.latency(ops, compiled_backends, progress) if settings.latency else None
+    latency = machine.latency(latency_ops, compiled_backends, progress) if settings.latency else None
     return {
         "machine": machine.machine_info(),
         "peaks": peaks,
