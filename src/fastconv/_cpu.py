@@ -406,22 +406,28 @@ def _max_pool2d_indices_kernel(x, kh, kw, sh, sw, ph, pw, dh, dw, lowest, out, i
         h_first = h0 + max(0, (-h0 + dh - 1) // dh) * dh
         for ow in range(wo):
             w0 = ow * sw - pw
-            best = lowest
-            where = h_first * wd + w0 + max(0, (-w0 + dw - 1) // dw) * dw
-            for u in range(kh):
-                ih = h0 + u * dh
-                if ih < 0 or ih >= h:
-                    continue
-                for v in range(kw):
-                    iw = w0 + v * dw
-                    if iw < 0 or iw >= wd:
-                        continue
+            start = h_first * wd + w0 + max(0, (-w0 + dw - 1) // dw) * dw
+            out[n, c, oh, ow], indices[n, c, oh, ow] = _window_max(plane, h0, w0, kh, kw, dh, dw, lowest, start)
+
+
+@njit(inline="always")
+def _window_max(plane, h0, w0, kh, kw, dh, dw, lowest, start):
+    """torch's max over a (dilated) window and its flat index: scanning row by
+    row, take ``val > best or isnan(val)``; positions outside ``plane`` are
+    skipped, and ``start`` is the index kept when no value beats ``lowest``."""
+    h, wd = plane.shape
+    best, where = lowest, start
+    for u in range(kh):
+        ih = h0 + u * dh
+        if 0 <= ih < h:
+            for v in range(kw):
+                iw = w0 + v * dw
+                if 0 <= iw < wd:
                     val = plane[ih, iw]
                     if val > best or val != val:
                         best = val
                         where = ih * wd + iw
-            out[n, c, oh, ow] = best
-            indices[n, c, oh, ow] = where
+    return best, where
 
 
 def _as_comparable(x: np.ndarray) -> np.ndarray:
@@ -499,24 +505,16 @@ def _adaptive_avg_pool2d_kernel(x, out):
 
 
 @njit(**KERNEL)
-def _adaptive_max_pool2d_kernel(x, out, indices):
-    """Adaptive max with torch's flat indices (see ``_max_pool2d_indices_kernel``)."""
+def _adaptive_max_pool2d_kernel(x, lowest, out, indices):
+    """Adaptive max with torch's flat indices (see ``_window_max``)."""
     n_batch, chans, h, wd = x.shape
     _, _, ho, wo = out.shape
     for job in prange(n_batch * chans * ho):
         n, c, oh = job // (chans * ho), (job // ho) % chans, job % ho
-        plane = x[n, c]
         h0, h1 = (oh * h) // ho, ((oh + 1) * h + ho - 1) // ho
         for ow in range(wo):
             w0, w1 = (ow * wd) // wo, ((ow + 1) * wd + wo - 1) // wo
-            best = plane[h0, w0]
-            where = h0 * wd + w0
-            for ih in range(h0, h1):
-                for iw in range(w0, w1):
-                    val = plane[ih, iw]
-                    if val > best or val != val:
-                        best = val
-                        where = ih * wd + iw
+            best, where = _window_max(x[n, c], h0, w0, h1 - h0, w1 - w0, 1, 1, lowest, h0 * wd + w0)
             out[n, c, oh, ow] = best
             indices[n, c, oh, ow] = where
 
@@ -547,6 +545,6 @@ def adaptive_max_pool2d(call: AdaptiveCall, return_indices: bool):
     out = np.empty(x.shape[:2] + call.out_size, x.dtype)
     indices = np.empty(out.shape, np.int64)
     if out.size:
-        _adaptive_max_pool2d_kernel(x, out, indices)
+        _adaptive_max_pool2d_kernel(x, _lowest(x.dtype), out, indices)
     out = out.view(call.input.dtype)
     return (out, indices) if return_indices else out
