@@ -24,21 +24,11 @@ from hypothesis import strategies as st
 
 import fastconv as fc
 
-settings.register_profile(
-    "ci",
-    max_examples=300,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-# A quick profile for editing the tests; never used by CI.
-settings.register_profile(
-    "dev",
-    max_examples=30,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+# "ci" is the default; "dev" is a quick profile for editing the tests, never used by CI.
+for _name, _examples in (("ci", 300), ("dev", 30)):
+    settings.register_profile(
+        _name, max_examples=_examples, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+    )
 settings.load_profile(os.environ.get("FASTCONV_HYPOTHESIS_PROFILE", "ci"))
 
 

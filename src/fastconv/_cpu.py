@@ -487,15 +487,21 @@ def avg_pool2d(call: PoolCall, count_include_pad: bool, divisor_override: int | 
     return out
 
 
+@njit(inline="always")
+def _adaptive_span(i, size, out):
+    """Start and end of adaptive window ``i`` of ``out`` over ``size`` (``_validate.adaptive_windows``)."""
+    return (i * size) // out, ((i + 1) * size + out - 1) // out
+
+
 @njit(**KERNEL)
 def _adaptive_avg_pool2d_kernel(x, out):
     n_batch, chans, h, wd = x.shape
     _, _, ho, wo = out.shape
     for job in prange(n_batch * chans * ho):
         n, c, oh = job // (chans * ho), (job // ho) % chans, job % ho
-        h0, h1 = (oh * h) // ho, ((oh + 1) * h + ho - 1) // ho
+        h0, h1 = _adaptive_span(oh, h, ho)
         for ow in range(wo):
-            w0, w1 = (ow * wd) // wo, ((ow + 1) * wd + wo - 1) // wo
+            w0, w1 = _adaptive_span(ow, wd, wo)
             total = 0.0
             for ih in range(h0, h1):
                 segment = x[n, c, ih, w0:w1]
@@ -511,9 +517,9 @@ def _adaptive_max_pool2d_kernel(x, lowest, out, indices):
     _, _, ho, wo = out.shape
     for job in prange(n_batch * chans * ho):
         n, c, oh = job // (chans * ho), (job // ho) % chans, job % ho
-        h0, h1 = (oh * h) // ho, ((oh + 1) * h + ho - 1) // ho
+        h0, h1 = _adaptive_span(oh, h, ho)
         for ow in range(wo):
-            w0, w1 = (ow * wd) // wo, ((ow + 1) * wd + wo - 1) // wo
+            w0, w1 = _adaptive_span(ow, wd, wo)
             best, where = _window_max(x[n, c], h0, w0, h1 - h0, w1 - w0, 1, 1, lowest, h0 * wd + w0)
             out[n, c, oh, ow] = best
             indices[n, c, oh, ow] = where
