@@ -25,7 +25,7 @@ from ._api import (
 from ._dispatch import backends, use_backend
 from ._hardware import hardware
 from ._methods import choose_conv_method
-from . import kernels
+from . import kernels, nn
 from .filters import gaussian_blur, sobel
 from . import _runtime
 
@@ -51,6 +51,7 @@ __all__ = [
     "hardware",
     "kernels",
     "max_pool2d",
+    "nn",
     "sobel",
     "use_backend",
 ]

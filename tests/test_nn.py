@@ -1,0 +1,351 @@
+"""fastconv.nn layers and from_torch against the torch layers they convert.
+
+Every layer type is converted from a torch module (random float32 input,
+small shapes) and compared on every available backend at float32's 1e-5
+relative to the output's largest magnitude.  Then: BatchNorm folding and
+activation fusion (what the converted model holds, and that it computes the
+same), networks traced through custom blocks, refusals checked by the text
+of their messages, and that the layers import and run without torch.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn as tnn
+
+import fastconv as fc
+from fastconv import nn
+
+RTOL = 1e-5
+
+
+def torch_out(module: tnn.Module, x: np.ndarray) -> np.ndarray:
+    with torch.inference_mode():
+        return module(torch.from_numpy(x)).numpy()
+
+
+def assert_matches(actual: np.ndarray, expected: np.ndarray, rtol: float = RTOL) -> None:
+    """``|actual - expected| <= rtol * (|expected| + max|expected|)``, shapes and dtypes equal."""
+    assert actual.shape == expected.shape and actual.dtype == expected.dtype, (actual.shape, actual.dtype, expected.shape)
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * float(np.abs(expected).max(initial=0)))
+
+
+def randomize_bn(module: tnn.Module, seed: int = 0) -> tnn.Module:
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, tnn.BatchNorm2d):
+                n = m.num_features
+                m.running_mean.copy_(torch.randn(n, generator=generator))
+                m.running_var.copy_(0.5 + torch.rand(n, generator=generator))
+                if m.affine:
+                    m.weight.copy_(0.5 + torch.rand(n, generator=generator))
+                    m.bias.copy_(torch.randn(n, generator=generator))
+    return module.eval()
+
+
+def rand(*shape: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal(shape, dtype=np.float32)
+
+
+needs_nnops = pytest.mark.skipif(
+    not hasattr(fc, "conv_transpose2d") or not hasattr(fc, "interpolate"),
+    reason="fastconv.conv_transpose2d / interpolate not in this build",
+)
+
+# torch layer factory, input shape
+LAYERS: list[Any] = [
+    pytest.param(lambda: tnn.Conv2d(3, 5, 3), (2, 3, 9, 8), id="conv"),
+    pytest.param(lambda: tnn.Conv2d(4, 6, (3, 2), stride=(2, 1), padding=(1, 2), bias=False), (2, 4, 9, 8), id="conv-stride-pad-nobias"),
+    pytest.param(lambda: tnn.Conv2d(6, 4, 3, padding=2, dilation=2, groups=2), (1, 6, 10, 7), id="conv-groups-dilation"),
+    pytest.param(lambda: tnn.Conv2d(8, 8, 3, stride=2, padding=1, groups=8), (2, 8, 9, 9), id="conv-depthwise"),
+    pytest.param(lambda: tnn.Conv2d(3, 4, 3, padding="same", padding_mode="reflect"), (1, 3, 7, 6), id="conv-same-reflect"),
+    pytest.param(lambda: tnn.Conv2d(32, 24, 1), (2, 32, 5, 5), id="conv-1x1"),
+    pytest.param(lambda: randomize_bn(tnn.BatchNorm2d(3)), (2, 3, 4, 5), id="batchnorm"),
+    pytest.param(lambda: randomize_bn(tnn.BatchNorm2d(3, affine=False)), (2, 3, 4, 5), id="batchnorm-noaffine"),
+    pytest.param(tnn.ReLU, (2, 3, 4, 5), id="relu"),
+    pytest.param(tnn.ReLU6, (2, 3, 4, 5), id="relu6"),
+    pytest.param(tnn.SiLU, (2, 3, 4, 5), id="silu"),
+    pytest.param(tnn.GELU, (2, 3, 4, 5), id="gelu"),
+    pytest.param(lambda: tnn.GELU("tanh"), (2, 3, 4, 5), id="gelu-tanh"),
+    pytest.param(lambda: tnn.MaxPool2d(3, 2, 1), (2, 3, 9, 8), id="maxpool"),
+    pytest.param(lambda: tnn.MaxPool2d(2, 2, dilation=2, ceil_mode=True), (1, 2, 9, 8), id="maxpool-ceil-dilation"),
+    pytest.param(lambda: tnn.AvgPool2d(3, 2, 1, count_include_pad=False), (2, 3, 9, 8), id="avgpool"),
+    pytest.param(lambda: tnn.AvgPool2d(2, ceil_mode=True), (1, 3, 7, 7), id="avgpool-ceil"),
+    pytest.param(lambda: tnn.AdaptiveAvgPool2d((3, 2)), (2, 3, 7, 5), id="adaptive-avg"),
+    pytest.param(lambda: tnn.AdaptiveAvgPool2d(1), (2, 3, 7, 5), id="adaptive-avg-global"),
+    pytest.param(lambda: tnn.AdaptiveMaxPool2d((2, 3)), (2, 3, 7, 5), id="adaptive-max"),
+    pytest.param(tnn.Flatten, (2, 3, 4, 5), id="flatten"),
+    pytest.param(lambda: tnn.Flatten(1, 2), (2, 3, 4, 5), id="flatten-middle"),
+    pytest.param(lambda: tnn.Linear(20, 7), (3, 20), id="linear"),
+    pytest.param(lambda: tnn.Linear(20, 7, bias=False), (2, 3, 20), id="linear-nobias-3d"),
+    pytest.param(tnn.Identity, (2, 3), id="identity"),
+    pytest.param(lambda: tnn.Dropout(0.5).eval(), (2, 3), id="dropout"),
+    pytest.param(lambda: tnn.ConvTranspose2d(4, 3, 3, stride=2, padding=1, output_padding=1), (2, 4, 5, 6), id="conv-transpose", marks=needs_nnops),
+    pytest.param(lambda: tnn.ConvTranspose2d(4, 6, (2, 3), groups=2, dilation=(1, 2)), (1, 4, 5, 4), id="conv-transpose-groups", marks=needs_nnops),
+    pytest.param(lambda: tnn.Upsample(scale_factor=2), (2, 3, 4, 5), id="upsample-nearest", marks=needs_nnops),
+    pytest.param(lambda: tnn.Upsample(size=(7, 9), mode="bilinear", align_corners=False), (1, 3, 4, 5), id="upsample-bilinear", marks=needs_nnops),
+    pytest.param(lambda: tnn.UpsamplingBilinear2d(scale_factor=2), (1, 2, 3, 4), id="upsampling-bilinear2d", marks=needs_nnops),
+]
+
+
+@pytest.mark.parametrize("factory, shape", LAYERS)
+def test_layer_matches_torch(backend: str, factory: Any, shape: tuple[int, ...]) -> None:
+    torch.manual_seed(0)
+    module = factory().eval()
+    x = rand(*shape)
+    model = nn.from_torch(module, backend=backend)
+    assert all(layer.backend == backend for layer in model.modules())
+    assert_matches(np.asarray(model(x)), torch_out(module, x))
+
+
+def test_layers_by_hand_match_torch() -> None:
+    torch.manual_seed(1)
+    conv, bn = tnn.Conv2d(3, 4, 3, padding=1), randomize_bn(tnn.BatchNorm2d(4))
+    model = nn.Sequential(
+        nn.Conv2d(conv.weight.detach().numpy(), conv.bias.detach().numpy(), padding=1),
+        nn.BatchNorm2d(bn.running_mean.numpy(), bn.running_var.numpy(), bn.weight.detach().numpy(), bn.bias.detach().numpy()),
+        nn.ReLU6(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+    )
+    x = rand(2, 3, 6, 6)
+    assert_matches(model(x), torch_out(tnn.Sequential(conv, bn, tnn.ReLU6(), tnn.MaxPool2d(2), tnn.Flatten()).eval(), x))
+
+
+# --- folding and fusion -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("act, fused", [(tnn.ReLU, "relu"), (tnn.ReLU6, "relu6"), (tnn.SiLU, "silu"), (tnn.GELU, "gelu"), (None, None)])
+def test_batchnorm_folds_and_activation_fuses_into_conv(act: Any, fused: str | None) -> None:
+    torch.manual_seed(2)
+    layers = [tnn.Conv2d(3, 8, 3, padding=1, bias=False), tnn.BatchNorm2d(8)] + ([act()] if act else [])
+    net = randomize_bn(tnn.Sequential(*layers))
+    model = nn.from_torch(net, backend="cpu")
+    assert isinstance(model, nn.Sequential) and len(model) == 1
+    conv = model[0]
+    assert isinstance(conv, nn.Conv2d) and conv.activation == fused and conv.bias is not None
+    assert conv.weight.dtype == np.float32 and conv.bias.dtype == np.float32
+    x = rand(2, 3, 10, 9)
+    assert_matches(model(x), torch_out(net, x))
+
+
+def test_fold_batchnorm_is_computed_in_float64() -> None:
+    conv = nn.Conv2d(np.full((1, 1, 1, 1), 3.0, np.float32), np.array([1.0], np.float32))
+    bn = nn.BatchNorm2d(np.array([0.1], np.float32), np.array([1e-3], np.float32), eps=1e-5)
+    folded = nn.fold_batchnorm(conv, bn)
+    scale = 1 / np.sqrt(np.float64(np.float32(1e-3)) + 1e-5)
+    assert folded.weight[0, 0, 0, 0] == np.float32(3 * scale)
+    assert folded.bias[0] == np.float32((1 - np.float64(np.float32(0.1))) * scale)
+    assert conv.weight[0, 0, 0, 0] == 3 and conv.bias[0] == 1  # the original is untouched
+
+
+def test_fold_batchnorm_refuses_mismatched_channels() -> None:
+    with pytest.raises(ValueError, match="has 2 output channels, the batch norm 3"):
+        nn.fold_batchnorm(nn.Conv2d(np.ones((2, 1, 1, 1))), nn.BatchNorm2d(np.zeros(3), np.ones(3)))
+
+
+@needs_nnops
+def test_batchnorm_folds_into_conv_transpose() -> None:
+    torch.manual_seed(3)
+    net = randomize_bn(tnn.Sequential(tnn.ConvTranspose2d(4, 6, 3, stride=2, groups=2), tnn.BatchNorm2d(6), tnn.ReLU()))
+    model = nn.from_torch(net, backend="cpu")
+    assert [type(layer).__name__ for layer in model] == ["ConvTranspose2d", "ReLU"]
+    x = rand(2, 4, 5, 5)
+    assert_matches(model(x), torch_out(net, x))
+
+
+class SharedConv(tnn.Module):
+    """A convolution whose output feeds a BatchNorm and the residual: it must not fold."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv, self.bn = tnn.Conv2d(4, 4, 3, padding=1), tnn.BatchNorm2d(4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        return self.bn(y) + y
+
+
+def test_batchnorm_does_not_fold_into_a_shared_conv() -> None:
+    net = randomize_bn(SharedConv())
+    model = nn.from_torch(net, backend="cpu")
+    assert [type(layer).__name__ for layer in model.children()] == ["Conv2d", "BatchNorm2d", "Add"]
+    x = rand(2, 4, 6, 6)
+    assert_matches(model(x), torch_out(net, x))
+
+
+# --- traced networks ----------------------------------------------------------------
+
+
+class Block(tnn.Module):
+    """The ways torch code writes a residual block, all in one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = tnn.Conv2d(4, 4, 3, padding=1, bias=False)
+        self.bn1 = tnn.BatchNorm2d(4)
+        self.relu = tnn.ReLU(inplace=True)
+        self.conv2 = tnn.Conv2d(4, 4, 3, padding=1)
+        self.down = tnn.Sequential(tnn.Conv2d(4, 4, 1, stride=2), tnn.BatchNorm2d(4))
+        self.head = tnn.Sequential(tnn.Dropout(0.1), tnn.Linear(4 * 3 * 3, 5))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.conv2(out)
+        out += identity
+        out = F.relu(out)
+        out = torch.add(out, x.relu())
+        out = F.max_pool2d(out, 2, ceil_mode=True)
+        out = F.relu6(out + self.down(x))
+        out = F.avg_pool2d(out, kernel_size=1)
+        out = F.adaptive_avg_pool2d(out, (3, 3)).contiguous()
+        return self.head(out.flatten(1))
+
+
+def test_traced_block_matches_torch() -> None:
+    torch.manual_seed(4)
+    net = randomize_bn(Block())
+    model = nn.from_torch(net, backend="cpu")
+    assert isinstance(model, nn.Graph)
+    kinds = [type(layer).__name__ for layer in model.children()]
+    assert kinds.count("ReLU") == 1 and "BatchNorm2d" not in kinds and "Identity" not in kinds  # x.relu() reads x twice
+    assert any(isinstance(layer, nn.Add) and layer.activation == "relu6" for layer in model.children())
+    for batch in (1, 3):
+        x = rand(batch, 4, 6, 6, seed=batch)
+        assert_matches(model(x), torch_out(net, x))
+
+
+@needs_nnops
+def test_traced_decoder_matches_torch() -> None:
+    class Decoder(tnn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.up = tnn.ConvTranspose2d(4, 4, 2, stride=2)
+            self.resize = tnn.Upsample(scale_factor=2, mode="bilinear")
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.up(x) + F.interpolate(x, scale_factor=2.0, mode="nearest") + self.resize(x)
+
+    torch.manual_seed(5)
+    net = Decoder().eval()
+    x = rand(2, 4, 5, 6)
+    assert_matches(nn.from_torch(net, backend="cpu")(x), torch_out(net, x))
+
+
+def test_graph_frees_values_after_last_use_and_checks_names() -> None:
+    graph = nn.Graph(["x"], [("a", nn.ReLU(), ("x",)), ("b", nn.Add(), ("a", "x")), ("c", nn.Add(), ("b", "a"))], "c")
+    assert graph._drop == [[], ["x"], ["b", "a"]]
+    assert graph(np.array([-1.0, 2.0])).tolist() == [-1.0, 6.0]
+    with pytest.raises(ValueError, match="step 'a' reads 'y' before any step or input defines it"):
+        nn.Graph(["x"], [("a", nn.ReLU(), ("y",))], "a")
+    with pytest.raises(TypeError, match=r"takes 1 input\(s\) \(x\), got 2"):
+        graph(1.0, 2.0)
+
+
+def test_to_backend_reaches_every_layer() -> None:
+    net = randomize_bn(Block())
+    model = nn.from_torch(net).to_backend("numpy")
+    assert {layer.backend for layer in model.modules()} == {"numpy"}
+
+
+# --- refusals ----------------------------------------------------------------------
+
+
+class WithSigmoid(tnn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = tnn.Sequential(tnn.Conv2d(3, 3, 1), tnn.Sigmoid())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+class CallsSigmoid(tnn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(x)
+
+
+class ReadsParameter(tnn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = tnn.Parameter(torch.ones(3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale
+
+
+class TwoOutputs(tnn.Module):
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return x.relu(), x
+
+
+class DataDependent(tnn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x if x.sum() > 0 else -x
+
+
+class ViewsBySize(tnn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.view(x.size(0), -1)
+
+
+class ScaledAdd(tnn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.add(x, x, alpha=2)
+
+
+REFUSALS = [
+    (WithSigmoid(), TypeError, "cannot convert layer 'body.1' of type torch.nn.modules.activation.Sigmoid; fastconv.nn converts AdaptiveAvgPool2d"),
+    (CallsSigmoid(), TypeError, "cannot convert the call of torch.sigmoid (node 'sigmoid')"),
+    (ReadsParameter(), TypeError, "cannot convert the read of tensor attribute 'scale'"),
+    (TwoOutputs(), TypeError, "the forward returns tuple; only a single tensor output converts"),
+    (DataDependent(), TypeError, "torch.fx could not trace DataDependent: TraceError"),
+    (ViewsBySize(), TypeError, "cannot convert the tensor method .size() (node 'size')"),
+    (ScaledAdd(), TypeError, "add with alpha=2 is not supported"),
+    (tnn.LSTM(3, 3), TypeError, "cannot convert layer 'LSTM' of type torch.nn.modules.rnn.LSTM"),
+    (tnn.MaxPool2d(2, return_indices=True), TypeError, "(MaxPool2d with return_indices=True): only the values are supported"),
+    (tnn.Sequential(tnn.Conv2d(3, 3, 1), tnn.BatchNorm2d(3)), ValueError, "'1' (BatchNorm2d) is in training mode, where it normalizes by the batch's statistics; call module.eval() before converting"),
+    (tnn.Sequential(tnn.Dropout()), ValueError, "'0' (Dropout) is in training mode, where it zeroes activations at random"),
+    (tnn.BatchNorm2d(3, track_running_stats=False).eval(), ValueError, "track_running_stats=False): it normalizes by each batch's statistics, even in eval mode"),
+    ("conv", TypeError, "module must be a torch.nn.Module, got str"),
+]
+
+
+@pytest.mark.parametrize("module, exc, message", REFUSALS, ids=[type(m).__name__ for m, _, _ in REFUSALS])
+def test_from_torch_refuses_clearly(module: Any, exc: type[Exception], message: str) -> None:
+    with pytest.raises(exc) as info:
+        nn.from_torch(module)
+    assert str(info.value).startswith("from_torch: ") and message in str(info.value), str(info.value)
+
+
+def test_layer_argument_errors_name_the_argument() -> None:
+    with pytest.raises(ValueError, match="Add: activation must be None or one of"):
+        nn.Add(activation="tanh")
+    with pytest.raises(ValueError, match="GELU: approximate must be 'none' or 'tanh', got 'erf'"):
+        nn.GELU("erf")
+    with pytest.raises(ValueError, match="Flatten: start_dim=2 and end_dim=1 do not select axes of a 3-d input"):
+        nn.Flatten(2, 1)(np.ones((2, 3, 4)))
+    with pytest.raises(ValueError, match="conv2d: stride must be a positive int"):
+        nn.Conv2d(np.ones((1, 1, 1, 1)), stride=0)(np.ones((1, 1, 2, 2)))
+
+
+def test_layers_import_and_run_without_torch() -> None:
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "import numpy as np\n"
+        "from fastconv import nn\n"
+        "m = nn.Sequential(nn.Conv2d(np.ones((2, 1, 3, 3), np.float32), padding=1, activation='relu'), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(np.ones((1, 2), np.float32)))\n"
+        "print(m(np.ones((1, 1, 4, 4), np.float32)).tolist())\n"
+        "try:\n    nn.from_torch(None)\nexcept ImportError as e:\n    print('ImportError')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split("\n")[:2] == ["[[12.5]]", "ImportError"]
