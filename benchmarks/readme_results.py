@@ -35,10 +35,10 @@ def section(record: str, readme_dir: str) -> str:
     return "\n".join(lines) + "\n" + format_markdown(data)
 
 
-def regenerate(text: str, body: str) -> str:
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{START}\n{body}\n{END}{tail}"
+def regenerate(text: str, body: str, start: str = START, end: str = END) -> str:
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{body}\n{end}{tail}"
 
 
 def main(argv: list[str] | None = None) -> int:

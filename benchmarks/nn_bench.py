@@ -1,0 +1,272 @@
+"""End-to-end inference of ResNet-18 and MobileNetV2: fastconv.nn (converted by from_torch) against torch CPU eager.
+
+    PYTHONPATH=src python benchmarks/nn_bench.py [--rounds 10] [--budget 30]
+    PYTHONPATH=src python benchmarks/nn_bench.py --readme    # README "Networks" table from the newest nn-*.json
+
+Both run 224 x 224 float32 batches of 1 and 8 with every core in use (torch
+under ``torch.inference_mode`` with its default threads; fastconv on the
+``cpu`` backend with numba's and BLAS's default threads), timed as
+interleaved medians.  Then one profiled pass of each model per batch sums the
+time per layer kind, for fastconv's layers and for torch's modules (timed
+by forward hooks), and, when ``fastconv.conv2d`` takes ``activation=``, the
+ResNet-18 3 x 3 layer is timed fused (conv + bias + ReLU in one call) against
+conv then ReLU.  Writes ``benchmarks/results/nn-<date>.json`` and ``.txt``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import glob
+import inspect
+import json
+import os
+import sys
+import time
+from collections import defaultdict
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import fastconv as fc
+from fastconv import nn
+from fastconv.bench import interleaved_medians, machine_info
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+RESULTS = os.path.join(HERE, "results")
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+sys.path.insert(0, HERE)
+
+import torch_models  # noqa: E402  (tests/torch_models.py: the models of the equivalence tests)
+from readme_results import regenerate  # noqa: E402
+
+MODELS = ("resnet18", "mobilenet_v2")
+BATCHES = (1, 8)
+START, END = "<!-- nn-results:start -->", "<!-- nn-results:end -->"
+
+
+def layer_kind(layer: Any) -> str:
+    """What a layer is, for the per-layer breakdown: convolutions by kernel size and depthwise or dense."""
+    if isinstance(layer, (nn.Conv2d, torch.nn.Conv2d)):
+        kh, kw = layer.weight.shape[2:]
+        depthwise = layer.groups > 1 and layer.groups == layer.weight.shape[0]
+        return f"Conv2d {kh}x{kw}" + (" depthwise" if depthwise else "")
+    return type(layer).__name__
+
+
+def _timed(times: dict[str, float], kind: str, forward: Callable) -> Callable:
+    def run(*args: Any) -> Any:
+        start = time.perf_counter()
+        out = forward(*args)
+        times[kind] += time.perf_counter() - start
+        return out
+
+    return run
+
+
+def fastconv_breakdown(model: nn.Module, x: np.ndarray, passes: int = 3) -> tuple[dict[str, float], float]:
+    """Seconds per layer kind, and in total, of the fastest of ``passes`` passes with every leaf layer timed."""
+    best: tuple[dict[str, float], float] | None = None
+    leaves = [m for m in model.modules() if not any(True for _ in m.children())]
+    for _ in range(passes):
+        times: dict[str, float] = defaultdict(float)
+        for layer in leaves:
+            layer.forward = _timed(times, layer_kind(layer), type(layer).forward.__get__(layer))
+        start = time.perf_counter()
+        model(x)
+        total = time.perf_counter() - start
+        for layer in leaves:
+            del layer.forward
+        if best is None or total < best[1]:
+            best = (dict(times), total)
+    return best
+
+
+def torch_breakdown(net: torch.nn.Module, x: torch.Tensor, passes: int = 3) -> tuple[dict[str, float], float]:
+    """Seconds per leaf-module kind of torch's forward (forward hooks), and in total; functional ops show up as "other"."""
+    best: tuple[dict[str, float], float] | None = None
+    leaves = [m for m in net.modules() if not any(True for _ in m.children())]
+    for _ in range(passes):
+        times: dict[str, float] = defaultdict(float)
+        starts: dict[int, float] = {}
+        handles = []
+        for m in leaves:
+            handles.append(m.register_forward_pre_hook(lambda mod, args: starts.__setitem__(id(mod), time.perf_counter())))
+            handles.append(m.register_forward_hook(
+                lambda mod, args, out: times.__setitem__(layer_kind(mod), times[layer_kind(mod)] + time.perf_counter() - starts[id(mod)])
+            ))
+        with torch.inference_mode():
+            start = time.perf_counter()
+            net(x)
+            total = time.perf_counter() - start
+        for h in handles:
+            h.remove()
+        times["other (functional ops)"] = max(0.0, total - sum(times.values()))
+        if best is None or total < best[1]:
+            best = (dict(times), total)
+    return best
+
+
+def end_to_end(rounds: int, budget: float) -> tuple[list[dict], list[dict]]:
+    rows, breakdowns = [], []
+    for name in MODELS:
+        net = torch_models.build(name, seed=0)
+        model = nn.from_torch(net, backend="cpu")
+        for batch in BATCHES:
+            torch.manual_seed(batch)
+            xt = torch.randn(batch, 3, 224, 224)
+            xn = xt.numpy()
+
+            def run_torch() -> Any:
+                with torch.inference_mode():
+                    return net(xt)
+
+            medians = interleaved_medians({"fastconv": lambda: model(xn), "torch": run_torch}, rounds, budget)
+            row = {
+                "model": name,
+                "batch": batch,
+                "fastconv_ms": medians["fastconv"] * 1e3,
+                "torch_ms": medians["torch"] * 1e3,
+                "speedup": medians["torch"] / medians["fastconv"],
+                "target": 1.0 if batch == 1 else None,
+            }
+            rows.append(row)
+            print(f"{name:<13} batch {batch}: fastconv {row['fastconv_ms']:8.1f} ms  torch {row['torch_ms']:8.1f} ms  "
+                  f"speed-up {row['speedup']:.2f}x", flush=True)
+            ours, ours_total = fastconv_breakdown(model, xn)
+            theirs, theirs_total = torch_breakdown(net, xt)
+            breakdowns.append({
+                "model": name, "batch": batch,
+                "fastconv_ms": {k: v * 1e3 for k, v in ours.items()}, "fastconv_total_ms": ours_total * 1e3,
+                "torch_ms": {k: v * 1e3 for k, v in theirs.items()}, "torch_total_ms": theirs_total * 1e3,
+            })
+    return rows, breakdowns
+
+
+def fused_conv(rounds: int, budget: float) -> list[dict]:
+    """ResNet-18's layer1 3 x 3 conv (64 -> 64, 56 x 56) with bias and ReLU: fused, conv then ReLU, and torch."""
+    if "activation" not in inspect.signature(fc.conv2d).parameters:
+        return []
+    rows = []
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((64, 64, 3, 3), dtype=np.float32) * 0.05
+    b = rng.standard_normal(64, dtype=np.float32)
+    for batch in BATCHES:
+        x = rng.standard_normal((batch, 64, 56, 56), dtype=np.float32)
+        xt, wt, bt = map(torch.from_numpy, (x, w, b))
+
+        def separate() -> np.ndarray:
+            out = fc.conv2d(x, w, b, padding=1, backend="cpu")
+            return np.maximum(out, 0, out=out)
+
+        def run_torch() -> Any:
+            with torch.inference_mode():
+                return F.relu(F.conv2d(xt, wt, bt, padding=1))
+
+        funcs = {
+            "fused": lambda: fc.conv2d(x, w, b, padding=1, activation="relu", backend="cpu"),
+            "conv then relu": separate,
+            "torch conv2d + relu": run_torch,
+        }
+        medians = interleaved_medians(funcs, rounds, budget)
+        row = {"case": f"3x3 conv 64->64 56x56 + bias + ReLU, batch {batch}", **{k: v * 1e3 for k, v in medians.items()}}
+        rows.append(row)
+        print(f"{row['case']}: " + "  ".join(f"{k} {v * 1e3:.2f} ms" for k, v in medians.items()), flush=True)
+    return rows
+
+
+def as_text(record: dict) -> str:
+    lines = [f"# {record['command']}", f"# {record['date']}  machine: {record['machine']['cpu']}, "
+             f"{record['machine']['cores']} cores, threads {record['machine']['threads']}", ""]
+    lines += [f"{'model':<13} {'batch':>5} {'fastconv ms':>12} {'torch ms':>10} {'speed-up':>9}"]
+    for r in record["end_to_end"]:
+        lines.append(f"{r['model']:<13} {r['batch']:>5} {r['fastconv_ms']:>12.1f} {r['torch_ms']:>10.1f} {r['speedup']:>8.2f}x")
+    for b in record["breakdown"]:
+        lines += ["", f"per layer kind, {b['model']} batch {b['batch']} (one profiled pass, ms): "
+                      f"fastconv {b['fastconv_total_ms']:.1f} total, torch {b['torch_total_ms']:.1f} total"]
+        for kind in sorted(set(b["fastconv_ms"]) | set(b["torch_ms"]), key=lambda k: -b["fastconv_ms"].get(k, 0)):
+            ours, theirs = b["fastconv_ms"].get(kind), b["torch_ms"].get(kind)
+            lines.append(f"  {kind:<26} {'' if ours is None else f'{ours:9.1f}':>9} {'' if theirs is None else f'{theirs:9.1f}':>9}")
+    if record["fused_conv"]:
+        lines += ["", "fused conv + bias + ReLU (ms):"]
+        for r in record["fused_conv"]:
+            lines.append(f"  {r['case']}: " + "  ".join(f"{k} {v:.2f}" for k, v in r.items() if k != "case"))
+    return "\n".join(lines) + "\n"
+
+
+def readme_section(path: str) -> str:
+    with open(path) as f:
+        record = json.load(f)
+    rel = os.path.relpath(path, ROOT)
+    m = record["machine"]
+    lines = [
+        f"Generated by `python benchmarks/nn_bench.py --readme` from [`{rel}`]({rel}), recorded by `{record['command']}` "
+        f"on {m['cpu']} ({m['cores']} cores; threads {m['threads']}; load average {m.get('loadavg')}). "
+        "Median latency per call, 224 x 224 float32, interleaved rounds; speed-up = torch time / fastconv time.",
+        "",
+        "| model | batch | fastconv ms | torch CPU eager ms | speed-up | target |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in record["end_to_end"]:
+        target = "" if r["target"] is None else f"≥ {r['target']:.1f}x"
+        lines.append(f"| {r['model']} | {r['batch']} | {r['fastconv_ms']:.1f} | {r['torch_ms']:.1f} | {r['speedup']:.2f}x | {target} |")
+    for b in record["breakdown"]:
+        if b["batch"] != 1:
+            continue
+        lines += ["", f"Where the time goes, {b['model']} batch 1 (ms, one profiled pass; torch's BatchNorm and ReLU are separate modules, "
+                      "fastconv folds them into the convolutions):", "", "| layer kind | fastconv | torch |", "|---|---|---|"]
+        for kind in sorted(set(b["fastconv_ms"]) | set(b["torch_ms"]), key=lambda k: -(b["fastconv_ms"].get(k, 0) + b["torch_ms"].get(k, 0))):
+            ours, theirs = b["fastconv_ms"].get(kind), b["torch_ms"].get(kind)
+            lines.append(f"| {kind} | {'' if ours is None else f'{ours:.1f}'} | {'' if theirs is None else f'{theirs:.1f}'} |")
+    if record["fused_conv"]:
+        lines += ["", "| fused convolution (ms) | " + " | ".join(k for k in record["fused_conv"][0] if k != "case") + " |",
+                  "|---" * len(record["fused_conv"][0]) + "|"]
+        for r in record["fused_conv"]:
+            lines.append(f"| {r['case']} | " + " | ".join(f"{v:.2f}" for k, v in r.items() if k != "case") + " |")
+    return "\n".join(lines) + "\n"
+
+
+def update_readme(readme: str) -> None:
+    records = sorted(glob.glob(os.path.join(RESULTS, "nn-*.json")))
+    if not records:
+        raise SystemExit("no benchmarks/results/nn-*.json yet: run python benchmarks/nn_bench.py first")
+    with open(readme) as f:
+        text = f.read()
+    with open(readme, "w") as f:
+        f.write(regenerate(text, readme_section(records[-1]), START, END))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--budget", type=float, default=30.0, help="seconds of timing per case (at least 3 rounds)")
+    parser.add_argument("--out", default=RESULTS)
+    parser.add_argument("--readme", action="store_true", help="only regenerate the README's Networks table")
+    args = parser.parse_args(argv)
+    if args.readme:
+        update_readme(os.path.join(ROOT, "README.md"))
+        return 0
+    rows, breakdowns = end_to_end(args.rounds, args.budget)
+    record = {
+        "command": "PYTHONPATH=src python benchmarks/nn_bench.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "end_to_end": rows,
+        "breakdown": breakdowns,
+        "fused_conv": fused_conv(args.rounds, args.budget / 3),
+    }
+    os.makedirs(args.out, exist_ok=True)
+    stem = os.path.join(args.out, f"nn-{datetime.date.today().isoformat()}")
+    with open(stem + ".json", "w") as f:
+        json.dump(record, f, indent=1)
+    with open(stem + ".txt", "w") as f:
+        f.write(as_text(record))
+    print(as_text(record))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
