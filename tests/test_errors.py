@@ -53,6 +53,10 @@ CASES: list[tuple[str, Callable[[str], Any], str, list[str]]] = [
     ("conv2d-none-input", lambda b: fc.conv2d(None, W4, backend=b), "input", ["None"]),
     ("conv2d-reflect-padding-too-large", lambda b: fc.conv2d(ones(1, 1, 3, 8), ones(1, 1, 1, 1), padding=3, padding_mode="reflect", backend=b), "padding", [zero("3")]),
     ("conv2d-circular-padding-too-large", lambda b: fc.conv2d(ones(1, 1, 3, 8), ones(1, 1, 1, 1), padding=4, padding_mode="circular", backend=b), "padding", [zero("4")]),
+    ("conv2d-activation-bogus", lambda b: fc.conv2d(X4, W4, activation="tanh", backend=b), "activation", ["tanh"]),
+    ("conv2d-activation-not-str", lambda b: fc.conv2d(X4, W4, activation=1, backend=b), "activation", [zero("1")]),
+    ("conv2d-gelu-on-integers", lambda b: fc.conv2d(X4.astype(int), W4.astype(int), activation="gelu", backend=b), "activation", ["gelu", "int64"]),
+    ("conv1d-silu-on-integers", lambda b: fc.conv1d(ones(1, 2, 6).astype(np.uint8), ones(3, 2, 2).astype(int), activation="silu", backend=b), "activation", ["silu", "int64"]),
     # conv1d
     ("conv1d-4d-input", lambda b: fc.conv1d(ones(1, 1, 3, 3), ones(1, 1, 2), backend=b), "input", [r"\(1, 1, 3, 3\)"]),
     ("conv1d-stride-pair", lambda b: fc.conv1d(ones(1, 1, 5), ones(1, 1, 2), stride=(1, 1), backend=b), "stride", [r"\(1, 1\)"]),

@@ -153,3 +153,21 @@ def test_unbatched_non_contiguous_and_empty_inputs():
     same(fc.conv2d(x, w, backend="cuda"), fc.conv2d(x, w, backend="numpy"), np.float64)
     same(fc.conv2d(np.zeros((0, 3, 4, 4)), w, backend="cuda"), np.zeros((0, 2, 3, 3)))
     same(fc.max_pool2d(x, 2, backend="cuda"), fc.max_pool2d(x, 2, backend="numpy"))
+
+
+ACTIVATIONS = {"relu": F.relu, "relu6": F.relu6, "silu": F.silu, "gelu": F.gelu}
+
+
+@pytest.mark.parametrize("kernel", ["tiled", "direct"])
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_conv2d_fused_activation_matches_torch(monkeypatch, kernel, activation):
+    if kernel == "direct":
+        monkeypatch.setattr(_cuda, "SHARED_BYTES", 0)
+    x, w, b = data((1, 2, 4, 5), np.float64) * 3, data((4, 2, 2, 2), np.float64), data(4, np.float64)
+    x[0, 0, 0, 0] = np.nan
+    want = ACTIVATIONS[activation](F.conv2d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), padding=1)).numpy()
+    same(fc.conv2d(x, w, b, padding=1, activation=activation, backend="cuda"), want, np.float64)
+    xi, wi = rng.integers(-9, 9, (1, 2, 4, 4)), rng.integers(-3, 3, (3, 2, 2, 2))
+    if activation in ("relu", "relu6"):
+        want = ACTIVATIONS[activation](F.conv2d(torch.from_numpy(xi), torch.from_numpy(wi))).numpy()
+        same(fc.conv2d(xi, wi, activation=activation, backend="cuda"), want)

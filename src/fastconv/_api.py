@@ -24,6 +24,7 @@ Backend = str
 PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]
 SignalMode = Literal["full", "same", "valid"]
 Method = Literal["auto", "direct", "separable", "fft"]
+Activation = Literal["relu", "relu6", "silu", "gelu"]
 
 
 def _finish(out: np.ndarray, dtype: np.dtype, batched: bool = True) -> np.ndarray:
@@ -49,12 +50,20 @@ def conv2d(
     groups: int = 1,
     *,
     padding_mode: PaddingMode = "zeros",
+    activation: Activation | None = None,
     backend: Backend = "auto",
 ) -> np.ndarray:
     """2-D cross-correlation over (N, C, H, W) or (C, H, W) input, as ``torch.nn.functional.conv2d``.
 
     ``padding_mode`` pads as ``torch.nn.Conv2d`` does.  Floats keep their dtype;
     integer and bool inputs give exact int64 results.
+
+    ``activation`` is applied to each output (bias included) as the kernel
+    stores it, in the same pass: "relu", "relu6" (``clamp(0, 6)``), "silu"
+    (``x * sigmoid(x)``) or "gelu" (torch's exact erf form).  NaN stays NaN;
+    silu and gelu are computed in float64 and need floating inputs (integer
+    convolutions take "relu" and "relu6" only).  gelu(+inf) is +inf (torch's
+    float32 CPU kernel gives NaN there).
 
     Parameters
     ----------
@@ -65,6 +74,7 @@ def conv2d(
     padding : int, (int, int), "same" or "valid"
     groups : int
     padding_mode : {"zeros", "reflect", "replicate", "circular"}
+    activation : {None, "relu", "relu6", "silu", "gelu"}
     backend : str
         "auto", or a name from :func:`fastconv.backends`.
 
@@ -77,8 +87,10 @@ def conv2d(
     >>> import numpy as np, fastconv as fc
     >>> fc.conv2d(np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2))).shape
     (1, 1, 2, 2)
+    >>> fc.conv2d(np.ones((1, 1, 2, 2)), -np.ones((1, 1, 1, 1)), activation="relu").tolist()
+    [[[[0.0, 0.0], [0.0, 0.0]]]]
     """
-    call = check.conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups, padding_mode)
+    call = check.conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups, padding_mode, activation)
     return _finish(kernels(backend).conv2d(call), call.out_dtype, call.batched)
 
 
@@ -93,6 +105,7 @@ def conv1d(
     groups: int = 1,
     *,
     padding_mode: PaddingMode = "zeros",
+    activation: Activation | None = None,
     backend: Backend = "auto",
 ) -> np.ndarray:
     """1-D cross-correlation over (N, C, L) or (C, L) input, as ``torch.nn.functional.conv1d``.
@@ -105,7 +118,7 @@ def conv1d(
     >>> fc.conv1d([[1.0, 2.0, 3.0]], [[[1.0, -1.0]]]).tolist()
     [[-1.0, -1.0]]
     """
-    call = check.conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups, padding_mode)
+    call = check.conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups, padding_mode, activation)
     return _finish(kernels(backend).conv2d(call)[:, :, 0], call.out_dtype, call.batched)
 
 

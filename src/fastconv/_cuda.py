@@ -50,11 +50,32 @@ SIMULATED = bool(_cuda_config.ENABLE_CUDASIM)  # NUMBA_ENABLE_CUDASIM=1: kernels
 # --- kernels (plain functions; compiled by _jit) ------------------------------------------
 
 
+@cuda.jit(device=True)
+def _store(out, n, o, h, w, v, act):
+    """``out[n, o, h, w] = ACTIVATIONS[act](v)`` (``_validate.ACTIVATIONS``); silu and gelu in float64.
+
+    Each branch stores its own value, so an integer result never passes
+    through a float.
+    """
+    if act == 0:
+        out[n, o, h, w] = v
+    elif act == 1:
+        out[n, o, h, w] = 0 if v < 0 else v
+    elif act == 2:
+        out[n, o, h, w] = 0 if v < 0 else (6 if v > 6 else v)
+    elif act == 3:
+        x = float(v)
+        out[n, o, h, w] = x / (1.0 + math.exp(-x)) if x > -700.0 else x * 0.0  # the simulator's exp overflows
+    else:
+        x = float(v)
+        out[n, o, h, w] = 0.5 * x * (1.0 + math.erf(x * 0.7071067811865476))
+
+
 def _conv_tiled_source(dtype, bx: int, by: int, ocb: int):
     """The tiled conv kernel for one dtype, tile (bx, by) and ``ocb`` output channels per thread."""
     dtype = np.dtype(dtype) if SIMULATED else numpy_support.from_dtype(dtype)
 
-    def conv_tiled(x, w, bias, rows, cols, sh, sw, dh, dw, groups, fill, out):
+    def conv_tiled(x, w, bias, rows, cols, sh, sw, dh, dw, groups, fill, act, out):
         patch = cuda.shared.array(0, dtype)
         acc = cuda.local.array(ocb, dtype)
         n_out, cg, kh, kw = w.shape
@@ -96,12 +117,12 @@ def _conv_tiled_source(dtype, bx: int, by: int, ocb: int):
             if inside:
                 for j in range(ocb):
                     if j < count:
-                        out[n, o0 + j, oh0 + ty, ow0 + tx] = acc[j] + bias[o0 + j]
+                        _store(out, n, o0 + j, oh0 + ty, ow0 + tx, acc[j] + bias[o0 + j], act)
 
     return conv_tiled
 
 
-def _conv_direct(x, w, bias, rows, cols, sh, sw, dh, dw, groups, fill, zero, out):
+def _conv_direct(x, w, bias, rows, cols, sh, sw, dh, dw, groups, fill, act, zero, out):
     n_out, cg, kh, kw = w.shape
     ho, wo = out.shape[2], out.shape[3]
     og = n_out // groups
@@ -119,7 +140,7 @@ def _conv_direct(x, w, bias, rows, cols, sh, sw, dh, dw, groups, fill, zero, out
                         acc += w[o, c, u, v] * x[n, ci0 + c, r, col]
                     elif r != SKIP and col != SKIP:
                         acc += w[o, c, u, v] * fill
-        out[n, o, oh, ow] = acc + bias[o]
+        _store(out, n, o, oh, ow, acc + bias[o], act)
 
 
 def _max_pool(x, kh, kw, sh, sw, ph, pw, dh, dw, lowest, out, indices):
@@ -307,7 +328,7 @@ def gather(array: DeviceArray, dtype: np.dtype) -> DeviceArray:
 # --- entry points -----------------------------------------------------------------------------
 
 
-def _conv(x, w, bias, pads, boundary, stride, dilation, groups, fill, call) -> object:
+def _conv(x, w, bias, pads, boundary, stride, dilation, groups, fill, call, act: int = 0) -> object:
     """Run the tiled (or direct) conv kernel on (N, C, H, W) ``x`` and (O, C/g, kH, kW) ``w``.
 
     The tiled kernel stages a padded patch in shared memory, where no value
@@ -327,7 +348,7 @@ def _conv(x, w, bias, pads, boundary, stride, dilation, groups, fill, call) -> o
         rows = cuda.to_device(_source_index(h, top, hp, boundary), stream=stream)
         cols = cuda.to_device(_source_index(wd, left, wp, boundary), stream=stream)
         bias = cuda.to_device(np.zeros(o, dtype), stream=stream) if bias is None else _on_device(bias, stream)
-        args = (_on_device(x, stream), _on_device(w, stream), bias, rows, cols, sh, sw, dh, dw, groups, dtype.type(fill), out)
+        args = (_on_device(x, stream), _on_device(w, stream), bias, rows, cols, sh, sw, dh, dw, groups, dtype.type(fill), act, out)
         bx, by = CONV_BLOCK
         ocb = 1 if o // groups == 1 else OC_BLOCK
         patch = ((by - 1) * sh + (kh - 1) * dh + 1) * ((bx - 1) * sw + (kw - 1) * dw + 1) * dtype.itemsize
@@ -345,7 +366,9 @@ def _device_call(call) -> bool:
 
 
 def conv2d(call: ConvCall):
-    return _conv(call.input, call.weight, call.bias, call.pads, call.boundary, call.stride, call.dilation, call.groups, 0, call)
+    return _conv(
+        call.input, call.weight, call.bias, call.pads, call.boundary, call.stride, call.dilation, call.groups, 0, call, call.activation
+    )
 
 
 def correlate_planes(call: PlaneCall):
@@ -468,7 +491,7 @@ def kernel_signatures(dtype) -> dict[str, tuple]:
     i64, table = types.int64, types.int64[::1]
     arr = {n: types.Array(t, n, "A") for n in (1, 4)}
     out4, idx4 = types.Array(t, 4, "C"), types.Array(types.int64, 4, "C")
-    conv = (arr[4], arr[4], arr[1], table, table, i64, i64, i64, i64, i64, t, out4)
+    conv = (arr[4], arr[4], arr[1], table, table, i64, i64, i64, i64, i64, t, i64, out4)
     bx, by = CONV_BLOCK
     return {
         "conv_tiled_dense": (_conv_tiled_source(np.dtype(dtype), bx, by, OC_BLOCK), conv),

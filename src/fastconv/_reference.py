@@ -18,6 +18,7 @@ loop runs per output element.
 from __future__ import annotations
 
 import numpy as np
+import scipy.special
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ._validate import AdaptiveCall, ConvCall, PlaneCall, PoolCall, adaptive_windows, avg_pool_counts
@@ -51,7 +52,24 @@ def conv2d(call: ConvCall) -> np.ndarray:
     out = np.einsum("ngchwij,gocij->ngohw", win, wg, optimize=True).reshape(n, out_channels, ho, wo)
     if call.bias is not None:
         out += call.bias[:, None, None]
-    return out
+    return activate(out, call.activation)
+
+
+def activate(out: np.ndarray, code: int) -> np.ndarray:
+    """``_validate.ACTIVATIONS[code]`` of ``out``, in ``out``'s dtype; silu and gelu are computed in float64."""
+    if code == 0:
+        return out
+    zero = out.dtype.type(0)
+    if code in (1, 2):
+        clipped = np.where(out < 0, zero, out)
+        return clipped if code == 1 else np.where(out > 6, out.dtype.type(6), clipped)
+    x = out.astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if code == 3:
+            y = x / (1.0 + np.exp(-x))
+        else:
+            y = 0.5 * x * (1.0 + scipy.special.erf(x * 0.7071067811865476))
+    return y.astype(out.dtype)
 
 
 def correlate_planes(call: PlaneCall) -> np.ndarray:

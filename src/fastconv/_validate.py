@@ -46,6 +46,10 @@ FILTER_BOUNDARIES = {
 
 SIGNAL_MODES = ("full", "same", "valid")
 
+# conv2d's fused activations; a call carries the index (0: none), which every backend's kernels read.
+ACTIVATIONS = (None, "relu", "relu6", "silu", "gelu")
+EXACT_ACTIVATIONS = (None, "relu", "relu6")  # the ones an integer (int64) convolution can apply exactly
+
 
 def fail(func: str, message: str, exc: type[Exception] = ValueError) -> Exception:
     return exc(f"{func}: {message}")
@@ -231,6 +235,22 @@ class ConvCall(NamedTuple):
     boundary: str  # an np.pad mode
     out_dtype: np.dtype
     batched: bool
+    activation: int = 0  # index in ACTIVATIONS, applied to each output as it is stored
+
+
+def activation(value: Any, func: str, dtype: np.dtype) -> int:
+    """The index in ACTIVATIONS of ``activation=``; silu and gelu need a floating result."""
+    if not (value is None or isinstance(value, str)) or value not in ACTIVATIONS:
+        options = ", ".join(repr(a) for a in ACTIVATIONS)
+        raise fail(func, f"activation must be one of {options}; got {value!r}")
+    if dtype.kind != "f" and value not in EXACT_ACTIVATIONS:
+        raise fail(
+            func,
+            f"activation={value!r} needs floating inputs, got integer inputs that give dtype {dtype}; "
+            "cast them to a float type, or use 'relu' or 'relu6'",
+            TypeError,
+        )
+    return ACTIVATIONS.index(value)
 
 
 def conv(
@@ -244,6 +264,7 @@ def conv(
     dilation: Any,
     groups: Any,
     padding_mode: Any,
+    activation_name: Any = None,
 ) -> ConvCall:
     """Check a torch-style ``conv1d``/``conv2d`` call; 1-D is returned as H = 1."""
     x, was_batched = batched(as_array(input, "input", func), "input", func, nd)
@@ -300,6 +321,7 @@ def conv(
         )
 
     dtypes = conv_dtypes(x, w) if b is None else conv_dtypes(x, w, b)
+    act = activation(activation_name, func, dtypes.out)
     if nd == 1:
         x, w = x[:, :, np.newaxis], w[:, :, np.newaxis]
         stride, dilation, pads = (1, *stride), (1, *dilation), [(0, 0), *pads]
@@ -314,6 +336,7 @@ def conv(
         boundary,
         dtypes.out,
         was_batched,
+        act,
     )
 
 
