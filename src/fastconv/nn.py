@@ -197,7 +197,7 @@ class Conv2d(Module):
         return self.weight.shape[0]
 
     def forward(self, x: ArrayLike) -> np.ndarray:
-        out = _api.conv2d(
+        return _api.conv2d(
             x,
             self.weight,
             self.bias,
@@ -206,9 +206,9 @@ class Conv2d(Module):
             self.dilation,
             self.groups,
             padding_mode=self.padding_mode,
+            activation=self.activation,
             backend=self.backend,
         )
-        return _activate(self.activation, out, out)  # SHIM until conv2d(activation=) lands
 
     def _settings(self) -> str:
         out, inner, kh, kw = self.weight.shape
