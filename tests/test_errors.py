@@ -60,6 +60,15 @@ CASES: list[tuple[str, Callable[[str], Any], str, list[str]]] = [
     # conv1d
     ("conv1d-4d-input", lambda b: fc.conv1d(ones(1, 1, 3, 3), ones(1, 1, 2), backend=b), "input", [r"\(1, 1, 3, 3\)"]),
     ("conv1d-stride-pair", lambda b: fc.conv1d(ones(1, 1, 5), ones(1, 1, 2), stride=(1, 1), backend=b), "stride", [r"\(1, 1\)"]),
+    # conv_transpose2d / conv_transpose1d
+    ("conv_transpose2d-output-padding", lambda b: fc.conv_transpose2d(X4, ones(2, 3, 3, 3), output_padding=1, backend=b), "output_padding", [r"\(1, 1\)", "stride"]),
+    ("conv_transpose2d-too-small", lambda b: fc.conv_transpose2d(ones(1, 1, 2, 2), ones(1, 1, 1, 1), padding=2, backend=b), "output size|padding", [r"-2"]),
+    ("conv_transpose2d-channel-mismatch", lambda b: fc.conv_transpose2d(X4, ones(3, 2, 3, 3), backend=b), "channel", [zero("2"), zero("3")]),
+    ("conv_transpose2d-groups", lambda b: fc.conv_transpose2d(ones(1, 3, 4, 4), ones(3, 1, 3, 3), groups=2, backend=b), "groups", [zero("2"), zero("3")]),
+    ("conv_transpose2d-bias", lambda b: fc.conv_transpose2d(X4, ones(2, 3, 3, 3), np.ones(2), backend=b), "bias", [zero("3"), r"\(2,\)"]),
+    ("conv_transpose2d-3d-weight", lambda b: fc.conv_transpose2d(X4, ones(2, 3, 3), backend=b), "weight", [r"\(2, 3, 3\)"]),
+    ("conv_transpose2d-stride-0", lambda b: fc.conv_transpose2d(X4, ones(2, 3, 3, 3), stride=0, backend=b), "stride", [zero("0")]),
+    ("conv_transpose1d-4d-input", lambda b: fc.conv_transpose1d(X4, ones(2, 1, 2), backend=b), "input", [r"\(1, 2, 6, 6\)"]),
     # max_pool2d
     ("max_pool2d-kernel-0", lambda b: fc.max_pool2d(X4, 0, backend=b), "kernel_size", [zero("0")]),
     ("max_pool2d-stride-0", lambda b: fc.max_pool2d(X4, 2, stride=0, backend=b), "stride", [zero("0")]),
@@ -113,6 +122,7 @@ def test_message_pattern_is_order_free() -> None:
 OPS: dict[str, Callable[..., Any]] = {
     "conv2d": lambda **k: fc.conv2d(X4, W4, **k),
     "conv1d": lambda **k: fc.conv1d(ones(1, 2, 6), ones(3, 2, 2), **k),
+    "conv_transpose2d": lambda **k: fc.conv_transpose2d(X4, ones(2, 3, 3, 3), **k),
     "max_pool2d": lambda **k: fc.max_pool2d(X4, 2, **k),
     "avg_pool2d": lambda **k: fc.avg_pool2d(X4, 2, **k),
     "adaptive_avg_pool2d": lambda **k: fc.adaptive_avg_pool2d(X4, 2, **k),
@@ -136,6 +146,7 @@ def test_every_op_rejects_non_numeric_input(backend: str, op: str) -> None:
     first = {
         "conv2d": lambda v: fc.conv2d(v, W4, backend=backend),
         "conv1d": lambda v: fc.conv1d(v, ones(3, 2, 2), backend=backend),
+        "conv_transpose2d": lambda v: fc.conv_transpose2d(v, ones(2, 3, 3, 3), backend=backend),
         "max_pool2d": lambda v: fc.max_pool2d(v, 2, backend=backend),
         "avg_pool2d": lambda v: fc.avg_pool2d(v, 2, backend=backend),
         "adaptive_avg_pool2d": lambda v: fc.adaptive_avg_pool2d(v, 2, backend=backend),

@@ -171,3 +171,17 @@ def test_conv2d_fused_activation_matches_torch(monkeypatch, kernel, activation):
     if activation in ("relu", "relu6"):
         want = ACTIVATIONS[activation](F.conv2d(torch.from_numpy(xi), torch.from_numpy(wi))).numpy()
         same(fc.conv2d(xi, wi, activation=activation, backend="cuda"), want)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("args", [
+    dict(stride=2, padding=1, output_padding=1),
+    dict(stride=(1, 3), padding=(2, 0), output_padding=(1, 2), groups=2, dilation=(2, 1)),
+])
+def test_conv_transpose2d_matches_torch(args, dtype):
+    x, w, b = data((2, 4, 3, 4), dtype), data((4, 3, 3, 2), dtype), data(3 * args.get("groups", 1), dtype)
+    want = F.conv_transpose2d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), **args).numpy()
+    same(fc.conv_transpose2d(x, w, b, **args, backend="cuda"), want, dtype)
+    xi, wi = rng.integers(-9, 9, (1, 4, 3, 3)), rng.integers(-3, 3, (4, 2, 2, 2))
+    want = F.conv_transpose2d(torch.from_numpy(xi), torch.from_numpy(wi), stride=2).numpy()
+    same(fc.conv_transpose2d(xi, wi, stride=2, backend="cuda"), want)

@@ -123,6 +123,77 @@ def conv1d(
 
 
 @keeps_device_type
+def conv_transpose2d(
+    input: ArrayLike,
+    weight: ArrayLike,
+    bias: ArrayLike | None = None,
+    stride: IntPair = 1,
+    padding: IntPair = 0,
+    output_padding: IntPair = 0,
+    groups: int = 1,
+    dilation: IntPair = 1,
+    *,
+    backend: Backend = "auto",
+) -> np.ndarray:
+    """2-D transposed convolution over (N, C, H, W) or (C, H, W) input, as ``torch.nn.functional.conv_transpose2d``.
+
+    The output is ``(H - 1) * stride - 2 * padding + dilation * (kH - 1) +
+    output_padding + 1`` high (and likewise wide); ``output_padding`` must be
+    smaller than ``stride`` or ``dilation`` on each axis.  Floats keep their
+    dtype; integer and bool inputs give exact int64 results.
+
+    Parameters
+    ----------
+    input : array_like, (N, C_in, H, W) or (C_in, H, W)
+    weight : array_like, (C_in, C_out // groups, kH, kW)
+    bias : array_like, (C_out,), optional
+    stride, padding, output_padding, dilation : int or (int, int)
+    groups : int
+    backend : str
+        "auto", or a name from :func:`fastconv.backends`.
+
+    Returns
+    -------
+    ndarray, (N, C_out, Ho, Wo) or (C_out, Ho, Wo)
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv as fc
+    >>> fc.conv_transpose2d(np.ones((1, 1, 2, 2)), np.ones((1, 1, 2, 2)), stride=2).shape
+    (1, 1, 4, 4)
+    """
+    call = check.conv_transpose("conv_transpose2d", 2, input, weight, bias, stride, padding, output_padding, groups, dilation)
+    return _finish(kernels(backend).conv_transpose2d(call), call.out_dtype, call.batched)
+
+
+@keeps_device_type
+def conv_transpose1d(
+    input: ArrayLike,
+    weight: ArrayLike,
+    bias: ArrayLike | None = None,
+    stride: int | tuple[int] = 1,
+    padding: int | tuple[int] = 0,
+    output_padding: int | tuple[int] = 0,
+    groups: int = 1,
+    dilation: int | tuple[int] = 1,
+    *,
+    backend: Backend = "auto",
+) -> np.ndarray:
+    """1-D transposed convolution over (N, C, L) or (C, L) input, as ``torch.nn.functional.conv_transpose1d``.
+
+    The arguments are those of :func:`conv_transpose2d` with one spatial axis.
+
+    Examples
+    --------
+    >>> import fastconv as fc
+    >>> fc.conv_transpose1d([[1.0, 2.0]], [[[1.0, 1.0]]]).tolist()
+    [[1.0, 3.0, 2.0]]
+    """
+    call = check.conv_transpose("conv_transpose1d", 1, input, weight, bias, stride, padding, output_padding, groups, dilation)
+    return _finish(kernels(backend).conv_transpose2d(call)[:, :, 0], call.out_dtype, call.batched)
+
+
+@keeps_device_type
 def max_pool2d(
     input: ArrayLike,
     kernel_size: IntPair,

@@ -15,7 +15,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from ._validate import AdaptiveCall, ConvCall, PlaneCall, PoolCall, avg_pool_counts
+from ._validate import AdaptiveCall, ConvCall, ConvTransposeCall, PlaneCall, PoolCall, avg_pool_counts
 
 # fastmath without nnan/ninf, so that NaN and inf keep their IEEE behaviour.
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
@@ -397,6 +397,53 @@ def conv2d(call: ConvCall) -> np.ndarray:
     _run_correlation(
         x, w, bias, call.pads, call.stride, call.dilation, call.groups, call.boundary, x.dtype.type(0), out, call.activation
     )
+    return out
+
+
+@njit(**KERNEL)
+def _conv_transpose2d_kernel(x, w, bias, sh, sw, ph, pw, dh, dw, groups, out):
+    """Transposed convolution, one (image, out channel, output row) per job.
+
+    Row ``oh`` takes input row ``ih`` through tap ``u`` when ``oh = ih * sh - ph + u * dh``;
+    each such (input row, weight) pair is added along the output row at
+    columns ``iw * sw - pw + v * dw``, which this job alone writes.
+    """
+    n_batch, cin, h, wd = x.shape
+    _, cog, kh, kw = w.shape
+    _, n_out, ho, wo = out.shape
+    cig = cin // groups
+    for job in prange(n_batch * n_out * ho):
+        n, o, oh = job // (n_out * ho), (job // ho) % n_out, job % ho
+        g, ol = o // cog, o % cog
+        row = out[n, o, oh]
+        for j in range(wo):
+            row[j] = bias[o]
+        for u in range(kh):
+            t = oh + ph - u * dh
+            if t < 0 or t % sh != 0 or t // sh >= h:
+                continue
+            for c in range(g * cig, (g + 1) * cig):
+                src = x[n, c, t // sh]
+                for v in range(kw):
+                    weight = w[c, ol, u, v]
+                    off = v * dw - pw
+                    lo, hi = _inside(wd, wo, off, sw)
+                    if sw == 1:
+                        dst, part = row[off + lo : off + hi], src[lo:hi]
+                        for j in range(dst.shape[0]):
+                            dst[j] += weight * part[j]
+                    else:
+                        for iw in range(lo, hi):
+                            row[off + iw * sw] += weight * src[iw]
+
+
+def conv_transpose2d(call: ConvTransposeCall) -> np.ndarray:
+    x, w = np.ascontiguousarray(call.input), np.ascontiguousarray(call.weight)
+    out = np.empty((x.shape[0], w.shape[1] * call.groups, *call.out_size), x.dtype)
+    if out.size:
+        bias = np.zeros(out.shape[1], x.dtype) if call.bias is None else np.ascontiguousarray(call.bias)
+        (sh, sw), (ph, pw), (dh, dw) = call.stride, call.padding, call.dilation
+        _conv_transpose2d_kernel(x, w, bias, sh, sw, ph, pw, dh, dw, call.groups, out)
     return out
 
 

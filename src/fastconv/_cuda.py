@@ -36,7 +36,7 @@ from numba.np import numpy_support
 from . import _cost, _validate
 from ._cpu import SKIP, _lowest, _source_index
 from ._device import DeviceArray
-from ._validate import AdaptiveCall, ConvCall, PlaneCall, PoolCall
+from ._validate import AdaptiveCall, ConvCall, ConvTransposeCall, PlaneCall, PoolCall
 
 CONV_BLOCK = (16, 16)  # threads (x, y) of a conv block = the output tile (width, height)
 OC_BLOCK = 4  # output channels each conv thread accumulates (dense and grouped)
@@ -50,7 +50,7 @@ SIMULATED = bool(_cuda_config.ENABLE_CUDASIM)  # NUMBA_ENABLE_CUDASIM=1: kernels
 # --- kernels (plain functions; compiled by _jit) ------------------------------------------
 
 
-@cuda.jit(device=True)
+@cuda.jit(device=True, inline="always")  # inlined as Numba IR: compiling it alone would need a GPU
 def _store(out, n, o, h, w, v, act):
     """``out[n, o, h, w] = ACTIVATIONS[act](v)`` (``_validate.ACTIVATIONS``); silu and gelu in float64.
 
@@ -141,6 +141,28 @@ def _conv_direct(x, w, bias, rows, cols, sh, sw, dh, dw, groups, fill, act, zero
                     elif r != SKIP and col != SKIP:
                         acc += w[o, c, u, v] * fill
         _store(out, n, o, oh, ow, acc + bias[o], act)
+
+
+def _conv_transpose(x, w, bias, sh, sw, ph, pw, dh, dw, groups, zero, out):
+    """One thread per output: gather every (input, tap) pair with ``o = i * stride - pad + k * dilation``."""
+    cin, h, wd = x.shape[1], x.shape[2], x.shape[3]
+    cog, kh, kw = w.shape[1], w.shape[2], w.shape[3]
+    n_out, ho, wo = out.shape[1], out.shape[2], out.shape[3]
+    cig = cin // groups
+    for idx in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+        ow, oh = idx % wo, (idx // wo) % ho
+        o, n = (idx // (wo * ho)) % n_out, idx // (wo * ho * n_out)
+        g, ol = o // cog, o % cog
+        acc = zero
+        for u in range(kh):
+            t = oh + ph - u * dh
+            if t >= 0 and t % sh == 0 and t // sh < h:
+                for v in range(kw):
+                    s = ow + pw - v * dw
+                    if s >= 0 and s % sw == 0 and s // sw < wd:
+                        for c in range(g * cig, (g + 1) * cig):
+                            acc += w[c, ol, u, v] * x[n, c, t // sh, s // sw]
+        out[n, o, oh, ow] = acc + bias[o]
 
 
 def _max_pool(x, kh, kw, sh, sw, ph, pw, dh, dw, lowest, out, indices):
@@ -371,6 +393,20 @@ def conv2d(call: ConvCall):
     )
 
 
+def conv_transpose2d(call: ConvTransposeCall):
+    x, dtype = call.input, call.input.dtype
+    stream, on_device = _stream(call), _device_call(call)
+    n_out = call.weight.shape[1] * call.groups
+    out = cuda.device_array((x.shape[0], n_out, *call.out_size), dtype, stream=stream)
+    if out.size:
+        bias = cuda.to_device(np.zeros(n_out, dtype), stream=stream) if call.bias is None else _on_device(call.bias, stream)
+        _jit(_conv_transpose)[_flat_launch(out.size, stream)](
+            _on_device(x, stream), _on_device(call.weight, stream), bias, *call.stride, *call.padding, *call.dilation,
+            call.groups, dtype.type(0), out,
+        )
+    return _result(out, stream, on_device)
+
+
 def correlate_planes(call: PlaneCall):
     planes, kernel = call.planes[:, None], call.kernel
     if not isinstance(kernel, DeviceArray):
@@ -497,6 +533,7 @@ def kernel_signatures(dtype) -> dict[str, tuple]:
         "conv_tiled_dense": (_conv_tiled_source(np.dtype(dtype), bx, by, OC_BLOCK), conv),
         "conv_tiled_depthwise": (_conv_tiled_source(np.dtype(dtype), bx, by, 1), conv),
         "conv_direct": (_conv_direct, (*conv[:-1], t, out4)),
+        "conv_transpose": (_conv_transpose, (arr[4], arr[4], arr[1], *[i64] * 7, t, out4)),
         "max_pool": (_max_pool, (arr[4], *[i64] * 8, t, out4, idx4)),
         "avg_pool": (_avg_pool, (arr[4], *[i64] * 6, types.boolean, i64, t, out4)),
         "adaptive_pool": (_adaptive_pool, (arr[4], types.boolean, t, out4, idx4)),

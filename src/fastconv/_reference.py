@@ -5,6 +5,7 @@ normalized call from ``_validate`` and returning arrays in the call's compute
 dtype:
 
 - ``conv2d(call: ConvCall) -> (N, O, Ho, Wo)``
+- ``conv_transpose2d(call: ConvTransposeCall) -> (N, O, Ho, Wo)``
 - ``correlate_planes(call: PlaneCall) -> (B, Ho, Wo)``
 - ``max_pool2d(call: PoolCall, return_indices) -> values[, int64 indices]``
 - ``avg_pool2d(call: PoolCall, count_include_pad, divisor_override)``
@@ -21,7 +22,7 @@ import numpy as np
 import scipy.special
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._validate import AdaptiveCall, ConvCall, PlaneCall, PoolCall, adaptive_windows, avg_pool_counts
+from ._validate import AdaptiveCall, ConvCall, ConvTransposeCall, PlaneCall, PoolCall, adaptive_windows, avg_pool_counts
 
 
 def _pad(x: np.ndarray, pads: tuple[int, int, int, int], mode: str, fill: float = 0) -> np.ndarray:
@@ -53,6 +54,29 @@ def conv2d(call: ConvCall) -> np.ndarray:
     if call.bias is not None:
         out += call.bias[:, None, None]
     return activate(out, call.activation)
+
+
+def conv_transpose2d(call: ConvTransposeCall) -> np.ndarray:
+    """Each tap (u, v) scatters ``x * w[:, :, u, v]`` to the rows ``ih * sh - ph + u * dh`` (and columns likewise).
+
+    Only products of an input value and a weight are summed, as in torch:
+    a NaN weight reaches only the outputs its tap lands on.
+    """
+    x, w, groups = call.input, call.weight, call.groups
+    n, cin, h, wd = x.shape
+    _, cog, kh, kw = w.shape
+    (sh, sw), (ph, pw), (dh, dw) = call.stride, call.padding, call.dilation
+    ho, wo = call.out_size
+    full = np.zeros((n, groups, cog, ho + 2 * ph, wo + 2 * pw), x.dtype)
+    xg = x.reshape(n, groups, cin // groups, h, wd)
+    wg = w.reshape(groups, cin // groups, cog, kh, kw)
+    for u in range(kh):
+        for v in range(kw):
+            rows = slice(u * dh, u * dh + (h - 1) * sh + 1, sh)
+            cols = slice(v * dw, v * dw + (wd - 1) * sw + 1, sw)
+            full[..., rows, cols] += np.einsum("ngchw,gco->ngohw", xg, wg[..., u, v])
+    out = full[..., ph : ph + ho, pw : pw + wo].reshape(n, groups * cog, ho, wo)
+    return out if call.bias is None else out + call.bias[:, None, None]
 
 
 def activate(out: np.ndarray, code: int) -> np.ndarray:

@@ -340,6 +340,88 @@ def conv(
     )
 
 
+class ConvTransposeCall(NamedTuple):
+    input: np.ndarray  # (N, C_in, H, W), compute dtype
+    weight: np.ndarray  # (C_in, C_out // groups, kH, kW), compute dtype
+    bias: np.ndarray | None
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    dilation: tuple[int, int]
+    groups: int
+    out_size: tuple[int, int]
+    out_dtype: np.dtype
+    batched: bool
+
+
+def conv_transpose_out_size(size: int, kernel: int, stride: int, pad: int, dilation: int, output_padding: int) -> int:
+    return (size - 1) * stride - 2 * pad + dilation * (kernel - 1) + output_padding + 1
+
+
+def conv_transpose(
+    func: str,
+    nd: int,
+    input: Any,
+    weight: Any,
+    bias: Any,
+    stride: Any,
+    padding: Any,
+    output_padding: Any,
+    groups: Any,
+    dilation: Any,
+) -> ConvTransposeCall:
+    """Check a torch-style ``conv_transpose1d``/``conv_transpose2d`` call; 1-D is returned as H = 1."""
+    x, was_batched = batched(as_array(input, "input", func), "input", func, nd)
+    nonempty_planes(x, func)
+    w = as_array(weight, "weight", func)
+    if w.ndim != nd + 2:
+        raise fail(func, f"weight must be {nd + 2}-D (in_channels, out_channels/groups, kernel...), got shape {w.shape}")
+    b = None if bias is None else as_array(bias, "bias", func)
+    groups = positive_int(groups, "groups", func)
+    stride = int_tuple(stride, "stride", func, nd, 1)
+    padding = int_tuple(padding, "padding", func, nd, 0)
+    output_padding = int_tuple(output_padding, "output_padding", func, nd, 0)
+    dilation = int_tuple(dilation, "dilation", func, nd, 1)
+    channels = x.shape[1]
+    if channels % groups:
+        raise fail(func, f"groups={groups} must divide the input channels, got input with {channels} channels")
+    if w.shape[0] != channels:
+        raise fail(func, f"input has {channels} channels but weight shape {w.shape} expects {w.shape[0]} (weight is (in_channels, out_channels/groups, kernel...))")
+    out_channels = w.shape[1] * groups
+    if b is not None and b.shape != (out_channels,):
+        raise fail(func, f"bias must have shape ({out_channels},) to match weight and groups={groups}, got shape {b.shape}")
+    if any(op >= s and op >= d for op, s, d in zip(output_padding, stride, dilation)):
+        raise fail(
+            func,
+            f"output_padding must be smaller than stride or dilation on each axis, got output_padding={output_padding} "
+            f"with stride={stride} and dilation={dilation}",
+        )
+    out = tuple(
+        conv_transpose_out_size(*args) for args in zip(x.shape[2:], w.shape[2:], stride, padding, dilation, output_padding)
+    )
+    if min(out) < 1:
+        raise fail(
+            func,
+            f"output size {out} is too small: input shape {x.shape}, kernel {tuple(w.shape[2:])}, stride={stride}, "
+            f"padding={padding}, dilation={dilation}, output_padding={output_padding}",
+        )
+    dtypes = conv_dtypes(x, w) if b is None else conv_dtypes(x, w, b)
+    if nd == 1:
+        x, w = x[:, :, np.newaxis], w[:, :, np.newaxis]
+        stride, padding, dilation, out = (1, *stride), (0, *padding), (1, *dilation), (1, *out)
+    return ConvTransposeCall(
+        prepared(x, dtypes.compute),
+        prepared(w, dtypes.compute),
+        None if b is None else prepared(b, dtypes.compute),
+        stride,
+        padding,
+        dilation,
+        groups,
+        out,
+        dtypes.out,
+        was_batched,
+    )
+
+
 class PoolCall(NamedTuple):
     input: np.ndarray  # (N, C, H, W), compute dtype
     kernel: tuple[int, int]
