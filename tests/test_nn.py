@@ -55,10 +55,7 @@ def rand(*shape: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal(shape, dtype=np.float32)
 
 
-needs_nnops = pytest.mark.skipif(
-    not hasattr(fc, "conv_transpose2d") or not hasattr(fc, "interpolate"),
-    reason="fastconv.conv_transpose2d / interpolate not in this build",
-)
+needs_interpolate = pytest.mark.skipif(not hasattr(fc, "interpolate"), reason="fastconv.interpolate not in this build")
 
 # torch layer factory, input shape
 LAYERS: list[Any] = [
@@ -88,11 +85,11 @@ LAYERS: list[Any] = [
     pytest.param(lambda: tnn.Linear(20, 7, bias=False), (2, 3, 20), id="linear-nobias-3d"),
     pytest.param(tnn.Identity, (2, 3), id="identity"),
     pytest.param(lambda: tnn.Dropout(0.5).eval(), (2, 3), id="dropout"),
-    pytest.param(lambda: tnn.ConvTranspose2d(4, 3, 3, stride=2, padding=1, output_padding=1), (2, 4, 5, 6), id="conv-transpose", marks=needs_nnops),
-    pytest.param(lambda: tnn.ConvTranspose2d(4, 6, (2, 3), groups=2, dilation=(1, 2)), (1, 4, 5, 4), id="conv-transpose-groups", marks=needs_nnops),
-    pytest.param(lambda: tnn.Upsample(scale_factor=2), (2, 3, 4, 5), id="upsample-nearest", marks=needs_nnops),
-    pytest.param(lambda: tnn.Upsample(size=(7, 9), mode="bilinear", align_corners=False), (1, 3, 4, 5), id="upsample-bilinear", marks=needs_nnops),
-    pytest.param(lambda: tnn.UpsamplingBilinear2d(scale_factor=2), (1, 2, 3, 4), id="upsampling-bilinear2d", marks=needs_nnops),
+    pytest.param(lambda: tnn.ConvTranspose2d(4, 3, 3, stride=2, padding=1, output_padding=1), (2, 4, 5, 6), id="conv-transpose"),
+    pytest.param(lambda: tnn.ConvTranspose2d(4, 6, (2, 3), groups=2, dilation=(1, 2)), (1, 4, 5, 4), id="conv-transpose-groups"),
+    pytest.param(lambda: tnn.Upsample(scale_factor=2), (2, 3, 4, 5), id="upsample-nearest", marks=needs_interpolate),
+    pytest.param(lambda: tnn.Upsample(size=(7, 9), mode="bilinear", align_corners=False), (1, 3, 4, 5), id="upsample-bilinear", marks=needs_interpolate),
+    pytest.param(lambda: tnn.UpsamplingBilinear2d(scale_factor=2), (1, 2, 3, 4), id="upsampling-bilinear2d", marks=needs_interpolate),
 ]
 
 
@@ -152,7 +149,6 @@ def test_fold_batchnorm_refuses_mismatched_channels() -> None:
         nn.fold_batchnorm(nn.Conv2d(np.ones((2, 1, 1, 1))), nn.BatchNorm2d(np.zeros(3), np.ones(3)))
 
 
-@needs_nnops
 def test_batchnorm_folds_into_conv_transpose() -> None:
     torch.manual_seed(3)
     net = randomize_bn(tnn.Sequential(tnn.ConvTranspose2d(4, 6, 3, stride=2, groups=2), tnn.BatchNorm2d(6), tnn.ReLU()))
@@ -224,7 +220,7 @@ def test_traced_block_matches_torch() -> None:
         assert_matches(model(x), torch_out(net, x))
 
 
-@needs_nnops
+@needs_interpolate
 def test_traced_decoder_matches_torch() -> None:
     class Decoder(tnn.Module):
         def __init__(self) -> None:
