@@ -220,21 +220,38 @@ def test_traced_block_matches_torch() -> None:
         assert_matches(model(x), torch_out(net, x))
 
 
+class Decoder(tnn.Module):
+    """A U-Net decoder step: upsampled features joined with a skip connection."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.up = tnn.ConvTranspose2d(4, 4, 2, stride=2)
+        self.resize = tnn.Upsample(scale_factor=2, mode="bilinear")
+        self.merge = tnn.Conv2d(12, 3, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skip = F.interpolate(x, scale_factor=2.0, mode="nearest")
+        return self.merge(torch.cat([self.up(x), skip, self.resize(x)], dim=1))
+
+
 @needs_interpolate
 def test_traced_decoder_matches_torch() -> None:
-    class Decoder(tnn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.up = tnn.ConvTranspose2d(4, 4, 2, stride=2)
-            self.resize = tnn.Upsample(scale_factor=2, mode="bilinear")
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.up(x) + F.interpolate(x, scale_factor=2.0, mode="nearest") + self.resize(x)
-
     torch.manual_seed(5)
     net = Decoder().eval()
     x = rand(2, 4, 5, 6)
-    assert_matches(nn.from_torch(net, backend="cpu")(x), torch_out(net, x))
+    model = nn.from_torch(net, backend="cpu")
+    assert any(isinstance(layer, nn.Concat) and layer.dim == 1 for layer in model.children())
+    assert_matches(model(x), torch_out(net, x))
+
+
+class CatWithoutUpsampling(tnn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat((x.relu(), x), 1)
+
+
+def test_concat_matches_torch() -> None:
+    x = rand(2, 3, 4, 4)
+    assert_matches(nn.from_torch(CatWithoutUpsampling())(x), torch_out(CatWithoutUpsampling(), x))
 
 
 def test_graph_frees_values_after_last_use_and_checks_names() -> None:

@@ -282,6 +282,20 @@ def _call_layer(node: fx.Node, table: dict, key: Any, what: str) -> tuple[nn.Mod
     return build(bound), tuple(bound[f"input{i}"].name for i in range(n_inputs))
 
 
+CONCATENATE = (torch.cat, torch.concat, torch.concatenate)
+
+
+def _concat(node: fx.Node) -> tuple[nn.Module, tuple[str, ...]]:
+    what = f"the call of {_function_name(node.target)} ({_where(node)})"
+    tensors = node.args[0] if node.args else node.kwargs.get("tensors", node.kwargs.get("inputs"))
+    dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim", node.kwargs.get("axis", 0))
+    if not isinstance(tensors, (list, tuple)) or not tensors or not all(isinstance(t, fx.Node) for t in tensors):
+        raise _refuse(f"{what}: only a list of tensors computed by the network converts")
+    if not isinstance(dim, int):
+        raise _refuse(f"{what}: dim must be a constant int, got {dim!r}")
+    return nn.Concat(dim), tuple(t.name for t in tensors)
+
+
 def _trace(module: tnn.Module) -> tuple[list[str], list[Step], str]:
     try:
         graph = fx.symbolic_trace(module).graph
@@ -303,6 +317,8 @@ def _trace(module: tnn.Module) -> tuple[list[str], list[Step], str]:
             if len(node.args) != 1 or node.kwargs or not isinstance(node.args[0], fx.Node):
                 raise _refuse(f"layer {node.target!r} is called with arguments other than one tensor")
             steps.append((node.name, layer, (node.args[0].name,)))
+        elif node.op == "call_function" and node.target in CONCATENATE:
+            steps.append((node.name, *_concat(node)))
         elif node.op == "call_function":
             what = f"the call of {_function_name(node.target)}"
             steps.append((node.name, *_call_layer(node, FUNCTIONS, node.target, what)))

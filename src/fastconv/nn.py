@@ -55,6 +55,7 @@ __all__ = [
     "Linear",
     "Identity",
     "Add",
+    "Concat",
     "Sequential",
     "Graph",
     "fold_batchnorm",
@@ -360,7 +361,8 @@ class _Activation(Module):
 
     def forward(self, x: ArrayLike) -> np.ndarray:
         x = np.asarray(x)
-        return _activate(self.name, x if x.dtype.kind == "f" else x.astype(np.float64))
+        keeps_ints = self.name in ("relu", "relu6") and x.dtype.kind in "iu"
+        return _activate(self.name, x if x.dtype.kind == "f" or keeps_ints else x.astype(np.float64))
 
 
 class ReLU(_Activation):
@@ -670,6 +672,27 @@ class Add(Module):
 
     def _settings(self) -> str:
         return f"activation={self.activation!r}" if self.activation else ""
+
+
+class Concat(Module):
+    """Its inputs joined along axis ``dim``, as ``torch.cat`` (the skip connections of U-Nets).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastconv import nn
+    >>> nn.Concat(dim=1)(np.ones((2, 3, 4, 4)), np.zeros((2, 5, 4, 4))).shape
+    (2, 8, 4, 4)
+    """
+
+    def __init__(self, dim: int = 0) -> None:
+        self.dim = dim
+
+    def forward(self, *inputs: ArrayLike) -> np.ndarray:
+        return np.concatenate(inputs, axis=self.dim)
+
+    def _settings(self) -> str:
+        return f"dim={self.dim}"
 
 
 class Sequential(Module):
