@@ -362,3 +362,18 @@ def test_layers_import_and_run_without_torch() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.split("\n")[:2] == ["[[12.5]]", "ImportError"]
+
+
+def test_converted_model_runs_without_torch(tmp_path: Any) -> None:
+    import pickle
+
+    net = randomize_bn(Block())
+    x = rand(2, 4, 6, 6)
+    (tmp_path / "model.pkl").write_bytes(pickle.dumps((nn.from_torch(net, backend="cpu"), x)))
+    code = (
+        "import sys, pickle; sys.modules['torch'] = None\n"
+        f"model, x = pickle.load(open({str(tmp_path / 'model.pkl')!r}, 'rb'))\n"
+        f"import numpy as np; np.save({str(tmp_path / 'out.npy')!r}, model(x))\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert_matches(np.load(tmp_path / "out.npy"), torch_out(net, x))
