@@ -185,3 +185,21 @@ def test_conv_transpose2d_matches_torch(args, dtype):
     xi, wi = rng.integers(-9, 9, (1, 4, 3, 3)), rng.integers(-3, 3, (4, 2, 2, 2))
     want = F.conv_transpose2d(torch.from_numpy(xi), torch.from_numpy(wi), stride=2).numpy()
     same(fc.conv_transpose2d(xi, wi, stride=2, backend="cuda"), want)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("args", [
+    dict(scale_factor=(1.7, 0.6), mode="nearest"),
+    dict(size=(5, 7), mode="nearest-exact"),
+    dict(scale_factor=2, mode="bilinear"),
+    dict(size=(4, 9), mode="bilinear", align_corners=True),
+])
+def test_interpolate_matches_torch(args, dtype):
+    x = data((2, 2, 3, 5), dtype)
+    x[0, 0, 1, 1] = np.inf
+    same(fc.interpolate(x, **args, backend="cuda"), F.interpolate(torch.from_numpy(x), **args).numpy(), dtype)
+    x1 = x[:, :, 0]
+    kw = dict(size=8, mode="linear") if args["mode"] == "bilinear" else dict(scale_factor=1.5, mode=args["mode"])
+    same(fc.interpolate(x1, **kw, backend="cuda"), F.interpolate(torch.from_numpy(x1), **kw).numpy(), dtype)
+    u = rng.integers(0, 255, (1, 2, 3, 4), dtype=np.uint8)
+    same(fc.interpolate(u, size=(5, 6), backend="cuda"), F.interpolate(torch.from_numpy(u), size=(5, 6)).numpy())

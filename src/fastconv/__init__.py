@@ -22,7 +22,9 @@ from ._api import (
     convolve2d,
     correlate2d,
     filter2d,
+    interpolate,
     max_pool2d,
+    upsample,
 )
 from ._dispatch import backends, use_backend
 from ._hardware import hardware
@@ -53,9 +55,11 @@ __all__ = [
     "filter2d",
     "gaussian_blur",
     "hardware",
+    "interpolate",
     "kernels",
     "max_pool2d",
     "nn",
     "sobel",
+    "upsample",
     "use_backend",
 ]

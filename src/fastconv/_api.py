@@ -288,6 +288,68 @@ def adaptive_max_pool2d(
     return _finish_pool(result, call, return_indices)
 
 
+InterpolateMode = Literal["nearest", "nearest-exact", "linear", "bilinear"]
+
+
+def _interpolate(func, input, size, scale_factor, mode, align_corners, recompute_scale_factor, backend):
+    call = check.interpolate(func, input, size, scale_factor, mode, align_corners, recompute_scale_factor)
+    out = kernels(backend).interpolate(call)
+    return _finish(out if call.two_d else out[:, :, 0], call.out_dtype)
+
+
+@keeps_device_type
+def interpolate(
+    input: ArrayLike,
+    size: int | tuple[int, ...] | None = None,
+    scale_factor: float | tuple[float, ...] | None = None,
+    mode: InterpolateMode = "nearest",
+    align_corners: bool | None = None,
+    recompute_scale_factor: bool | None = None,
+    *,
+    backend: Backend = "auto",
+) -> np.ndarray:
+    """Resample (N, C, L) or (N, C, H, W) input, as ``torch.nn.functional.interpolate``.
+
+    Give ``size`` or ``scale_factor`` (the output is then ``floor(n * scale_factor)``
+    long, and the kernel uses ``1 / scale_factor`` unless
+    ``recompute_scale_factor``).  Modes: "nearest" (torch's legacy rule,
+    ``floor(i * in / out)``), "nearest-exact" (pixel centres), "linear" (3-D
+    input) and "bilinear" (4-D), with ``align_corners``.  Source positions are
+    computed in torch's float arithmetic, so nearest modes pick the same
+    pixels as torch.  Nearest modes keep every dtype; linear modes keep
+    floats and give float64 for integer and bool input (torch takes only
+    uint8 there, and rounds).
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv as fc
+    >>> fc.interpolate(np.array([[[1.0, 2.0]]]), scale_factor=2).tolist()
+    [[[1.0, 1.0, 2.0, 2.0]]]
+    """
+    return _interpolate("interpolate", input, size, scale_factor, mode, align_corners, recompute_scale_factor, backend)
+
+
+@keeps_device_type
+def upsample(
+    input: ArrayLike,
+    size: int | tuple[int, ...] | None = None,
+    scale_factor: float | tuple[float, ...] | None = None,
+    mode: InterpolateMode = "nearest",
+    align_corners: bool | None = None,
+    *,
+    backend: Backend = "auto",
+) -> np.ndarray:
+    """:func:`interpolate` under torch's deprecated name ``torch.nn.functional.upsample``.
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv as fc
+    >>> fc.upsample(np.array([[[0.0, 2.0]]]), size=3, mode="linear", align_corners=True).tolist()
+    [[[0.0, 1.0, 2.0]]]
+    """
+    return _interpolate("upsample", input, size, scale_factor, mode, align_corners, None, backend)
+
+
 def _plane_result(call: check.PlaneCall, backend: Backend, method: Method = "direct", func: str = "") -> np.ndarray:
     method = check.choice(method, "method", func, METHODS)
     if call.planes.size == 0:

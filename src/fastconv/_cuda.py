@@ -36,7 +36,7 @@ from numba.np import numpy_support
 from . import _cost, _validate
 from ._cpu import SKIP, _lowest, _source_index
 from ._device import DeviceArray
-from ._validate import AdaptiveCall, ConvCall, ConvTransposeCall, PlaneCall, PoolCall
+from ._validate import AdaptiveCall, ConvCall, ConvTransposeCall, InterpolateCall, PlaneCall, PoolCall
 
 CONV_BLOCK = (16, 16)  # threads (x, y) of a conv block = the output tile (width, height)
 OC_BLOCK = 4  # output channels each conv thread accumulates (dense and grouped)
@@ -233,6 +233,24 @@ def _adaptive_pool(x, take_max, zero, out, indices):
             indices[n, c, oh, ow] = where
         else:
             out[n, c, oh, ow] = total / ((h1 - h0) * (w1 - w0))
+
+
+def _interpolate(x, r0, r1, a0, a1, c0, c1, b0, b1, linear, two_d, out):
+    """One thread per output: ``_reference.interpolate``'s formula."""
+    chans, ho, wo = x.shape[1], out.shape[2], out.shape[3]
+    for idx in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+        n, c, oh, ow = idx // (wo * ho * chans), (idx // (wo * ho)) % chans, (idx // wo) % ho, idx % wo
+        h, j0, j1 = r0[oh], c0[ow], c1[ow]
+        if not linear:
+            out[n, c, oh, ow] = x[n, c, h, j0]
+        else:
+            upper = x[n, c, h, j0] * b0[ow] + x[n, c, h, j1] * b1[ow]
+            if two_d:
+                h1 = r1[oh]
+                lower = x[n, c, h1, j0] * b0[ow] + x[n, c, h1, j1] * b1[ow]
+                out[n, c, oh, ow] = upper * a0[oh] + lower * a1[oh]
+            else:
+                out[n, c, oh, ow] = upper
 
 
 def _gather(src, start, shape, strides, out):
@@ -463,6 +481,16 @@ def adaptive_max_pool2d(call: AdaptiveCall, return_indices: bool):
     return (out, indices) if return_indices else out
 
 
+def interpolate(call: InterpolateCall):
+    x = _comparable(call.input)
+    stream, on_device = _stream(call), _device_call(call)
+    out = cuda.device_array(x.shape[:2] + call.out_size, x.dtype, stream=stream)
+    if out.size:
+        tables = [cuda.to_device(np.ascontiguousarray(t), stream=stream) for t in (*call.rows, *call.row_weights, *call.cols, *call.col_weights)]
+        _jit(_interpolate)[_flat_launch(out.size, stream)](_on_device(x, stream), *tables, call.linear, call.two_d, out)
+    return _result(out, stream, on_device).view(call.input.dtype)
+
+
 # --- the measured cost model (see _cost) ------------------------------------------------------
 
 _rates: _cost.Calibration | None = None
@@ -527,6 +555,7 @@ def kernel_signatures(dtype) -> dict[str, tuple]:
     i64, table = types.int64, types.int64[::1]
     arr = {n: types.Array(t, n, "A") for n in (1, 4)}
     out4, idx4 = types.Array(t, 4, "C"), types.Array(types.int64, 4, "C")
+    wt = types.Array(t if np.dtype(dtype).kind == "f" else types.float64, 1, "C")
     conv = (arr[4], arr[4], arr[1], table, table, i64, i64, i64, i64, i64, t, i64, out4)
     bx, by = CONV_BLOCK
     return {
@@ -537,5 +566,6 @@ def kernel_signatures(dtype) -> dict[str, tuple]:
         "max_pool": (_max_pool, (arr[4], *[i64] * 8, t, out4, idx4)),
         "avg_pool": (_avg_pool, (arr[4], *[i64] * 6, types.boolean, i64, t, out4)),
         "adaptive_pool": (_adaptive_pool, (arr[4], types.boolean, t, out4, idx4)),
+        "interpolate": (_interpolate, (arr[4], table, table, wt, wt, table, table, wt, wt, types.boolean, types.boolean, out4)),
         "gather": (_gather, (types.Array(t, 1, "A"), i64, types.Array(i64, 1, "A"), types.Array(i64, 1, "A"), types.Array(t, 1, "C"))),
     }

@@ -11,6 +11,7 @@ dtype:
 - ``avg_pool2d(call: PoolCall, count_include_pad, divisor_override)``
 - ``adaptive_avg_pool2d(call: AdaptiveCall)``
 - ``adaptive_max_pool2d(call: AdaptiveCall, return_indices)``
+- ``interpolate(call: InterpolateCall) -> (N, C, Ho, Wo)``
 
 Here they use padded copies, ``sliding_window_view`` and ``einsum``: no Python
 loop runs per output element.
@@ -22,7 +23,7 @@ import numpy as np
 import scipy.special
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._validate import AdaptiveCall, ConvCall, ConvTransposeCall, PlaneCall, PoolCall, adaptive_windows, avg_pool_counts
+from ._validate import AdaptiveCall, ConvCall, ConvTransposeCall, InterpolateCall, PlaneCall, PoolCall, adaptive_windows, avg_pool_counts
 
 
 def _pad(x: np.ndarray, pads: tuple[int, int, int, int], mode: str, fill: float = 0) -> np.ndarray:
@@ -213,3 +214,22 @@ def adaptive_max_pool2d(call: AdaptiveCall, return_indices: bool):
     if not return_indices:
         return win.max(axis=(-2, -1))
     return _max_with_index(win, valid, rows, cols, x.shape[3])
+
+
+def interpolate(call: InterpolateCall) -> np.ndarray:
+    """Gather through the call's tables; linear modes weigh columns, then rows, in torch's order."""
+    x = call.input
+    (r0, r1), (c0, c1) = call.rows, call.cols
+    if not call.linear:
+        return x[:, :, r0[:, None], c0[None, :]]
+    (a0, a1), (b0, b1) = call.row_weights, call.col_weights
+
+    def along_rows(rows):
+        picked = x[:, :, rows]
+        return picked[..., c0] * b0 + picked[..., c1] * b1
+
+    with np.errstate(invalid="ignore"):  # inf * 0 is NaN, as in torch
+        first = along_rows(r0)
+        if not call.two_d:
+            return first
+        return first * a0[:, None] + along_rows(r1) * a1[:, None]
