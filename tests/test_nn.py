@@ -20,7 +20,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn as tnn
 
-import fastconv as fc
 from fastconv import nn
 
 RTOL = 1e-5
@@ -55,7 +54,6 @@ def rand(*shape: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal(shape, dtype=np.float32)
 
 
-needs_interpolate = pytest.mark.skipif(not hasattr(fc, "interpolate"), reason="fastconv.interpolate not in this build")
 
 # torch layer factory, input shape
 LAYERS: list[Any] = [
@@ -87,9 +85,9 @@ LAYERS: list[Any] = [
     pytest.param(lambda: tnn.Dropout(0.5).eval(), (2, 3), id="dropout"),
     pytest.param(lambda: tnn.ConvTranspose2d(4, 3, 3, stride=2, padding=1, output_padding=1), (2, 4, 5, 6), id="conv-transpose"),
     pytest.param(lambda: tnn.ConvTranspose2d(4, 6, (2, 3), groups=2, dilation=(1, 2)), (1, 4, 5, 4), id="conv-transpose-groups"),
-    pytest.param(lambda: tnn.Upsample(scale_factor=2), (2, 3, 4, 5), id="upsample-nearest", marks=needs_interpolate),
-    pytest.param(lambda: tnn.Upsample(size=(7, 9), mode="bilinear", align_corners=False), (1, 3, 4, 5), id="upsample-bilinear", marks=needs_interpolate),
-    pytest.param(lambda: tnn.UpsamplingBilinear2d(scale_factor=2), (1, 2, 3, 4), id="upsampling-bilinear2d", marks=needs_interpolate),
+    pytest.param(lambda: tnn.Upsample(scale_factor=2), (2, 3, 4, 5), id="upsample-nearest"),
+    pytest.param(lambda: tnn.Upsample(size=(7, 9), mode="bilinear", align_corners=False), (1, 3, 4, 5), id="upsample-bilinear"),
+    pytest.param(lambda: tnn.UpsamplingBilinear2d(scale_factor=2), (1, 2, 3, 4), id="upsampling-bilinear2d"),
 ]
 
 
@@ -234,7 +232,6 @@ class Decoder(tnn.Module):
         return self.merge(torch.cat([self.up(x), skip, self.resize(x)], dim=1))
 
 
-@needs_interpolate
 def test_traced_decoder_matches_torch() -> None:
     torch.manual_seed(5)
     net = Decoder().eval()
