@@ -6,7 +6,11 @@
 Both run 224 x 224 float32 batches of 1 and 8 with every core in use (torch
 under ``torch.inference_mode`` with its default threads; fastconv on the
 ``cpu`` backend with numba's and BLAS's default threads), timed as
-interleaved medians.  Then one profiled pass of each model per batch sums the
+interleaved medians.  fastconv runs twice: as is, and with NumPy's BLAS
+limited to one thread (threadpoolctl), numba still on every core: its GEMM
+convolutions call BLAS, whose idle threads spin while numba's kernels and the
+serial im2col and epilogue run, and on a shared machine that contention
+dominates.  Then one profiled pass of each model per batch sums the
 time per layer kind, for fastconv's layers and for torch's modules (timed
 by forward hooks), and, when ``fastconv.conv2d`` takes ``activation=``, the
 ResNet-18 3 x 3 layer is timed fused (conv + bias + ReLU in one call) against
@@ -27,6 +31,7 @@ from collections import defaultdict
 from typing import Any, Callable
 
 import numpy as np
+import threadpoolctl
 import torch
 import torch.nn.functional as F
 
@@ -44,6 +49,17 @@ import torch_models  # noqa: E402  (tests/torch_models.py: the models of the equ
 from readme_results import regenerate  # noqa: E402
 
 MODELS = ("resnet18", "mobilenet_v2")
+BLAS = threadpoolctl.ThreadpoolController()
+
+
+def one_blas_thread(f: Callable[[], Any]) -> Callable[[], Any]:
+    """``f`` run with NumPy's BLAS on one thread."""
+
+    def run() -> Any:
+        with BLAS.limit(limits=1, user_api="blas"):
+            return f()
+
+    return run
 BATCHES = (1, 8)
 START, END = "<!-- nn-results:start -->", "<!-- nn-results:end -->"
 
@@ -124,23 +140,30 @@ def end_to_end(rounds: int, budget: float) -> tuple[list[dict], list[dict]]:
                 with torch.inference_mode():
                     return net(xt)
 
-            medians = interleaved_medians({"fastconv": lambda: model(xn), "torch": run_torch}, rounds, budget)
+            run_ours = lambda: model(xn)  # noqa: E731
+            funcs = {"fastconv": run_ours, "fastconv_blas1": one_blas_thread(run_ours), "torch": run_torch}
+            medians = interleaved_medians(funcs, rounds, budget)
             row = {
                 "model": name,
                 "batch": batch,
                 "fastconv_ms": medians["fastconv"] * 1e3,
+                "fastconv_blas1_ms": medians["fastconv_blas1"] * 1e3,
                 "torch_ms": medians["torch"] * 1e3,
                 "speedup": medians["torch"] / medians["fastconv"],
+                "speedup_blas1": medians["torch"] / medians["fastconv_blas1"],
                 "target": 1.0 if batch == 1 else None,
             }
             rows.append(row)
-            print(f"{name:<13} batch {batch}: fastconv {row['fastconv_ms']:8.1f} ms  torch {row['torch_ms']:8.1f} ms  "
-                  f"speed-up {row['speedup']:.2f}x", flush=True)
+            print(f"{name:<13} batch {batch}: fastconv {row['fastconv_ms']:8.1f} ms  (BLAS 1 thread {row['fastconv_blas1_ms']:8.1f} ms)  "
+                  f"torch {row['torch_ms']:8.1f} ms  speed-up {row['speedup']:.2f}x ({row['speedup_blas1']:.2f}x)", flush=True)
             ours, ours_total = fastconv_breakdown(model, xn)
+            with BLAS.limit(limits=1, user_api="blas"):
+                ours1, ours1_total = fastconv_breakdown(model, xn)
             theirs, theirs_total = torch_breakdown(net, xt)
             breakdowns.append({
                 "model": name, "batch": batch,
                 "fastconv_ms": {k: v * 1e3 for k, v in ours.items()}, "fastconv_total_ms": ours_total * 1e3,
+                "fastconv_blas1_ms": {k: v * 1e3 for k, v in ours1.items()}, "fastconv_blas1_total_ms": ours1_total * 1e3,
                 "torch_ms": {k: v * 1e3 for k, v in theirs.items()}, "torch_total_ms": theirs_total * 1e3,
             })
     return rows, breakdowns
@@ -178,18 +201,33 @@ def fused_conv(rounds: int, budget: float) -> list[dict]:
     return rows
 
 
+def _breakdown_rows(b: dict) -> list[tuple[str, float | None, float | None, float | None]]:
+    kinds = sorted(set(b["fastconv_ms"]) | set(b["torch_ms"]), key=lambda k: -(b["fastconv_ms"].get(k, 0) + b["torch_ms"].get(k, 0)))
+    return [(k, b["fastconv_ms"].get(k), b["fastconv_blas1_ms"].get(k), b["torch_ms"].get(k)) for k in kinds]
+
+
+def _load(machine: dict) -> str:
+    load = machine.get("loadavg")
+    return "unknown" if not load else ", ".join(f"{v:.1f}" for v in load)
+
+
+def _ms(value: float | None, width: int = 0) -> str:
+    return f"{'' if value is None else f'{value:.1f}':>{width}}"
+
+
 def as_text(record: dict) -> str:
-    lines = [f"# {record['command']}", f"# {record['date']}  machine: {record['machine']['cpu']}, "
-             f"{record['machine']['cores']} cores, threads {record['machine']['threads']}", ""]
-    lines += [f"{'model':<13} {'batch':>5} {'fastconv ms':>12} {'torch ms':>10} {'speed-up':>9}"]
+    m = record["machine"]
+    lines = [f"# {record['command']}", f"# {record['date']}  machine: {m['cpu']}, {m['cores']} cores, threads {m['threads']}, "
+             f"load average {_load(m)}", ""]
+    lines += [f"{'model':<13} {'batch':>5} {'fastconv ms':>12} {'BLAS 1 thread':>14} {'torch ms':>10} {'speed-up':>9} {'(BLAS 1)':>9}"]
     for r in record["end_to_end"]:
-        lines.append(f"{r['model']:<13} {r['batch']:>5} {r['fastconv_ms']:>12.1f} {r['torch_ms']:>10.1f} {r['speedup']:>8.2f}x")
+        lines.append(f"{r['model']:<13} {r['batch']:>5} {r['fastconv_ms']:>12.1f} {r['fastconv_blas1_ms']:>14.1f} {r['torch_ms']:>10.1f} "
+                     f"{r['speedup']:>8.2f}x {r['speedup_blas1']:>8.2f}x")
     for b in record["breakdown"]:
-        lines += ["", f"per layer kind, {b['model']} batch {b['batch']} (one profiled pass, ms): "
-                      f"fastconv {b['fastconv_total_ms']:.1f} total, torch {b['torch_total_ms']:.1f} total"]
-        for kind in sorted(set(b["fastconv_ms"]) | set(b["torch_ms"]), key=lambda k: -b["fastconv_ms"].get(k, 0)):
-            ours, theirs = b["fastconv_ms"].get(kind), b["torch_ms"].get(kind)
-            lines.append(f"  {kind:<26} {'' if ours is None else f'{ours:9.1f}':>9} {'' if theirs is None else f'{theirs:9.1f}':>9}")
+        lines += ["", f"per layer kind, {b['model']} batch {b['batch']} (one profiled pass, ms): fastconv {b['fastconv_total_ms']:.1f}, "
+                      f"with BLAS 1 thread {b['fastconv_blas1_total_ms']:.1f}, torch {b['torch_total_ms']:.1f}"]
+        for kind, ours, ours1, theirs in _breakdown_rows(b):
+            lines.append(f"  {kind:<26} {_ms(ours, 9)} {_ms(ours1, 9)} {_ms(theirs, 9)}")
     if record["fused_conv"]:
         lines += ["", "fused conv + bias + ReLU (ms):"]
         for r in record["fused_conv"]:
@@ -204,23 +242,25 @@ def readme_section(path: str) -> str:
     m = record["machine"]
     lines = [
         f"Generated by `python benchmarks/nn_bench.py --readme` from [`{rel}`]({rel}), recorded by `{record['command']}` "
-        f"on {m['cpu']} ({m['cores']} cores; threads {m['threads']}; load average {m.get('loadavg')}). "
-        "Median latency per call, 224 x 224 float32, interleaved rounds; speed-up = torch time / fastconv time.",
+        f"on {m['cpu']} ({m['cores']} cores; threads {m['threads']}; load average {_load(m)} at the start). "
+        "Median latency per call, 224 x 224 float32, interleaved rounds; speed-up = torch time / fastconv time. "
+        "\"BLAS 1 thread\": the same fastconv model run inside `threadpoolctl.threadpool_limits(1, \"blas\")`, numba still on every core.",
         "",
-        "| model | batch | fastconv ms | torch CPU eager ms | speed-up | target |",
-        "|---|---|---|---|---|---|",
+        "| model | batch | fastconv ms | fastconv, BLAS 1 thread, ms | torch CPU eager ms | speed-up | speed-up, BLAS 1 thread | target |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in record["end_to_end"]:
         target = "" if r["target"] is None else f"≥ {r['target']:.1f}x"
-        lines.append(f"| {r['model']} | {r['batch']} | {r['fastconv_ms']:.1f} | {r['torch_ms']:.1f} | {r['speedup']:.2f}x | {target} |")
+        lines.append(f"| {r['model']} | {r['batch']} | {r['fastconv_ms']:.1f} | {r['fastconv_blas1_ms']:.1f} | {r['torch_ms']:.1f} | "
+                     f"{r['speedup']:.2f}x | {r['speedup_blas1']:.2f}x | {target} |")
     for b in record["breakdown"]:
         if b["batch"] != 1:
             continue
         lines += ["", f"Where the time goes, {b['model']} batch 1 (ms, one profiled pass; torch's BatchNorm and ReLU are separate modules, "
-                      "fastconv folds them into the convolutions):", "", "| layer kind | fastconv | torch |", "|---|---|---|"]
-        for kind in sorted(set(b["fastconv_ms"]) | set(b["torch_ms"]), key=lambda k: -(b["fastconv_ms"].get(k, 0) + b["torch_ms"].get(k, 0))):
-            ours, theirs = b["fastconv_ms"].get(kind), b["torch_ms"].get(kind)
-            lines.append(f"| {kind} | {'' if ours is None else f'{ours:.1f}'} | {'' if theirs is None else f'{theirs:.1f}'} |")
+                      "fastconv folds them into the convolutions):", "",
+                  "| layer kind | fastconv | fastconv, BLAS 1 thread | torch |", "|---|---|---|---|"]
+        for kind, ours, ours1, theirs in _breakdown_rows(b):
+            lines.append(f"| {kind} | {_ms(ours)} | {_ms(ours1)} | {_ms(theirs)} |")
     if record["fused_conv"]:
         lines += ["", "| fused convolution (ms) | " + " | ".join(k for k in record["fused_conv"][0] if k != "case") + " |",
                   "|---" * len(record["fused_conv"][0]) + "|"]
