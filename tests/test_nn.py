@@ -319,7 +319,7 @@ REFUSALS = [
     (ReadsParameter(), TypeError, "cannot convert the read of tensor attribute 'scale'"),
     (TwoOutputs(), TypeError, "the forward returns tuple; only a single tensor output converts"),
     (DataDependent(), TypeError, "torch.fx could not trace DataDependent: TraceError"),
-    (ViewsBySize(), TypeError, "cannot convert the tensor method .size() (node 'size')"),
+    (ViewsBySize(), TypeError, "cannot convert the tensor method .size() (node 'size'); to flatten, write torch.flatten(x, 1) or nn.Flatten()"),
     (ScaledAdd(), TypeError, "add with alpha=2 is not supported"),
     (tnn.LSTM(3, 3), TypeError, "cannot convert layer 'LSTM' of type torch.nn.modules.rnn.LSTM"),
     (tnn.MaxPool2d(2, return_indices=True), TypeError, "(MaxPool2d with return_indices=True): only the values are supported"),

@@ -258,6 +258,10 @@ METHODS: dict[str, tuple[int, tuple, Callable[[dict], nn.Module]]] = {
 }
 
 
+# What to write instead, for the methods that flatten by hand.
+HINTS = {m: "to flatten, write torch.flatten(x, 1) or nn.Flatten()" for m in ("size", "view", "reshape", "shape")}
+
+
 def _function_name(target: Any) -> str:
     name = getattr(target, "__name__", None) or repr(target)
     for namespace, path in ((operator, "operator"), (torch, "torch"), (F, "torch.nn.functional")):
@@ -276,7 +280,8 @@ def _where(node: fx.Node) -> str:
 def _call_layer(node: fx.Node, table: dict, key: Any, what: str) -> tuple[nn.Module, tuple[str, ...]]:
     entry = table.get(key)
     if entry is None:
-        raise _refuse(f"cannot convert {what} ({_where(node)}); see fastconv.nn.from_torch for what converts")
+        hint = HINTS.get(key, "see fastconv.nn.from_torch for what converts")
+        raise _refuse(f"cannot convert {what} ({_where(node)}); {hint}")
     n_inputs, params, build = entry
     bound = _bind(f"{what} ({_where(node)})", node, n_inputs, params)
     return build(bound), tuple(bound[f"input{i}"].name for i in range(n_inputs))
