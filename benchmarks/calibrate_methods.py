@@ -17,8 +17,8 @@ from fastconv import _methods
 from fastconv._validate import filter2d as check_filter2d
 from fastconv.bench import interleaved_medians
 
-SHAPES = [(1, 256), (1, 512), (1, 1024), (1, 2048), (16, 256)]
-KERNELS = [3, 5, 9, 15, 31]
+SHAPES = [(1, 64), (1, 128), (1, 256), (1, 512), (1, 1024), (1, 2048), (16, 256)]
+KERNELS = [3, 5, 9, 15, 31, 63]
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ exact, and otherwise runs ``direct``.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import time
@@ -45,11 +46,14 @@ _EXACT_ROUNDING = 0.25  # largest error bound for which rounding a float64 resul
 # on (2-core Xeon with AVX-512, float32, shared and noisy), by
 # ``python benchmarks/calibrate_methods.py``; refit them when a kernel changes.
 # "numpy" is the einsum reference backend; any other backend is priced as "cpu".
-DIRECT_NS_PER_TAP = {"cpu": 0.06, "numpy": 4.0}  # per output element per kernel tap
-SEPARABLE_NS_PER_TAP = {"cpu": 0.11, "numpy": 1.5}  # per element per 1-D tap, per rank term
-FFT_NS_PER_POINT = 0.70  # per FFT point per log2(points), forward and inverse together
-FFT_NS_PER_COPY = 1.75  # per padded input and output element (padding, tiling, cropping)
-CALL_NS = {"direct": 5e3, "separable": 3e4, "fft": 1e5}  # fixed cost of one call
+DIRECT_NS_PER_TAP = {"cpu": 0.033, "numpy": 4.0}  # per output element per kernel tap
+SEPARABLE_NS_PER_TAP = {"cpu": 0.053, "numpy": 1.5}  # per element per 1-D tap, per rank term
+FFT_NS_PER_POINT = 0.41  # per FFT point per log2(points), forward and inverse together
+FFT_NS_PER_COPY = 1.02  # per padded input and output element (padding, tiling, cropping)
+CALL_NS = {  # fixed cost of one call
+    "cpu": {"direct": 1.0e5, "separable": 1.0e5, "fft": 3.2e5},
+    "numpy": {"direct": 5e3, "separable": 3e4, "fft": 1e5},
+}
 FLOAT64_FACTOR = 1.6  # float64 costs this much more than float32 per element
 # Tile lengths tried by overlap-save, besides the whole image.
 FFT_TILES = (64, 96, 128, 160, 192, 256, 320, 384, 512, 640, 768, 1024)
@@ -63,12 +67,21 @@ class Plan(NamedTuple):
 
 
 def factor(kernel: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
-    """``(us, vs)`` with ``kernel ~= us.T @ vs`` to the numerical rank for ``dtype``."""
-    u, s, vt = np.linalg.svd(np.asarray(kernel, np.float64), full_matrices=False)
-    eps = np.finfo(dtype if dtype.kind == "f" else np.float64).eps
-    rank = max(int(np.count_nonzero(s > max(kernel.shape) * eps * s[0])), 1)
+    """``(us, vs)`` with ``kernel ~= us.T @ vs`` to the numerical rank for ``dtype`` (read-only, cached)."""
+    kernel = np.asarray(kernel, np.float64)
+    return _factor(kernel.tobytes(), kernel.shape, np.dtype(dtype).str)
+
+
+@functools.lru_cache(maxsize=64)
+def _factor(data: bytes, shape: tuple[int, int], dtype: str) -> tuple[np.ndarray, np.ndarray]:
+    u, s, vt = np.linalg.svd(np.frombuffer(data, np.float64).reshape(shape), full_matrices=False)
+    kind = np.dtype(dtype)
+    eps = np.finfo(kind if kind.kind == "f" else np.float64).eps
+    rank = max(int(np.count_nonzero(s > max(shape) * eps * s[0])), 1)
     root = np.sqrt(s[:rank])
-    return (u[:, :rank] * root).T, vt[:rank] * root[:, None]
+    us, vs = (u[:, :rank] * root).T, vt[:rank] * root[:, None]
+    us.flags.writeable = vs.flags.writeable = False
+    return us, vs
 
 
 def _geometry(call: PlaneCall):
@@ -93,6 +106,11 @@ def _fft_lengths(length: int, k: int) -> list[tuple[int, int]]:
 def _fft_work(call: PlaneCall) -> tuple[float, float, tuple[int, int]]:
     """The cheapest overlap-save tiling: (FFT points x log2 points, copied elements, FFT lengths)."""
     b, _, _, kh, kw, hp, wp, ho, wo = _geometry(call)
+    return _fft_tiling(b, kh, kw, hp, wp, ho, wo)
+
+
+@functools.lru_cache(maxsize=256)
+def _fft_tiling(b: int, kh: int, kw: int, hp: int, wp: int, ho: int, wo: int) -> tuple[float, float, tuple[int, int]]:
     best_ns, best = math.inf, (0.0, 0.0, (0, 0))
     for nh, th in _fft_lengths(hp, kh):
         for nw, tw in _fft_lengths(wp, kw):
@@ -121,7 +139,7 @@ def estimate(call: PlaneCall, backend: str, rank: int) -> dict[str, float]:
     kind = "numpy" if backend == "numpy" else "cpu"
     units = work(call, rank)
     per_unit = {"direct": DIRECT_NS_PER_TAP[kind], "separable": SEPARABLE_NS_PER_TAP[kind], "fft": FFT_NS_PER_POINT}
-    return {m: scale * per_unit[m] * units[m] + CALL_NS[m] for m in units}
+    return {m: scale * per_unit[m] * units[m] + CALL_NS[kind][m] for m in units}
 
 
 def _finite(planes: np.ndarray) -> bool:
@@ -153,8 +171,19 @@ def plan(call: PlaneCall, method: str, backend: str) -> Plan:
     return chosen if chosen.method == "direct" or _finite(call.planes) else Plan("direct")
 
 
+def _surely_direct(call: PlaneCall, backend: str) -> bool:
+    """Whether direct beats the others even against a rank-1 kernel, so that no SVD is needed.
+
+    Only the separable cost grows with the rank.
+    """
+    costs = estimate(call, backend, 1)
+    return costs["direct"] <= min(costs["separable"], costs["fft"])
+
+
 def _choose(call: PlaneCall, method: str, backend: str) -> Plan:
     us = vs = None
+    if method == "auto" and _surely_direct(call, backend):
+        return Plan("direct")
     if method in ("auto", "separable"):
         us, vs = factor(call.kernel, call.planes.dtype)
     if method == "auto":
