@@ -42,17 +42,17 @@ METHODS = ("auto", "direct", "separable", "fft")
 _EXACT_ROUNDING = 0.25  # largest error bound for which rounding a float64 result to int64 is exact
 
 # --- the cost model ------------------------------------------------------------------------
-# Estimated nanoseconds per unit of ``work`` on the machine they were fitted
-# on (2-core Xeon with AVX-512, float32, shared and noisy), by
+# A method's estimated nanoseconds are ``COST_NS[kind][method]`` dotted with
+# its ``work`` features (the last feature is the call itself, 1), fitted on
+# this machine (2-core Xeon with AVX-512, float32, shared and noisy) by
 # ``python benchmarks/calibrate_methods.py``; refit them when a kernel changes.
 # "numpy" is the einsum reference backend; any other backend is priced as "cpu".
-DIRECT_NS_PER_TAP = {"cpu": 0.033, "numpy": 4.0}  # per output element per kernel tap
-SEPARABLE_NS_PER_TAP = {"cpu": 0.053, "numpy": 1.5}  # per element per 1-D tap, per rank term
-FFT_NS_PER_POINT = 0.41  # per FFT point per log2(points), forward and inverse together
-FFT_NS_PER_COPY = 1.02  # per padded input and output element (padding, tiling, cropping)
-CALL_NS = {  # fixed cost of one call
-    "cpu": {"direct": 1.0e5, "separable": 1.0e5, "fft": 3.2e5},
-    "numpy": {"direct": 5e3, "separable": 3e4, "fft": 1e5},
+#   direct:    per output element per kernel tap, per pass over an output row (the cost of short rows), per call
+#   separable: per element per 1-D tap per rank term, per call
+#   fft:       per FFT point per log2(points), per padded input and output element copied, per call
+COST_NS = {
+    "cpu": {"direct": (0.033, 0.0, 1.0e5), "separable": (0.053, 1.0e5), "fft": (0.41, 1.02, 3.2e5)},
+    "numpy": {"direct": (4.0, 0.0, 5e3), "separable": (1.5, 3e4), "fft": (0.41, 1.02, 1e5)},
 }
 FLOAT64_FACTOR = 1.6  # float64 costs this much more than float32 per element
 # Tile lengths tried by overlap-save, besides the whole image.
@@ -111,35 +111,44 @@ def _fft_work(call: PlaneCall) -> tuple[float, float, tuple[int, int]]:
 
 @functools.lru_cache(maxsize=256)
 def _fft_tiling(b: int, kh: int, kw: int, hp: int, wp: int, ho: int, wo: int) -> tuple[float, float, tuple[int, int]]:
+    per_point, per_copy, _ = COST_NS["cpu"]["fft"]
     best_ns, best = math.inf, (0.0, 0.0, (0, 0))
     for nh, th in _fft_lengths(hp, kh):
         for nw, tw in _fft_lengths(wp, kw):
             points = b * math.ceil(ho / th) * math.ceil(wo / tw) * nh * nw
             transforms, copies = points * math.log2(nh * nw), points + b * ho * wo
-            ns = FFT_NS_PER_POINT * transforms + FFT_NS_PER_COPY * copies
+            ns = per_point * transforms + per_copy * copies
             if ns < best_ns:
                 best_ns, best = ns, (transforms, copies, (nh, nw))
     return best
 
 
-def work(call: PlaneCall, rank: int) -> dict[str, float]:
-    """The units each method's cost is counted in (float32 elements)."""
+def _row_passes(kh: int, kw: int) -> int:
+    """Passes over an output row of the cpu kernel: nine taps at a time, then three, then one."""
+    taps = kh * kw
+    return taps // 9 + taps % 9 // 3 + taps % 3
+
+
+def work(call: PlaneCall, rank: int) -> dict[str, tuple[float, ...]]:
+    """Each method's cost features (see ``COST_NS``), counted in elements of the image's dtype."""
     b, _, w, kh, kw, _, wp, ho, wo = _geometry(call)
-    fft_points, fft_copies, _ = _fft_work(call)
+    fft_transforms, fft_copies, _ = _fft_work(call)
     return {
-        "direct": b * ho * wo * kh * kw,
-        "separable": rank * b * ho * (w * kh + wp + wo * kw),
-        "fft": fft_points + FFT_NS_PER_COPY / FFT_NS_PER_POINT * fft_copies,
+        "direct": (b * ho * wo * kh * kw, b * ho * _row_passes(kh, kw), 1),
+        "separable": (rank * b * ho * (w * kh + wp + wo * kw), 1),
+        "fft": (fft_transforms, fft_copies, 1),
     }
 
 
 def estimate(call: PlaneCall, backend: str, rank: int) -> dict[str, float]:
-    """Estimated nanoseconds of each method for ``call`` (see the constants above)."""
+    """Estimated nanoseconds of each method for ``call`` (see ``COST_NS``)."""
     scale = FLOAT64_FACTOR if call.planes.dtype.itemsize == 8 else 1.0
-    kind = "numpy" if backend == "numpy" else "cpu"
-    units = work(call, rank)
-    per_unit = {"direct": DIRECT_NS_PER_TAP[kind], "separable": SEPARABLE_NS_PER_TAP[kind], "fft": FFT_NS_PER_POINT}
-    return {m: scale * per_unit[m] * units[m] + CALL_NS[kind][m] for m in units}
+    coefficients = COST_NS["numpy" if backend == "numpy" else "cpu"]
+    costs = {}
+    for method, features in work(call, rank).items():
+        *per_unit, per_call = coefficients[method]
+        costs[method] = scale * sum(c * f for c, f in zip(per_unit, features)) + per_call
+    return costs
 
 
 def _finite(planes: np.ndarray) -> bool:
