@@ -459,7 +459,9 @@ def correlate_planes(call: PlaneCall) -> np.ndarray:
     fill = planes.dtype.type(call.fillvalue)
     if out.size == 0:
         return out
-    if call.boundary == "overlap":  # np.convolve: one long row, and no term at all outside the input
+    if call.boundary == "overlap" or (kh <= 3 and kw <= 3):
+        # np.convolve's one long row with no term outside the input; and kernels that fit the
+        # nine-tap register block, memory-bound, for which copying a band would cost more than it saves.
         _run_correlation(planes[:, None], kernel[None, None], np.zeros(1, planes.dtype), call.pads, (1, 1), (1, 1), 1, call.boundary, fill, out[:, None])
         return out
     rows, cols = _tables(planes.shape, call.pads, call.boundary)
