@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastconv as fc
@@ -177,18 +177,29 @@ def conv_cases(draw: Any, nd: int, dtypes: list[Any] = FLOATS) -> dict[str, Any]
     )
 
 
-def run_and_check(func: Any, case: dict[str, Any], backend: str) -> None:
+# torch's activations; the oracle applies them in float64 (torch's float32 CPU gelu gives NaN at +inf).
+ACTIVATIONS = {"relu": F.relu, "relu6": F.relu6, "silu": F.silu, "gelu": F.gelu}
+
+
+def activated(out: np.ndarray, activation: str | None) -> np.ndarray:
+    if activation is None:
+        return out
+    return ACTIVATIONS[activation](torch.from_numpy(out)).numpy()
+
+
+def run_and_check(func: Any, case: dict[str, Any], backend: str, activation: str | None = None) -> None:
     x, w, b = case["x"], case["w"], case["b"]
     before = snapshot(x, w) + ([] if b is None else snapshot(b))
-    out = func(x, w, b, backend=backend, **case["kwargs"])
+    extra = {} if activation is None else {"activation": activation}
+    out = func(x, w, b, backend=backend, **case["kwargs"], **extra)
     assert_unchanged(before, x, w, *([] if b is None else [b]))
     dtype = case["dtype"]
     if dtype.kind == "f":
-        ref = conv_oracle(x, w, b, **case["oracle"])
+        ref = activated(conv_oracle(x, w, b, **case["oracle"]), activation)
         bound = conv_oracle(np.abs(x), np.abs(w), None if b is None else np.abs(b), **case["oracle"])
         assert_close(out, ref, dtype=dtype, bound=bound)
     else:
-        ref = conv_oracle(x, w, b, dtype=np.int64, **case["oracle"])
+        ref = activated(conv_oracle(x, w, b, dtype=np.int64, **case["oracle"]), activation)
         assert_close(out, ref, dtype=np.int64)
 
 
@@ -211,6 +222,47 @@ def test_conv2d_integers_exact(backend: str, case: dict[str, Any]) -> None:
 @given(case=conv_cases(nd=1, dtypes=EXACT_INTS))
 def test_conv1d_integers_exact(backend: str, case: dict[str, Any]) -> None:
     run_and_check(fc.conv1d, case, backend)
+
+
+FUSED_EXAMPLES = settings(max_examples=max(10, settings.default.max_examples // 3))
+
+
+@FUSED_EXAMPLES
+@given(case=conv_cases(nd=2, dtypes=FLOATS + EXACT_INTS), activation=st.sampled_from(list(ACTIVATIONS)))
+def test_conv2d_fused_activation_matches_torch(backend: str, case: dict[str, Any], activation: str) -> None:
+    """conv2d(..., activation=a) is torch's F.conv2d followed by a; integer inputs take relu and relu6."""
+    if case["dtype"].kind != "f" and activation in ("silu", "gelu"):
+        activation = "relu6"
+    run_and_check(fc.conv2d, case, backend, activation)
+
+
+@FUSED_EXAMPLES
+@given(case=conv_cases(nd=1), activation=st.sampled_from(list(ACTIVATIONS)))
+def test_conv1d_fused_activation_matches_torch(backend: str, case: dict[str, Any], activation: str) -> None:
+    run_and_check(fc.conv1d, case, backend, activation)
+
+
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("path", ["direct", "gemm-1x1", "gemm-3x3"])  # cpu: direct kernel, GEMM epilogue per tile
+def test_conv2d_activation_of_nan_inf_and_large_values(backend: str, activation: str, dtype: Any, path: str) -> None:
+    # a zero weight: each output is its channel's bias, NaN, +-inf and +-1000 included
+    bias = np.array([nan, np.inf, -np.inf, -1000.0, 1000.0, -7.0, -0.5, 0.0, 0.5, 3.0, 6.0, 8.0, -1e-3, 1e-3, 5.9, 6.1], dtype)
+    groups, k = {"direct": (16, 3), "gemm-1x1": (1, 1), "gemm-3x3": (1, 3)}[path]
+    x = np.random.default_rng(0).standard_normal((2, 16, 5, 6)).astype(dtype)
+    w = np.zeros((16, 16 // groups, k, k), dtype)
+    out = fc.conv2d(x, w, bias, padding=k // 2, groups=groups, activation=activation, backend=backend)
+    expected = activated(np.broadcast_to(bias.astype(np.float64)[:, None, None], out.shape[1:]).copy(), activation)
+    assert_close(out, np.broadcast_to(expected.astype(dtype), out.shape), dtype=dtype)
+    assert np.isnan(out[:, 0]).all()
+
+
+def test_conv2d_relu_keeps_large_int64_exact(backend: str) -> None:
+    x = np.array([[[[2**53, 1, -5]]]], dtype=np.int64)
+    w = np.array([[[[1, 1]]]], dtype=np.int64)
+    out = fc.conv2d(x, w, activation="relu", backend=backend)
+    assert out.dtype == np.int64
+    assert out.tolist() == [[[[2**53 + 1, 0]]]]
 
 
 # --- hand-computed cases -------------------------------------------------------------------

@@ -153,3 +153,53 @@ def test_unbatched_non_contiguous_and_empty_inputs():
     same(fc.conv2d(x, w, backend="cuda"), fc.conv2d(x, w, backend="numpy"), np.float64)
     same(fc.conv2d(np.zeros((0, 3, 4, 4)), w, backend="cuda"), np.zeros((0, 2, 3, 3)))
     same(fc.max_pool2d(x, 2, backend="cuda"), fc.max_pool2d(x, 2, backend="numpy"))
+
+
+ACTIVATIONS = {"relu": F.relu, "relu6": F.relu6, "silu": F.silu, "gelu": F.gelu}
+
+
+@pytest.mark.parametrize("kernel", ["tiled", "direct"])
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_conv2d_fused_activation_matches_torch(monkeypatch, kernel, activation):
+    if kernel == "direct":
+        monkeypatch.setattr(_cuda, "SHARED_BYTES", 0)
+    x, w, b = data((1, 2, 4, 5), np.float64) * 3, data((4, 2, 2, 2), np.float64), data(4, np.float64)
+    x[0, 0, 0, 0] = np.nan
+    want = ACTIVATIONS[activation](F.conv2d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), padding=1)).numpy()
+    same(fc.conv2d(x, w, b, padding=1, activation=activation, backend="cuda"), want, np.float64)
+    xi, wi = rng.integers(-9, 9, (1, 2, 4, 4)), rng.integers(-3, 3, (3, 2, 2, 2))
+    if activation in ("relu", "relu6"):
+        want = ACTIVATIONS[activation](F.conv2d(torch.from_numpy(xi), torch.from_numpy(wi))).numpy()
+        same(fc.conv2d(xi, wi, activation=activation, backend="cuda"), want)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("args", [
+    dict(stride=2, padding=1, output_padding=1),
+    dict(stride=(1, 3), padding=(2, 0), output_padding=(1, 2), groups=2, dilation=(2, 1)),
+])
+def test_conv_transpose2d_matches_torch(args, dtype):
+    x, w, b = data((2, 4, 3, 4), dtype), data((4, 3, 3, 2), dtype), data(3 * args.get("groups", 1), dtype)
+    want = F.conv_transpose2d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), **args).numpy()
+    same(fc.conv_transpose2d(x, w, b, **args, backend="cuda"), want, dtype)
+    xi, wi = rng.integers(-9, 9, (1, 4, 3, 3)), rng.integers(-3, 3, (4, 2, 2, 2))
+    want = F.conv_transpose2d(torch.from_numpy(xi), torch.from_numpy(wi), stride=2).numpy()
+    same(fc.conv_transpose2d(xi, wi, stride=2, backend="cuda"), want)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("args", [
+    dict(scale_factor=(1.7, 0.6), mode="nearest"),
+    dict(size=(5, 7), mode="nearest-exact"),
+    dict(scale_factor=2, mode="bilinear"),
+    dict(size=(4, 9), mode="bilinear", align_corners=True),
+])
+def test_interpolate_matches_torch(args, dtype):
+    x = data((2, 2, 3, 5), dtype)
+    x[0, 0, 1, 1] = np.inf
+    same(fc.interpolate(x, **args, backend="cuda"), F.interpolate(torch.from_numpy(x), **args).numpy(), dtype)
+    x1 = x[:, :, 0]
+    kw = dict(size=8, mode="linear") if args["mode"] == "bilinear" else dict(scale_factor=1.5, mode=args["mode"])
+    same(fc.interpolate(x1, **kw, backend="cuda"), F.interpolate(torch.from_numpy(x1), **kw).numpy(), dtype)
+    u = rng.integers(0, 255, (1, 2, 3, 4), dtype=np.uint8)
+    same(fc.interpolate(u, size=(5, 6), backend="cuda"), F.interpolate(torch.from_numpy(u), size=(5, 6)).numpy())

@@ -33,6 +33,10 @@ OPS = {
     "avg_pool2d": (lambda x, k: fc.avg_pool2d(x, 3, 2, 1, ceil_mode=True)),
     "adaptive_max_pool2d": (lambda x, k: fc.adaptive_max_pool2d(x, (2, 3), return_indices=True)),
     "adaptive_avg_pool2d": (lambda x, k: fc.adaptive_avg_pool2d(x, 2)),
+    "conv2d-gelu": (lambda x, k: fc.conv2d(x, k[None, None].repeat(2, 1), padding=1, activation="gelu")),
+    "conv_transpose2d": (lambda x, k: fc.conv_transpose2d(x, k[None, None].repeat(2, 0), stride=2, padding=1)),
+    "interpolate": (lambda x, k: fc.interpolate(x, scale_factor=(1.5, 2), mode="bilinear")),
+    "upsample": (lambda x, k: fc.upsample(x, size=(7, 3))),
 }
 
 

@@ -24,6 +24,7 @@ Backend = str
 PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]
 SignalMode = Literal["full", "same", "valid"]
 Method = Literal["auto", "direct", "separable", "fft"]
+Activation = Literal["relu", "relu6", "silu", "gelu"]
 
 
 def _finish(out: np.ndarray, dtype: np.dtype, batched: bool = True) -> np.ndarray:
@@ -49,12 +50,20 @@ def conv2d(
     groups: int = 1,
     *,
     padding_mode: PaddingMode = "zeros",
+    activation: Activation | None = None,
     backend: Backend = "auto",
 ) -> np.ndarray:
     """2-D cross-correlation over (N, C, H, W) or (C, H, W) input, as ``torch.nn.functional.conv2d``.
 
     ``padding_mode`` pads as ``torch.nn.Conv2d`` does.  Floats keep their dtype;
     integer and bool inputs give exact int64 results.
+
+    ``activation`` is applied to each output (bias included) as the kernel
+    stores it, in the same pass: "relu", "relu6" (``clamp(0, 6)``), "silu"
+    (``x * sigmoid(x)``) or "gelu" (torch's exact erf form).  NaN stays NaN;
+    silu and gelu are computed in float64 and need floating inputs (integer
+    convolutions take "relu" and "relu6" only).  gelu(+inf) is +inf (torch's
+    float32 CPU kernel gives NaN there).
 
     Parameters
     ----------
@@ -65,6 +74,7 @@ def conv2d(
     padding : int, (int, int), "same" or "valid"
     groups : int
     padding_mode : {"zeros", "reflect", "replicate", "circular"}
+    activation : {None, "relu", "relu6", "silu", "gelu"}
     backend : str
         "auto", or a name from :func:`fastconv.backends`.
 
@@ -77,8 +87,10 @@ def conv2d(
     >>> import numpy as np, fastconv as fc
     >>> fc.conv2d(np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2))).shape
     (1, 1, 2, 2)
+    >>> fc.conv2d(np.ones((1, 1, 2, 2)), -np.ones((1, 1, 1, 1)), activation="relu").tolist()
+    [[[[0.0, 0.0], [0.0, 0.0]]]]
     """
-    call = check.conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups, padding_mode)
+    call = check.conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups, padding_mode, activation)
     return _finish(kernels(backend).conv2d(call), call.out_dtype, call.batched)
 
 
@@ -93,6 +105,7 @@ def conv1d(
     groups: int = 1,
     *,
     padding_mode: PaddingMode = "zeros",
+    activation: Activation | None = None,
     backend: Backend = "auto",
 ) -> np.ndarray:
     """1-D cross-correlation over (N, C, L) or (C, L) input, as ``torch.nn.functional.conv1d``.
@@ -105,8 +118,79 @@ def conv1d(
     >>> fc.conv1d([[1.0, 2.0, 3.0]], [[[1.0, -1.0]]]).tolist()
     [[-1.0, -1.0]]
     """
-    call = check.conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups, padding_mode)
+    call = check.conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups, padding_mode, activation)
     return _finish(kernels(backend).conv2d(call)[:, :, 0], call.out_dtype, call.batched)
+
+
+@keeps_device_type
+def conv_transpose2d(
+    input: ArrayLike,
+    weight: ArrayLike,
+    bias: ArrayLike | None = None,
+    stride: IntPair = 1,
+    padding: IntPair = 0,
+    output_padding: IntPair = 0,
+    groups: int = 1,
+    dilation: IntPair = 1,
+    *,
+    backend: Backend = "auto",
+) -> np.ndarray:
+    """2-D transposed convolution over (N, C, H, W) or (C, H, W) input, as ``torch.nn.functional.conv_transpose2d``.
+
+    The output is ``(H - 1) * stride - 2 * padding + dilation * (kH - 1) +
+    output_padding + 1`` high (and likewise wide); ``output_padding`` must be
+    smaller than ``stride`` or ``dilation`` on each axis.  Floats keep their
+    dtype; integer and bool inputs give exact int64 results.
+
+    Parameters
+    ----------
+    input : array_like, (N, C_in, H, W) or (C_in, H, W)
+    weight : array_like, (C_in, C_out // groups, kH, kW)
+    bias : array_like, (C_out,), optional
+    stride, padding, output_padding, dilation : int or (int, int)
+    groups : int
+    backend : str
+        "auto", or a name from :func:`fastconv.backends`.
+
+    Returns
+    -------
+    ndarray, (N, C_out, Ho, Wo) or (C_out, Ho, Wo)
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv as fc
+    >>> fc.conv_transpose2d(np.ones((1, 1, 2, 2)), np.ones((1, 1, 2, 2)), stride=2).shape
+    (1, 1, 4, 4)
+    """
+    call = check.conv_transpose("conv_transpose2d", 2, input, weight, bias, stride, padding, output_padding, groups, dilation)
+    return _finish(kernels(backend).conv_transpose2d(call), call.out_dtype, call.batched)
+
+
+@keeps_device_type
+def conv_transpose1d(
+    input: ArrayLike,
+    weight: ArrayLike,
+    bias: ArrayLike | None = None,
+    stride: int | tuple[int] = 1,
+    padding: int | tuple[int] = 0,
+    output_padding: int | tuple[int] = 0,
+    groups: int = 1,
+    dilation: int | tuple[int] = 1,
+    *,
+    backend: Backend = "auto",
+) -> np.ndarray:
+    """1-D transposed convolution over (N, C, L) or (C, L) input, as ``torch.nn.functional.conv_transpose1d``.
+
+    The arguments are those of :func:`conv_transpose2d` with one spatial axis.
+
+    Examples
+    --------
+    >>> import fastconv as fc
+    >>> fc.conv_transpose1d([[1.0, 2.0]], [[[1.0, 1.0]]]).tolist()
+    [[1.0, 3.0, 2.0]]
+    """
+    call = check.conv_transpose("conv_transpose1d", 1, input, weight, bias, stride, padding, output_padding, groups, dilation)
+    return _finish(kernels(backend).conv_transpose2d(call)[:, :, 0], call.out_dtype, call.batched)
 
 
 @keeps_device_type
@@ -202,6 +286,68 @@ def adaptive_max_pool2d(
     call = check.adaptive("adaptive_max_pool2d", input, output_size, check.pool_dtypes)
     result = kernels(backend).adaptive_max_pool2d(call, bool(return_indices))
     return _finish_pool(result, call, return_indices)
+
+
+InterpolateMode = Literal["nearest", "nearest-exact", "linear", "bilinear"]
+
+
+def _interpolate(func, input, size, scale_factor, mode, align_corners, recompute_scale_factor, backend):
+    call = check.interpolate(func, input, size, scale_factor, mode, align_corners, recompute_scale_factor)
+    out = kernels(backend).interpolate(call)
+    return _finish(out if call.two_d else out[:, :, 0], call.out_dtype)
+
+
+@keeps_device_type
+def interpolate(
+    input: ArrayLike,
+    size: int | tuple[int, ...] | None = None,
+    scale_factor: float | tuple[float, ...] | None = None,
+    mode: InterpolateMode = "nearest",
+    align_corners: bool | None = None,
+    recompute_scale_factor: bool | None = None,
+    *,
+    backend: Backend = "auto",
+) -> np.ndarray:
+    """Resample (N, C, L) or (N, C, H, W) input, as ``torch.nn.functional.interpolate``.
+
+    Give ``size`` or ``scale_factor`` (the output is then ``floor(n * scale_factor)``
+    long, and the kernel uses ``1 / scale_factor`` unless
+    ``recompute_scale_factor``).  Modes: "nearest" (torch's legacy rule,
+    ``floor(i * in / out)``), "nearest-exact" (pixel centres), "linear" (3-D
+    input) and "bilinear" (4-D), with ``align_corners``.  Source positions are
+    computed in torch's float arithmetic, so nearest modes pick the same
+    pixels as torch.  Nearest modes keep every dtype; linear modes keep
+    floats and give float64 for integer and bool input (torch takes only
+    uint8 there, and rounds).
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv as fc
+    >>> fc.interpolate(np.array([[[1.0, 2.0]]]), scale_factor=2).tolist()
+    [[[1.0, 1.0, 2.0, 2.0]]]
+    """
+    return _interpolate("interpolate", input, size, scale_factor, mode, align_corners, recompute_scale_factor, backend)
+
+
+@keeps_device_type
+def upsample(
+    input: ArrayLike,
+    size: int | tuple[int, ...] | None = None,
+    scale_factor: float | tuple[float, ...] | None = None,
+    mode: InterpolateMode = "nearest",
+    align_corners: bool | None = None,
+    *,
+    backend: Backend = "auto",
+) -> np.ndarray:
+    """:func:`interpolate` under torch's deprecated name ``torch.nn.functional.upsample``.
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv as fc
+    >>> fc.upsample(np.array([[[0.0, 2.0]]]), size=3, mode="linear", align_corners=True).tolist()
+    [[[0.0, 1.0, 2.0]]]
+    """
+    return _interpolate("upsample", input, size, scale_factor, mode, align_corners, None, backend)
 
 
 def _plane_result(call: check.PlaneCall, backend: Backend, method: Method = "direct", func: str = "") -> np.ndarray:

@@ -50,6 +50,10 @@ def work(entry: str, call: tuple) -> Work:
         out = b * (h + top + bottom - kh + 1) * (wd + left + right - kw + 1)
         return Work(call.planes.nbytes + call.kernel.nbytes, out * call.planes.dtype.itemsize, 2 * out * kh * kw)
     x = call.input
+    if entry == "conv_transpose2d":
+        cin, cog, kh, kw = call.weight.shape
+        out = x.shape[0] * cog * call.groups * call.out_size[0] * call.out_size[1]
+        return Work(x.nbytes + call.weight.nbytes, out * x.dtype.itemsize, 2 * x.size * cog * kh * kw)
     out = x.shape[0] * x.shape[1] * call.out_size[0] * call.out_size[1]
     window = call.kernel[0] * call.kernel[1] if hasattr(call, "kernel") else max(x.size // max(out, 1), 1)
     return Work(x.nbytes, out * (x.dtype.itemsize + 8), out * window)

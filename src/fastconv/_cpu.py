@@ -10,10 +10,12 @@ coordinate, or to -1 for the constant fill.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit, prange
 
-from ._validate import AdaptiveCall, ConvCall, PlaneCall, PoolCall, avg_pool_counts
+from ._validate import AdaptiveCall, ConvCall, ConvTransposeCall, InterpolateCall, PlaneCall, PoolCall, avg_pool_counts
 
 # fastmath without nnan/ninf, so that NaN and inf keep their IEEE behaviour.
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
@@ -164,7 +166,45 @@ def _add_tap(dst, src, weight, cols, first, step, left, fill):
 
 
 @njit(inline="always")
-def _correlate(x, w, bias, rows, cols, sh, sw, dh, dw, left, groups, fill, tile_h, tile_w, out, unit_stride):
+def _activate(dst, act):
+    """Apply ``_validate.ACTIVATIONS[act]`` to the 1-D ``dst`` in place; NaN stays NaN.
+
+    silu and gelu are computed in float64 (they never run on integer outputs).
+    """
+    if act == 1:
+        for j in range(dst.shape[0]):
+            v = dst[j]
+            dst[j] = 0 if v < 0 else v
+    elif act == 2:
+        for j in range(dst.shape[0]):
+            v = dst[j]
+            dst[j] = 0 if v < 0 else (6 if v > 6 else v)
+    elif act == 3:
+        for j in range(dst.shape[0]):
+            v = float(dst[j])
+            dst[j] = v / (1.0 + math.exp(-v))
+    elif act == 4:
+        for j in range(dst.shape[0]):
+            v = float(dst[j])
+            dst[j] = 0.5 * v * (1.0 + math.erf(v * 0.7071067811865476))
+
+
+@njit(cache=True, fastmath=FASTMATH, nogil=True)
+def _epilogue_kernel(tile, bias, act):
+    """Add ``bias[o]`` to row ``o`` of a GEMM result tile (O, R) and apply activation ``act``, while the tile is in cache.
+
+    Serial, as ``_im2col_kernel``.
+    """
+    for o in range(tile.shape[0]):
+        row = tile[o]
+        b = bias[o]
+        for j in range(row.shape[0]):
+            row[j] += b
+        _activate(row, act)
+
+
+@njit(inline="always")
+def _correlate(x, w, bias, rows, cols, sh, sw, dh, dw, left, groups, fill, tile_h, tile_w, act, out, unit_stride):
     """Direct grouped cross-correlation, one (image, out channel, tile of output) per job.
 
     Within a tile the taps run outermost, so the bounds of each tap's stretch
@@ -230,16 +270,19 @@ def _correlate(x, w, bias, rows, cols, sh, sw, dh, dw, left, groups, fill, tile_
                             step = 1 if unit_stride else sw
                             _tap_span(out[n, o, oh, w0:w1], src, weight, cols, first, step, first - left, lo, hi, fill)
                 v += 1
+        if act:
+            for oh in range(h0, h1):
+                _activate(out[n, o, oh, w0:w1], act)
 
 
 @njit(**KERNEL)
-def _correlate_unit_stride_kernel(x, w, bias, rows, cols, sh, dh, dw, left, groups, fill, tile_h, tile_w, out):
-    _correlate(x, w, bias, rows, cols, sh, 1, dh, dw, left, groups, fill, tile_h, tile_w, out, True)
+def _correlate_unit_stride_kernel(x, w, bias, rows, cols, sh, dh, dw, left, groups, fill, tile_h, tile_w, act, out):
+    _correlate(x, w, bias, rows, cols, sh, 1, dh, dw, left, groups, fill, tile_h, tile_w, act, out, True)
 
 
 @njit(**KERNEL)
-def _correlate_kernel(x, w, bias, rows, cols, sh, sw, dh, dw, left, groups, fill, tile_h, tile_w, out):
-    _correlate(x, w, bias, rows, cols, sh, sw, dh, dw, left, groups, fill, tile_h, tile_w, out, False)
+def _correlate_kernel(x, w, bias, rows, cols, sh, sw, dh, dw, left, groups, fill, tile_h, tile_w, act, out):
+    _correlate(x, w, bias, rows, cols, sh, sw, dh, dw, left, groups, fill, tile_h, tile_w, act, out, False)
 
 
 @njit(cache=True, fastmath=FASTMATH, nogil=True)
@@ -272,19 +315,29 @@ def _uses_gemm(x: np.ndarray, w: np.ndarray, groups: int) -> bool:
     return x.dtype.kind == "f" and out_per_group >= 16 and cg * kh * kw >= 16
 
 
-def _conv2d_gemm(x, w, rows, cols, call: ConvCall, out):
+def _conv2d_gemm(x, w, bias, rows, cols, call: ConvCall, out):
     """Convolution as GEMMs of the weights with im2col tiles of a few output rows.
 
     A tile holds at most GEMM_TILE_BYTES and at most half of input + output,
     so the temporary memory stays below the size of the input plus the output.
+    The bias and the activation are applied to each GEMM result while it is
+    in cache (``bias`` None and no activation: nothing to apply).
     """
     n, c, h, wd = x.shape
     o, cg, kh, kw = w.shape
     _, _, ho, wo = out.shape
     groups, og, taps = call.groups, o // call.groups, cg * kh * kw
     (sh, sw), (dh, dw) = call.stride, call.dilation
+    act = call.activation
+    finish = bias is not None or act
+    if finish and bias is None:
+        bias = np.zeros(o, x.dtype)
     if (kh, kw, sh, sw) == (1, 1, 1, 1) and not any(call.pads) and groups == 1:
-        np.matmul(w.reshape(o, c), x.reshape(n, c, h * wd), out=out.reshape(n, o, ho * wo))
+        for i in range(n):
+            dst = out[i].reshape(o, ho * wo)
+            np.matmul(w.reshape(o, c), x[i].reshape(c, h * wd), out=dst)
+            if finish:
+                _epilogue_kernel(dst, bias, act)
         return
     row_bytes = taps * wo * x.itemsize
     budget = min(GEMM_TILE_BYTES, (x.nbytes + out.nbytes) // 2)
@@ -299,6 +352,8 @@ def _conv2d_gemm(x, w, rows, cols, call: ConvCall, out):
                 _im2col_kernel(x, i, g * cg, kh, kw, rows, cols, sh, sw, dh, dw, call.pads[2], oh0, tile)
                 dst = out[i, g * og : (g + 1) * og, oh0 : oh0 + rr].reshape(og, rr * wo)
                 np.matmul(wmat[g], tile.reshape(taps, rr * wo), out=dst)
+                if finish:
+                    _epilogue_kernel(dst, bias[g * og : (g + 1) * og], act)
 
 
 TILE_BYTES = 16 << 10
@@ -311,16 +366,16 @@ def _tables(shape, pads, boundary):
     return _source_index(h, top, h + top + bottom, boundary), _source_index(wd, left, wd + left + right, boundary)
 
 
-def _run_correlation(x, w, bias, pads, stride, dilation, groups, boundary, fill, out):
+def _run_correlation(x, w, bias, pads, stride, dilation, groups, boundary, fill, out, act=0):
     """Fill ``out`` by direct correlation, in tiles of at most TILE_BYTES that fit the L1 cache."""
     rows, cols = _tables(x.shape, pads, boundary)
     tile_w = min(out.shape[3], TILE_WIDTH)
     tile_h = max(1, min(out.shape[2], TILE_BYTES // (tile_w * out.itemsize)))
     (sh, sw), (dh, dw), left = stride, dilation, pads[2]
     if sw == 1:
-        _correlate_unit_stride_kernel(x, w, bias, rows, cols, sh, dh, dw, left, groups, fill, tile_h, tile_w, out)
+        _correlate_unit_stride_kernel(x, w, bias, rows, cols, sh, dh, dw, left, groups, fill, tile_h, tile_w, act, out)
     else:
-        _correlate_kernel(x, w, bias, rows, cols, sh, sw, dh, dw, left, groups, fill, tile_h, tile_w, out)
+        _correlate_kernel(x, w, bias, rows, cols, sh, sw, dh, dw, left, groups, fill, tile_h, tile_w, act, out)
 
 
 def conv2d(call: ConvCall) -> np.ndarray:
@@ -335,12 +390,60 @@ def conv2d(call: ConvCall) -> np.ndarray:
     if out.size == 0:
         return out
     if _uses_gemm(x, w, call.groups):
-        _conv2d_gemm(x, w, *_tables(x.shape, call.pads, call.boundary), call, out)
-        if call.bias is not None:
-            out += call.bias[:, None, None]
+        bias = None if call.bias is None else np.ascontiguousarray(call.bias)
+        _conv2d_gemm(x, w, bias, *_tables(x.shape, call.pads, call.boundary), call, out)
         return out
     bias = np.zeros(o, x.dtype) if call.bias is None else np.ascontiguousarray(call.bias)
-    _run_correlation(x, w, bias, call.pads, call.stride, call.dilation, call.groups, call.boundary, x.dtype.type(0), out)
+    _run_correlation(
+        x, w, bias, call.pads, call.stride, call.dilation, call.groups, call.boundary, x.dtype.type(0), out, call.activation
+    )
+    return out
+
+
+@njit(**KERNEL)
+def _conv_transpose2d_kernel(x, w, bias, sh, sw, ph, pw, dh, dw, groups, out):
+    """Transposed convolution, one (image, out channel, output row) per job.
+
+    Row ``oh`` takes input row ``ih`` through tap ``u`` when ``oh = ih * sh - ph + u * dh``;
+    each such (input row, weight) pair is added along the output row at
+    columns ``iw * sw - pw + v * dw``, which this job alone writes.
+    """
+    n_batch, cin, h, wd = x.shape
+    _, cog, kh, kw = w.shape
+    _, n_out, ho, wo = out.shape
+    cig = cin // groups
+    for job in prange(n_batch * n_out * ho):
+        n, o, oh = job // (n_out * ho), (job // ho) % n_out, job % ho
+        g, ol = o // cog, o % cog
+        row = out[n, o, oh]
+        for j in range(wo):
+            row[j] = bias[o]
+        for u in range(kh):
+            t = oh + ph - u * dh
+            if t < 0 or t % sh != 0 or t // sh >= h:
+                continue
+            for c in range(g * cig, (g + 1) * cig):
+                src = x[n, c, t // sh]
+                for v in range(kw):
+                    weight = w[c, ol, u, v]
+                    off = v * dw - pw
+                    lo, hi = _inside(wd, wo, off, sw)
+                    if sw == 1:
+                        dst, part = row[off + lo : off + hi], src[lo:hi]
+                        for j in range(dst.shape[0]):
+                            dst[j] += weight * part[j]
+                    else:
+                        for iw in range(lo, hi):
+                            row[off + iw * sw] += weight * src[iw]
+
+
+def conv_transpose2d(call: ConvTransposeCall) -> np.ndarray:
+    x, w = np.ascontiguousarray(call.input), np.ascontiguousarray(call.weight)
+    out = np.empty((x.shape[0], w.shape[1] * call.groups, *call.out_size), x.dtype)
+    if out.size:
+        bias = np.zeros(out.shape[1], x.dtype) if call.bias is None else np.ascontiguousarray(call.bias)
+        (sh, sw), (ph, pw), (dh, dw) = call.stride, call.padding, call.dilation
+        _conv_transpose2d_kernel(x, w, bias, sh, sw, ph, pw, dh, dw, call.groups, out)
     return out
 
 
@@ -668,3 +771,32 @@ def adaptive_max_pool2d(call: AdaptiveCall, return_indices: bool):
         _adaptive_max_pool2d_kernel(x, _lowest(x.dtype), out, indices)
     out = out.view(call.input.dtype)
     return (out, indices) if return_indices else out
+
+
+@njit(**KERNEL)
+def _interpolate_kernel(x, r0, r1, a0, a1, c0, c1, b0, b1, linear, two_d, out):
+    """One (plane, output row) per job: ``_reference.interpolate``'s formula element by element."""
+    chans, ho, wo = x.shape[1], out.shape[2], out.shape[3]
+    for job in prange(x.shape[0] * chans * ho):
+        n, c, oh = job // (chans * ho), (job // ho) % chans, job % ho
+        dst, top = out[n, c, oh], x[n, c, r0[oh]]
+        if not linear:
+            for j in range(wo):
+                dst[j] = top[c0[j]]
+        elif not two_d:
+            for j in range(wo):
+                dst[j] = top[c0[j]] * b0[j] + top[c1[j]] * b1[j]
+        else:
+            bottom, w_top, w_bottom = x[n, c, r1[oh]], a0[oh], a1[oh]
+            for j in range(wo):
+                upper = top[c0[j]] * b0[j] + top[c1[j]] * b1[j]
+                lower = bottom[c0[j]] * b0[j] + bottom[c1[j]] * b1[j]
+                dst[j] = upper * w_top + lower * w_bottom
+
+
+def interpolate(call: InterpolateCall) -> np.ndarray:
+    x = _as_comparable(call.input)
+    out = np.empty(x.shape[:2] + call.out_size, x.dtype)
+    if out.size:
+        _interpolate_kernel(x, *call.rows, *call.row_weights, *call.cols, *call.col_weights, call.linear, call.two_d, out)
+    return out.view(call.input.dtype)

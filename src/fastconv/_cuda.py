@@ -36,7 +36,7 @@ from numba.np import numpy_support
 from . import _cost, _validate
 from ._cpu import SKIP, _lowest, _source_index
 from ._device import DeviceArray
-from ._validate import AdaptiveCall, ConvCall, PlaneCall, PoolCall
+from ._validate import AdaptiveCall, ConvCall, ConvTransposeCall, InterpolateCall, PlaneCall, PoolCall
 
 CONV_BLOCK = (16, 16)  # threads (x, y) of a conv block = the output tile (width, height)
 OC_BLOCK = 4  # output channels each conv thread accumulates (dense and grouped)
@@ -50,11 +50,32 @@ SIMULATED = bool(_cuda_config.ENABLE_CUDASIM)  # NUMBA_ENABLE_CUDASIM=1: kernels
 # --- kernels (plain functions; compiled by _jit) ------------------------------------------
 
 
+@cuda.jit(device=True, inline="always")  # inlined as Numba IR: compiling it alone would need a GPU
+def _store(out, n, o, h, w, v, act):
+    """``out[n, o, h, w] = ACTIVATIONS[act](v)`` (``_validate.ACTIVATIONS``); silu and gelu in float64.
+
+    Each branch stores its own value, so an integer result never passes
+    through a float.
+    """
+    if act == 0:
+        out[n, o, h, w] = v
+    elif act == 1:
+        out[n, o, h, w] = 0 if v < 0 else v
+    elif act == 2:
+        out[n, o, h, w] = 0 if v < 0 else (6 if v > 6 else v)
+    elif act == 3:
+        x = float(v)
+        out[n, o, h, w] = x / (1.0 + math.exp(-x)) if x > -700.0 else x * 0.0  # the simulator's exp overflows
+    else:
+        x = float(v)
+        out[n, o, h, w] = 0.5 * x * (1.0 + math.erf(x * 0.7071067811865476))
+
+
 def _conv_tiled_source(dtype, bx: int, by: int, ocb: int):
     """The tiled conv kernel for one dtype, tile (bx, by) and ``ocb`` output channels per thread."""
     dtype = np.dtype(dtype) if SIMULATED else numpy_support.from_dtype(dtype)
 
-    def conv_tiled(x, w, bias, rows, cols, sh, sw, dh, dw, groups, fill, out):
+    def conv_tiled(x, w, bias, rows, cols, sh, sw, dh, dw, groups, fill, act, out):
         patch = cuda.shared.array(0, dtype)
         acc = cuda.local.array(ocb, dtype)
         n_out, cg, kh, kw = w.shape
@@ -96,12 +117,12 @@ def _conv_tiled_source(dtype, bx: int, by: int, ocb: int):
             if inside:
                 for j in range(ocb):
                     if j < count:
-                        out[n, o0 + j, oh0 + ty, ow0 + tx] = acc[j] + bias[o0 + j]
+                        _store(out, n, o0 + j, oh0 + ty, ow0 + tx, acc[j] + bias[o0 + j], act)
 
     return conv_tiled
 
 
-def _conv_direct(x, w, bias, rows, cols, sh, sw, dh, dw, groups, fill, zero, out):
+def _conv_direct(x, w, bias, rows, cols, sh, sw, dh, dw, groups, fill, act, zero, out):
     n_out, cg, kh, kw = w.shape
     ho, wo = out.shape[2], out.shape[3]
     og = n_out // groups
@@ -119,6 +140,28 @@ def _conv_direct(x, w, bias, rows, cols, sh, sw, dh, dw, groups, fill, zero, out
                         acc += w[o, c, u, v] * x[n, ci0 + c, r, col]
                     elif r != SKIP and col != SKIP:
                         acc += w[o, c, u, v] * fill
+        _store(out, n, o, oh, ow, acc + bias[o], act)
+
+
+def _conv_transpose(x, w, bias, sh, sw, ph, pw, dh, dw, groups, zero, out):
+    """One thread per output: gather every (input, tap) pair with ``o = i * stride - pad + k * dilation``."""
+    cin, h, wd = x.shape[1], x.shape[2], x.shape[3]
+    cog, kh, kw = w.shape[1], w.shape[2], w.shape[3]
+    n_out, ho, wo = out.shape[1], out.shape[2], out.shape[3]
+    cig = cin // groups
+    for idx in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+        ow, oh = idx % wo, (idx // wo) % ho
+        o, n = (idx // (wo * ho)) % n_out, idx // (wo * ho * n_out)
+        g, ol = o // cog, o % cog
+        acc = zero
+        for u in range(kh):
+            t = oh + ph - u * dh
+            if t >= 0 and t % sh == 0 and t // sh < h:
+                for v in range(kw):
+                    s = ow + pw - v * dw
+                    if s >= 0 and s % sw == 0 and s // sw < wd:
+                        for c in range(g * cig, (g + 1) * cig):
+                            acc += w[c, ol, u, v] * x[n, c, t // sh, s // sw]
         out[n, o, oh, ow] = acc + bias[o]
 
 
@@ -190,6 +233,24 @@ def _adaptive_pool(x, take_max, zero, out, indices):
             indices[n, c, oh, ow] = where
         else:
             out[n, c, oh, ow] = total / ((h1 - h0) * (w1 - w0))
+
+
+def _interpolate(x, r0, r1, a0, a1, c0, c1, b0, b1, linear, two_d, out):
+    """One thread per output: ``_reference.interpolate``'s formula."""
+    chans, ho, wo = x.shape[1], out.shape[2], out.shape[3]
+    for idx in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+        n, c, oh, ow = idx // (wo * ho * chans), (idx // (wo * ho)) % chans, (idx // wo) % ho, idx % wo
+        h, j0, j1 = r0[oh], c0[ow], c1[ow]
+        if not linear:
+            out[n, c, oh, ow] = x[n, c, h, j0]
+        else:
+            upper = x[n, c, h, j0] * b0[ow] + x[n, c, h, j1] * b1[ow]
+            if two_d:
+                h1 = r1[oh]
+                lower = x[n, c, h1, j0] * b0[ow] + x[n, c, h1, j1] * b1[ow]
+                out[n, c, oh, ow] = upper * a0[oh] + lower * a1[oh]
+            else:
+                out[n, c, oh, ow] = upper
 
 
 def _gather(src, start, shape, strides, out):
@@ -307,7 +368,7 @@ def gather(array: DeviceArray, dtype: np.dtype) -> DeviceArray:
 # --- entry points -----------------------------------------------------------------------------
 
 
-def _conv(x, w, bias, pads, boundary, stride, dilation, groups, fill, call) -> object:
+def _conv(x, w, bias, pads, boundary, stride, dilation, groups, fill, call, act: int = 0) -> object:
     """Run the tiled (or direct) conv kernel on (N, C, H, W) ``x`` and (O, C/g, kH, kW) ``w``.
 
     The tiled kernel stages a padded patch in shared memory, where no value
@@ -327,7 +388,7 @@ def _conv(x, w, bias, pads, boundary, stride, dilation, groups, fill, call) -> o
         rows = cuda.to_device(_source_index(h, top, hp, boundary), stream=stream)
         cols = cuda.to_device(_source_index(wd, left, wp, boundary), stream=stream)
         bias = cuda.to_device(np.zeros(o, dtype), stream=stream) if bias is None else _on_device(bias, stream)
-        args = (_on_device(x, stream), _on_device(w, stream), bias, rows, cols, sh, sw, dh, dw, groups, dtype.type(fill), out)
+        args = (_on_device(x, stream), _on_device(w, stream), bias, rows, cols, sh, sw, dh, dw, groups, dtype.type(fill), act, out)
         bx, by = CONV_BLOCK
         ocb = 1 if o // groups == 1 else OC_BLOCK
         patch = ((by - 1) * sh + (kh - 1) * dh + 1) * ((bx - 1) * sw + (kw - 1) * dw + 1) * dtype.itemsize
@@ -345,7 +406,23 @@ def _device_call(call) -> bool:
 
 
 def conv2d(call: ConvCall):
-    return _conv(call.input, call.weight, call.bias, call.pads, call.boundary, call.stride, call.dilation, call.groups, 0, call)
+    return _conv(
+        call.input, call.weight, call.bias, call.pads, call.boundary, call.stride, call.dilation, call.groups, 0, call, call.activation
+    )
+
+
+def conv_transpose2d(call: ConvTransposeCall):
+    x, dtype = call.input, call.input.dtype
+    stream, on_device = _stream(call), _device_call(call)
+    n_out = call.weight.shape[1] * call.groups
+    out = cuda.device_array((x.shape[0], n_out, *call.out_size), dtype, stream=stream)
+    if out.size:
+        bias = cuda.to_device(np.zeros(n_out, dtype), stream=stream) if call.bias is None else _on_device(call.bias, stream)
+        _jit(_conv_transpose)[_flat_launch(out.size, stream)](
+            _on_device(x, stream), _on_device(call.weight, stream), bias, *call.stride, *call.padding, *call.dilation,
+            call.groups, dtype.type(0), out,
+        )
+    return _result(out, stream, on_device)
 
 
 def correlate_planes(call: PlaneCall):
@@ -402,6 +479,16 @@ def adaptive_avg_pool2d(call: AdaptiveCall):
 def adaptive_max_pool2d(call: AdaptiveCall, return_indices: bool):
     out, indices = _adaptive(call, True)
     return (out, indices) if return_indices else out
+
+
+def interpolate(call: InterpolateCall):
+    x = _comparable(call.input)
+    stream, on_device = _stream(call), _device_call(call)
+    out = cuda.device_array(x.shape[:2] + call.out_size, x.dtype, stream=stream)
+    if out.size:
+        tables = [cuda.to_device(np.ascontiguousarray(t), stream=stream) for t in (*call.rows, *call.row_weights, *call.cols, *call.col_weights)]
+        _jit(_interpolate)[_flat_launch(out.size, stream)](_on_device(x, stream), *tables, call.linear, call.two_d, out)
+    return _result(out, stream, on_device).view(call.input.dtype)
 
 
 # --- the measured cost model (see _cost) ------------------------------------------------------
@@ -468,14 +555,17 @@ def kernel_signatures(dtype) -> dict[str, tuple]:
     i64, table = types.int64, types.int64[::1]
     arr = {n: types.Array(t, n, "A") for n in (1, 4)}
     out4, idx4 = types.Array(t, 4, "C"), types.Array(types.int64, 4, "C")
-    conv = (arr[4], arr[4], arr[1], table, table, i64, i64, i64, i64, i64, t, out4)
+    wt = types.Array(t if np.dtype(dtype).kind == "f" else types.float64, 1, "C")
+    conv = (arr[4], arr[4], arr[1], table, table, i64, i64, i64, i64, i64, t, i64, out4)
     bx, by = CONV_BLOCK
     return {
         "conv_tiled_dense": (_conv_tiled_source(np.dtype(dtype), bx, by, OC_BLOCK), conv),
         "conv_tiled_depthwise": (_conv_tiled_source(np.dtype(dtype), bx, by, 1), conv),
         "conv_direct": (_conv_direct, (*conv[:-1], t, out4)),
+        "conv_transpose": (_conv_transpose, (arr[4], arr[4], arr[1], *[i64] * 7, t, out4)),
         "max_pool": (_max_pool, (arr[4], *[i64] * 8, t, out4, idx4)),
         "avg_pool": (_avg_pool, (arr[4], *[i64] * 6, types.boolean, i64, t, out4)),
         "adaptive_pool": (_adaptive_pool, (arr[4], types.boolean, t, out4, idx4)),
+        "interpolate": (_interpolate, (arr[4], table, table, wt, wt, table, table, wt, wt, types.boolean, types.boolean, out4)),
         "gather": (_gather, (types.Array(t, 1, "A"), i64, types.Array(i64, 1, "A"), types.Array(i64, 1, "A"), types.Array(t, 1, "C"))),
     }

@@ -5,11 +5,13 @@ normalized call from ``_validate`` and returning arrays in the call's compute
 dtype:
 
 - ``conv2d(call: ConvCall) -> (N, O, Ho, Wo)``
+- ``conv_transpose2d(call: ConvTransposeCall) -> (N, O, Ho, Wo)``
 - ``correlate_planes(call: PlaneCall) -> (B, Ho, Wo)``
 - ``max_pool2d(call: PoolCall, return_indices) -> values[, int64 indices]``
 - ``avg_pool2d(call: PoolCall, count_include_pad, divisor_override)``
 - ``adaptive_avg_pool2d(call: AdaptiveCall)``
 - ``adaptive_max_pool2d(call: AdaptiveCall, return_indices)``
+- ``interpolate(call: InterpolateCall) -> (N, C, Ho, Wo)``
 
 Here they use padded copies, ``sliding_window_view`` and ``einsum``: no Python
 loop runs per output element.
@@ -18,9 +20,10 @@ loop runs per output element.
 from __future__ import annotations
 
 import numpy as np
+import scipy.special
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._validate import AdaptiveCall, ConvCall, PlaneCall, PoolCall, adaptive_windows, avg_pool_counts
+from ._validate import AdaptiveCall, ConvCall, ConvTransposeCall, InterpolateCall, PlaneCall, PoolCall, adaptive_windows, avg_pool_counts
 
 
 def _pad(x: np.ndarray, pads: tuple[int, int, int, int], mode: str, fill: float = 0) -> np.ndarray:
@@ -51,7 +54,47 @@ def conv2d(call: ConvCall) -> np.ndarray:
     out = np.einsum("ngchwij,gocij->ngohw", win, wg, optimize=True).reshape(n, out_channels, ho, wo)
     if call.bias is not None:
         out += call.bias[:, None, None]
-    return out
+    return activate(out, call.activation)
+
+
+def conv_transpose2d(call: ConvTransposeCall) -> np.ndarray:
+    """Each tap (u, v) scatters ``x * w[:, :, u, v]`` to the rows ``ih * sh - ph + u * dh`` (and columns likewise).
+
+    Only products of an input value and a weight are summed, as in torch:
+    a NaN weight reaches only the outputs its tap lands on.
+    """
+    x, w, groups = call.input, call.weight, call.groups
+    n, cin, h, wd = x.shape
+    _, cog, kh, kw = w.shape
+    (sh, sw), (ph, pw), (dh, dw) = call.stride, call.padding, call.dilation
+    ho, wo = call.out_size
+    full = np.zeros((n, groups, cog, ho + 2 * ph, wo + 2 * pw), x.dtype)
+    xg = x.reshape(n, groups, cin // groups, h, wd)
+    wg = w.reshape(groups, cin // groups, cog, kh, kw)
+    for u in range(kh):
+        for v in range(kw):
+            rows = slice(u * dh, u * dh + (h - 1) * sh + 1, sh)
+            cols = slice(v * dw, v * dw + (wd - 1) * sw + 1, sw)
+            full[..., rows, cols] += np.einsum("ngchw,gco->ngohw", xg, wg[..., u, v])
+    out = full[..., ph : ph + ho, pw : pw + wo].reshape(n, groups * cog, ho, wo)
+    return out if call.bias is None else out + call.bias[:, None, None]
+
+
+def activate(out: np.ndarray, code: int) -> np.ndarray:
+    """``_validate.ACTIVATIONS[code]`` of ``out``, in ``out``'s dtype; silu and gelu are computed in float64."""
+    if code == 0:
+        return out
+    zero = out.dtype.type(0)
+    if code in (1, 2):
+        clipped = np.where(out < 0, zero, out)
+        return clipped if code == 1 else np.where(out > 6, out.dtype.type(6), clipped)
+    x = out.astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if code == 3:
+            y = x / (1.0 + np.exp(-x))
+        else:
+            y = 0.5 * x * (1.0 + scipy.special.erf(x * 0.7071067811865476))
+    return y.astype(out.dtype)
 
 
 def correlate_planes(call: PlaneCall) -> np.ndarray:
@@ -171,3 +214,22 @@ def adaptive_max_pool2d(call: AdaptiveCall, return_indices: bool):
     if not return_indices:
         return win.max(axis=(-2, -1))
     return _max_with_index(win, valid, rows, cols, x.shape[3])
+
+
+def interpolate(call: InterpolateCall) -> np.ndarray:
+    """Gather through the call's tables; linear modes weigh columns, then rows, in torch's order."""
+    x = call.input
+    (r0, r1), (c0, c1) = call.rows, call.cols
+    if not call.linear:
+        return x[:, :, r0[:, None], c0[None, :]]
+    (a0, a1), (b0, b1) = call.row_weights, call.col_weights
+
+    def along_rows(rows):
+        picked = x[:, :, rows]
+        return picked[..., c0] * b0 + picked[..., c1] * b1
+
+    with np.errstate(invalid="ignore"):  # inf * 0 is NaN, as in torch
+        first = along_rows(r0)
+        if not call.two_d:
+            return first
+        return first * a0[:, None] + along_rows(r1) * a1[:, None]

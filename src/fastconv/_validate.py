@@ -46,6 +46,10 @@ FILTER_BOUNDARIES = {
 
 SIGNAL_MODES = ("full", "same", "valid")
 
+# conv2d's fused activations; a call carries the index (0: none), which every backend's kernels read.
+ACTIVATIONS = (None, "relu", "relu6", "silu", "gelu")
+EXACT_ACTIVATIONS = (None, "relu", "relu6")  # the ones an integer (int64) convolution can apply exactly
+
 
 def fail(func: str, message: str, exc: type[Exception] = ValueError) -> Exception:
     return exc(f"{func}: {message}")
@@ -231,6 +235,22 @@ class ConvCall(NamedTuple):
     boundary: str  # an np.pad mode
     out_dtype: np.dtype
     batched: bool
+    activation: int = 0  # index in ACTIVATIONS, applied to each output as it is stored
+
+
+def activation(value: Any, func: str, dtype: np.dtype) -> int:
+    """The index in ACTIVATIONS of ``activation=``; silu and gelu need a floating result."""
+    if not (value is None or isinstance(value, str)) or value not in ACTIVATIONS:
+        options = ", ".join(repr(a) for a in ACTIVATIONS)
+        raise fail(func, f"activation must be one of {options}; got {value!r}")
+    if dtype.kind != "f" and value not in EXACT_ACTIVATIONS:
+        raise fail(
+            func,
+            f"activation={value!r} needs floating inputs, got integer inputs that give dtype {dtype}; "
+            "cast them to a float type, or use 'relu' or 'relu6'",
+            TypeError,
+        )
+    return ACTIVATIONS.index(value)
 
 
 def conv(
@@ -244,6 +264,7 @@ def conv(
     dilation: Any,
     groups: Any,
     padding_mode: Any,
+    activation_name: Any = None,
 ) -> ConvCall:
     """Check a torch-style ``conv1d``/``conv2d`` call; 1-D is returned as H = 1."""
     x, was_batched = batched(as_array(input, "input", func), "input", func, nd)
@@ -300,6 +321,7 @@ def conv(
         )
 
     dtypes = conv_dtypes(x, w) if b is None else conv_dtypes(x, w, b)
+    act = activation(activation_name, func, dtypes.out)
     if nd == 1:
         x, w = x[:, :, np.newaxis], w[:, :, np.newaxis]
         stride, dilation, pads = (1, *stride), (1, *dilation), [(0, 0), *pads]
@@ -312,6 +334,89 @@ def conv(
         dilation,
         groups,
         boundary,
+        dtypes.out,
+        was_batched,
+        act,
+    )
+
+
+class ConvTransposeCall(NamedTuple):
+    input: np.ndarray  # (N, C_in, H, W), compute dtype
+    weight: np.ndarray  # (C_in, C_out // groups, kH, kW), compute dtype
+    bias: np.ndarray | None
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    dilation: tuple[int, int]
+    groups: int
+    out_size: tuple[int, int]
+    out_dtype: np.dtype
+    batched: bool
+
+
+def conv_transpose_out_size(size: int, kernel: int, stride: int, pad: int, dilation: int, output_padding: int) -> int:
+    return (size - 1) * stride - 2 * pad + dilation * (kernel - 1) + output_padding + 1
+
+
+def conv_transpose(
+    func: str,
+    nd: int,
+    input: Any,
+    weight: Any,
+    bias: Any,
+    stride: Any,
+    padding: Any,
+    output_padding: Any,
+    groups: Any,
+    dilation: Any,
+) -> ConvTransposeCall:
+    """Check a torch-style ``conv_transpose1d``/``conv_transpose2d`` call; 1-D is returned as H = 1."""
+    x, was_batched = batched(as_array(input, "input", func), "input", func, nd)
+    nonempty_planes(x, func)
+    w = as_array(weight, "weight", func)
+    if w.ndim != nd + 2:
+        raise fail(func, f"weight must be {nd + 2}-D (in_channels, out_channels/groups, kernel...), got shape {w.shape}")
+    b = None if bias is None else as_array(bias, "bias", func)
+    groups = positive_int(groups, "groups", func)
+    stride = int_tuple(stride, "stride", func, nd, 1)
+    padding = int_tuple(padding, "padding", func, nd, 0)
+    output_padding = int_tuple(output_padding, "output_padding", func, nd, 0)
+    dilation = int_tuple(dilation, "dilation", func, nd, 1)
+    channels = x.shape[1]
+    if channels % groups:
+        raise fail(func, f"groups={groups} must divide the input channels, got input with {channels} channels")
+    if w.shape[0] != channels:
+        raise fail(func, f"input has {channels} channels but weight shape {w.shape} expects {w.shape[0]} (weight is (in_channels, out_channels/groups, kernel...))")
+    out_channels = w.shape[1] * groups
+    if b is not None and b.shape != (out_channels,):
+        raise fail(func, f"bias must have shape ({out_channels},) to match weight and groups={groups}, got shape {b.shape}")
+    if any(op >= s and op >= d for op, s, d in zip(output_padding, stride, dilation)):
+        raise fail(
+            func,
+            f"output_padding must be smaller than stride or dilation on each axis, got output_padding={output_padding} "
+            f"with stride={stride} and dilation={dilation}",
+        )
+    out = tuple(
+        conv_transpose_out_size(*args) for args in zip(x.shape[2:], w.shape[2:], stride, padding, dilation, output_padding)
+    )
+    if min(out) < 1:
+        raise fail(
+            func,
+            f"output size {out} is too small: input shape {x.shape}, kernel {tuple(w.shape[2:])}, stride={stride}, "
+            f"padding={padding}, dilation={dilation}, output_padding={output_padding}",
+        )
+    dtypes = conv_dtypes(x, w) if b is None else conv_dtypes(x, w, b)
+    if nd == 1:
+        x, w = x[:, :, np.newaxis], w[:, :, np.newaxis]
+        stride, padding, dilation, out = (1, *stride), (0, *padding), (1, *dilation), (1, *out)
+    return ConvTransposeCall(
+        prepared(x, dtypes.compute),
+        prepared(w, dtypes.compute),
+        None if b is None else prepared(b, dtypes.compute),
+        stride,
+        padding,
+        dilation,
+        groups,
+        out,
         dtypes.out,
         was_batched,
     )
@@ -376,6 +481,122 @@ def adaptive(func: str, input: Any, output_size: Any, dtypes: Any) -> AdaptiveCa
     nonempty_planes(x, func)
     types = dtypes(x)
     return AdaptiveCall(prepared(x, types.compute), out, types.out, was_batched)
+
+
+INTERPOLATE_MODES = ("nearest", "nearest-exact", "linear", "bilinear")
+
+
+class InterpolateCall(NamedTuple):
+    """Resampling of every (H, W) plane through per-axis source tables (see ``interpolate_axis``).
+
+    Output row ``i`` reads input rows ``rows[0][i]`` and ``rows[1][i]`` with
+    weights ``row_weights[0][i]`` and ``row_weights[1][i]``; columns likewise.
+    ``linear`` False: nearest, ``out = x[rows[0], cols[0]]`` (no arithmetic).
+    ``two_d`` False: 1-D data (H = 1), the row weights are not applied.
+    """
+
+    input: np.ndarray  # (N, C, H, W), compute dtype
+    rows: tuple[np.ndarray, np.ndarray]  # int64
+    cols: tuple[np.ndarray, np.ndarray]
+    row_weights: tuple[np.ndarray, np.ndarray]  # compute dtype (float64 for nearest on integers)
+    col_weights: tuple[np.ndarray, np.ndarray]
+    linear: bool
+    two_d: bool
+    out_size: tuple[int, int]
+    out_dtype: np.dtype
+    batched: bool  # always True: torch reads 3-D input as (N, C, L)
+
+
+def interpolate_axis(size: int, out: int, scale: float | None, mode: str, align_corners: bool, dtype: np.dtype):
+    """torch's source indices and weights on one axis (ATen's UpSample.h), in torch's float arithmetic.
+
+    ``scale`` is the user's scale factor when torch passes it to the kernel
+    (given and not recomputed), else None: then ``size / out`` is used.
+    Nearest modes compute in float32; linear in float64 for float64 data and
+    float32 otherwise.
+    """
+    dst = np.arange(out)
+    if mode in ("nearest", "nearest-exact"):
+        step = np.float32(1.0 / scale) if scale else np.float32(size) / np.float32(out)
+        if mode == "nearest-exact":
+            index = np.floor(((dst + 0.5) * np.float64(step)).astype(np.float32))
+        elif out == size:
+            index = dst
+        elif out == 2 * size:
+            index = dst >> 1
+        else:
+            index = np.floor(dst.astype(np.float32) * step)
+        index = np.minimum(index.astype(np.int64), size - 1)
+        weight = np.ones(out, dtype if dtype.kind == "f" else np.float64)
+        return (index, index), (weight, weight * 0)
+    f = np.float64 if dtype == np.float64 else np.float32
+    if align_corners:
+        step = f(size - 1) / f(out - 1) if out > 1 else f(0)
+        real = step * dst.astype(f)
+    else:
+        step = f(1.0 / scale) if scale else f(size) / f(out)
+        real = np.maximum(step * (dst.astype(f) + f(0.5)) - f(0.5), f(0))
+    first = np.minimum(np.floor(real.astype(np.float32)).astype(np.int64), size - 1)
+    lam = np.minimum(np.maximum(real - first.astype(f), f(0)), f(1))
+    return (first, first + (first < size - 1)), ((f(1) - lam).astype(dtype), lam.astype(dtype))
+
+
+def _scales(value: Any, func: str, nd: int) -> tuple[float, ...]:
+    what = f"a positive number or a tuple of {nd} of them"
+    values = tuple(value) if isinstance(value, (tuple, list)) else (value,) * nd
+    if len(values) != nd:
+        raise fail(func, f"scale_factor must be {what}, got {value!r}")
+    for v in values:
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+            raise fail(func, f"scale_factor must be {what}, got {value!r}", TypeError)
+        if not (np.isfinite(v) and v > 0):
+            raise fail(func, f"scale_factor must be {what}, got {value!r}")
+    return tuple(float(v) for v in values)
+
+
+def interpolate(
+    func: str, input: Any, size: Any, scale_factor: Any, mode: Any, align_corners: Any, recompute_scale_factor: Any
+) -> InterpolateCall:
+    """Check a torch-style ``interpolate`` call: (N, C, L) or (N, C, H, W) input."""
+    x = as_array(input, "input", func)
+    mode = choice(mode, "mode", func, INTERPOLATE_MODES)
+    if x.ndim not in (3, 4):
+        raise fail(func, f"input must be 3-D (N, C, L) or 4-D (N, C, H, W), got shape {x.shape}")
+    nd = x.ndim - 2
+    if mode in ("linear", "bilinear") and nd != (1 if mode == "linear" else 2):
+        need = "3-D (N, C, L)" if mode == "linear" else "4-D (N, C, H, W)"
+        raise fail(func, f"mode={mode!r} needs {need} input, got shape {x.shape}")
+    if mode.startswith("nearest"):
+        if align_corners is not None:
+            raise fail(func, f"align_corners can only be set with the interpolating modes 'linear' and 'bilinear', got align_corners={align_corners!r} with mode={mode!r}")
+        align_corners = False
+    elif align_corners is None:
+        align_corners = False
+    elif not isinstance(align_corners, (bool, np.bool_)):
+        raise fail(func, f"align_corners must be None, True or False, got {align_corners!r}", TypeError)
+    if (size is None) == (scale_factor is None):
+        raise fail(func, f"exactly one of size and scale_factor must be given, got size={size!r} and scale_factor={scale_factor!r}")
+    if recompute_scale_factor and size is not None:
+        raise fail(func, f"recompute_scale_factor is not meaningful with an explicit size, got recompute_scale_factor={recompute_scale_factor!r} and size={size!r}")
+    nonempty_planes(x, func)
+    if size is not None:
+        out = int_tuple(size, "size", func, nd, 1)
+        scales: tuple[float | None, ...] = (None,) * nd
+    else:
+        factors = _scales(scale_factor, func, nd)
+        out = tuple(int(n * f) for n, f in zip(x.shape[2:], factors))
+        if min(out) < 1:
+            raise fail(func, f"scale_factor={scale_factor!r} gives output size {out} for input shape {x.shape}; each must be at least 1")
+        scales = (None,) * nd if recompute_scale_factor else factors
+    dtypes = pool_dtypes(x) if mode.startswith("nearest") else filter_dtypes(x)
+    if nd == 1:
+        x, out, scales = x[:, :, np.newaxis], (1, *out), (None, *scales)
+    rows, row_weights = interpolate_axis(x.shape[2], out[0], scales[0], mode, bool(align_corners), dtypes.compute)
+    cols, col_weights = interpolate_axis(x.shape[3], out[1], scales[1], mode, bool(align_corners), dtypes.compute)
+    linear = mode in ("linear", "bilinear")
+    return InterpolateCall(
+        prepared(x, dtypes.compute), rows, cols, row_weights, col_weights, linear, nd == 2, out, dtypes.out, True
+    )
 
 
 class PlaneCall(NamedTuple):
