@@ -2,23 +2,28 @@
 
     PYTHONPATH=src python benchmarks/calibrate_methods.py [--backend cpu]
 
-Times each method on float32 images and prints, per method, the least-squares
-ns per unit of the work the model counts (``_methods.work``) and the fixed
-cost per call.  Copy the printed values into ``_methods`` by hand.
+Times each method on float32 images (each timed call after an untimed one of
+the same method) and prints, per method, the non-negative least-squares ns
+per feature of ``_methods.work`` (the last feature is the call itself) and
+how far the fit is from the measurements.  Copy the printed tuples into
+``_methods.COST_NS`` by hand.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
+
 import numpy as np
+from scipy.optimize import nnls
 
 import fastconv as fc
 from fastconv import _methods
 from fastconv._validate import filter2d as check_filter2d
-from fastconv.bench import interleaved_medians
+from fastconv.bench import interleaved_times
 
-SHAPES = [(1, 256), (1, 512), (1, 1024), (1, 2048), (16, 256)]
-KERNELS = [3, 5, 9, 15, 31]
+SHAPES = [(1, 64), (1, 128), (1, 256), (1, 512), (1, 1024), (1, 2048), (16, 256)]
+KERNELS = [3, 5, 9, 15, 31, 63]
 
 
 def main() -> None:
@@ -26,7 +31,7 @@ def main() -> None:
     parser.add_argument("--backend", default="cpu")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
-    samples: dict[str, list[tuple[float, float]]] = {"direct": [], "separable": [], "fft": []}
+    samples: dict[str, list[tuple[tuple[float, ...], float]]] = {"direct": [], "separable": [], "fft": []}
     for n, size in SHAPES:
         image = rng.standard_normal((n, size, size), dtype=np.float32)
         for k in KERNELS:
@@ -37,18 +42,24 @@ def main() -> None:
                 funcs = {
                     method: (lambda method=method: fc.filter2d(image, kernel, method=method, backend=args.backend))
                     for method in samples
-                    if method != "direct" or work["direct"] <= 2e9
+                    if method != "direct" or work["direct"][0] <= 2e9
                 }
-                for method, seconds in interleaved_medians(funcs, rounds=5, budget_s=5.0).items():
+                for f in funcs.values():
+                    f()
+                times = interleaved_times(funcs, rounds=5, budget_s=5.0, prepare=funcs)
+                for method, t in times.items():
+                    seconds = statistics.median(t)
                     samples[method].append((work[method], seconds * 1e9))
                     print(f"{n}x{size}^2 k={k:2d} rank={rank} {method:<9} {seconds * 1e3:9.2f} ms", flush=True)
-    print("\n# fitted: ns = per_unit * work + per_call")
+    print("\n# fitted COST_NS (ns per feature of _methods.work; the last is per call)")
     for method, rows in samples.items():
-        work, ns = np.array(rows).T
-        # Relative least squares: every sample counts by its ratio, not its absolute time.
-        design = np.stack([work / ns, 1 / ns], axis=1)
-        (per_unit, per_call), *_ = np.linalg.lstsq(design, np.ones_like(ns), rcond=None)
-        print(f"{method:<9} per_unit={per_unit:.4g} ns  per_call={max(per_call, 0):.3g} ns")
+        features = np.array([f for f, _ in rows], dtype=float)
+        ns = np.array([t for _, t in rows])
+        # Relative non-negative least squares: every sample counts by its ratio, not its absolute time.
+        coefficients, _ = nnls(features / ns[:, None], np.ones_like(ns))
+        ratio = features @ coefficients / ns
+        print(f"{method:<9} ({', '.join(f'{c:.4g}' for c in coefficients)})  "
+              f"model/measured: median {np.median(ratio):.2f}, range {ratio.min():.2f}-{ratio.max():.2f}")
 
 
 if __name__ == "__main__":

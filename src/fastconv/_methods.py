@@ -25,6 +25,7 @@ exact, and otherwise runs ``direct``.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import time
@@ -41,15 +42,18 @@ METHODS = ("auto", "direct", "separable", "fft")
 _EXACT_ROUNDING = 0.25  # largest error bound for which rounding a float64 result to int64 is exact
 
 # --- the cost model ------------------------------------------------------------------------
-# Estimated nanoseconds per unit of ``work`` on the machine they were fitted
-# on (2-core Xeon with AVX-512, float32, shared and noisy), by
+# A method's estimated nanoseconds are ``COST_NS[kind][method]`` dotted with
+# its ``work`` features (the last feature is the call itself, 1), fitted on
+# this machine (2-core Xeon with AVX-512, float32, shared and noisy) by
 # ``python benchmarks/calibrate_methods.py``; refit them when a kernel changes.
 # "numpy" is the einsum reference backend; any other backend is priced as "cpu".
-DIRECT_NS_PER_TAP = {"cpu": 0.06, "numpy": 4.0}  # per output element per kernel tap
-SEPARABLE_NS_PER_TAP = {"cpu": 0.11, "numpy": 1.5}  # per element per 1-D tap, per rank term
-FFT_NS_PER_POINT = 0.70  # per FFT point per log2(points), forward and inverse together
-FFT_NS_PER_COPY = 1.75  # per padded input and output element (padding, tiling, cropping)
-CALL_NS = {"direct": 5e3, "separable": 3e4, "fft": 1e5}  # fixed cost of one call
+#   direct:    per output element per kernel tap, per pass over an output row (the cost of short rows), per call
+#   separable: per element per 1-D tap per rank term, per call
+#   fft:       per FFT point per log2(points), per padded input and output element copied, per call
+COST_NS = {
+    "cpu": {"direct": (0.033, 0.0, 1.0e5), "separable": (0.053, 1.0e5), "fft": (0.41, 1.02, 3.2e5)},
+    "numpy": {"direct": (4.0, 0.0, 5e3), "separable": (1.5, 3e4), "fft": (0.41, 1.02, 1e5)},
+}
 FLOAT64_FACTOR = 1.6  # float64 costs this much more than float32 per element
 # Tile lengths tried by overlap-save, besides the whole image.
 FFT_TILES = (64, 96, 128, 160, 192, 256, 320, 384, 512, 640, 768, 1024)
@@ -63,12 +67,21 @@ class Plan(NamedTuple):
 
 
 def factor(kernel: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
-    """``(us, vs)`` with ``kernel ~= us.T @ vs`` to the numerical rank for ``dtype``."""
-    u, s, vt = np.linalg.svd(np.asarray(kernel, np.float64), full_matrices=False)
-    eps = np.finfo(dtype if dtype.kind == "f" else np.float64).eps
-    rank = max(int(np.count_nonzero(s > max(kernel.shape) * eps * s[0])), 1)
+    """``(us, vs)`` with ``kernel ~= us.T @ vs`` to the numerical rank for ``dtype`` (read-only, cached)."""
+    kernel = np.asarray(kernel, np.float64)
+    return _factor(kernel.tobytes(), kernel.shape, np.dtype(dtype).str)
+
+
+@functools.lru_cache(maxsize=64)
+def _factor(data: bytes, shape: tuple[int, int], dtype: str) -> tuple[np.ndarray, np.ndarray]:
+    u, s, vt = np.linalg.svd(np.frombuffer(data, np.float64).reshape(shape), full_matrices=False)
+    kind = np.dtype(dtype)
+    eps = np.finfo(kind if kind.kind == "f" else np.float64).eps
+    rank = max(int(np.count_nonzero(s > max(shape) * eps * s[0])), 1)
     root = np.sqrt(s[:rank])
-    return (u[:, :rank] * root).T, vt[:rank] * root[:, None]
+    us, vs = (u[:, :rank] * root).T, vt[:rank] * root[:, None]
+    us.flags.writeable = vs.flags.writeable = False
+    return us, vs
 
 
 def _geometry(call: PlaneCall):
@@ -93,35 +106,49 @@ def _fft_lengths(length: int, k: int) -> list[tuple[int, int]]:
 def _fft_work(call: PlaneCall) -> tuple[float, float, tuple[int, int]]:
     """The cheapest overlap-save tiling: (FFT points x log2 points, copied elements, FFT lengths)."""
     b, _, _, kh, kw, hp, wp, ho, wo = _geometry(call)
+    return _fft_tiling(b, kh, kw, hp, wp, ho, wo)
+
+
+@functools.lru_cache(maxsize=256)
+def _fft_tiling(b: int, kh: int, kw: int, hp: int, wp: int, ho: int, wo: int) -> tuple[float, float, tuple[int, int]]:
+    per_point, per_copy, _ = COST_NS["cpu"]["fft"]
     best_ns, best = math.inf, (0.0, 0.0, (0, 0))
     for nh, th in _fft_lengths(hp, kh):
         for nw, tw in _fft_lengths(wp, kw):
             points = b * math.ceil(ho / th) * math.ceil(wo / tw) * nh * nw
             transforms, copies = points * math.log2(nh * nw), points + b * ho * wo
-            ns = FFT_NS_PER_POINT * transforms + FFT_NS_PER_COPY * copies
+            ns = per_point * transforms + per_copy * copies
             if ns < best_ns:
                 best_ns, best = ns, (transforms, copies, (nh, nw))
     return best
 
 
-def work(call: PlaneCall, rank: int) -> dict[str, float]:
-    """The units each method's cost is counted in (float32 elements)."""
+def _row_passes(kh: int, kw: int) -> int:
+    """Passes over an output row of the cpu kernel: nine taps at a time, then three, then one."""
+    taps = kh * kw
+    return taps // 9 + taps % 9 // 3 + taps % 3
+
+
+def work(call: PlaneCall, rank: int) -> dict[str, tuple[float, ...]]:
+    """Each method's cost features (see ``COST_NS``), counted in elements of the image's dtype."""
     b, _, w, kh, kw, _, wp, ho, wo = _geometry(call)
-    fft_points, fft_copies, _ = _fft_work(call)
+    fft_transforms, fft_copies, _ = _fft_work(call)
     return {
-        "direct": b * ho * wo * kh * kw,
-        "separable": rank * b * ho * (w * kh + wp + wo * kw),
-        "fft": fft_points + FFT_NS_PER_COPY / FFT_NS_PER_POINT * fft_copies,
+        "direct": (b * ho * wo * kh * kw, b * ho * _row_passes(kh, kw), 1),
+        "separable": (rank * b * ho * (w * kh + wp + wo * kw), 1),
+        "fft": (fft_transforms, fft_copies, 1),
     }
 
 
 def estimate(call: PlaneCall, backend: str, rank: int) -> dict[str, float]:
-    """Estimated nanoseconds of each method for ``call`` (see the constants above)."""
+    """Estimated nanoseconds of each method for ``call`` (see ``COST_NS``)."""
     scale = FLOAT64_FACTOR if call.planes.dtype.itemsize == 8 else 1.0
-    kind = "numpy" if backend == "numpy" else "cpu"
-    units = work(call, rank)
-    per_unit = {"direct": DIRECT_NS_PER_TAP[kind], "separable": SEPARABLE_NS_PER_TAP[kind], "fft": FFT_NS_PER_POINT}
-    return {m: scale * per_unit[m] * units[m] + CALL_NS[m] for m in units}
+    coefficients = COST_NS["numpy" if backend == "numpy" else "cpu"]
+    costs = {}
+    for method, features in work(call, rank).items():
+        *per_unit, per_call = coefficients[method]
+        costs[method] = scale * sum(c * f for c, f in zip(per_unit, features)) + per_call
+    return costs
 
 
 def _finite(planes: np.ndarray) -> bool:
@@ -153,8 +180,19 @@ def plan(call: PlaneCall, method: str, backend: str) -> Plan:
     return chosen if chosen.method == "direct" or _finite(call.planes) else Plan("direct")
 
 
+def _surely_direct(call: PlaneCall, backend: str) -> bool:
+    """Whether direct beats the others even against a rank-1 kernel, so that no SVD is needed.
+
+    Only the separable cost grows with the rank.
+    """
+    costs = estimate(call, backend, 1)
+    return costs["direct"] <= min(costs["separable"], costs["fft"])
+
+
 def _choose(call: PlaneCall, method: str, backend: str) -> Plan:
     us = vs = None
+    if method == "auto" and _surely_direct(call, backend):
+        return Plan("direct")
     if method in ("auto", "separable"):
         us, vs = factor(call.kernel, call.planes.dtype)
     if method == "auto":

@@ -133,7 +133,7 @@ def active_layer() -> str | None:
         return None
     try:
         return numba.threading_layer()
-    except ValueError:  # no parallel kernel has run yet
+    except (ValueError, AttributeError):  # no parallel kernel has run yet, or another thread is importing numba
         return None
 
 
