@@ -6,15 +6,16 @@
 Both run 224 x 224 float32 batches of 1 and 8 with every core in use (torch
 under ``torch.inference_mode`` with its default threads; fastconv on the
 ``cpu`` backend with numba's and BLAS's default threads), timed as
-interleaved medians.  fastconv runs twice: as is, and with NumPy's BLAS
+interleaved medians of fastconv, and torch's timed apart right after (its
+OpenMP threads keep spinning after a call and would slow whichever call came
+next).  fastconv runs twice: as is, and with NumPy's BLAS
 limited to one thread (threadpoolctl), numba still on every core: its GEMM
 convolutions call BLAS, whose idle threads spin while numba's kernels and the
 serial im2col and epilogue run, and on a shared machine that contention
 dominates.  Then one profiled pass of each model per batch sums the
 time per layer kind, for fastconv's layers and for torch's modules (timed
-by forward hooks), and, when ``fastconv.conv2d`` takes ``activation=``, the
-ResNet-18 3 x 3 layer is timed fused (conv + bias + ReLU in one call) against
-conv then ReLU.  Writes ``benchmarks/results/nn-<date>.json`` and ``.txt``.
+by forward hooks).  (The fused conv + bias + ReLU against conv then ReLU is
+``benchmarks/fused.py``.)  Writes ``benchmarks/results/nn-<date>.json`` and ``.txt``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import glob
-import inspect
 import json
 import os
 import sys
@@ -33,9 +33,7 @@ from typing import Any, Callable
 import numpy as np
 import threadpoolctl
 import torch
-import torch.nn.functional as F
 
-import fastconv as fc
 from fastconv import nn
 from fastconv.bench import interleaved_medians, machine_info
 
@@ -141,8 +139,8 @@ def end_to_end(rounds: int, budget: float) -> tuple[list[dict], list[dict]]:
                     return net(xt)
 
             run_ours = lambda: model(xn)  # noqa: E731
-            funcs = {"fastconv": run_ours, "fastconv_blas1": one_blas_thread(run_ours), "torch": run_torch}
-            medians = interleaved_medians(funcs, rounds, budget)
+            medians = interleaved_medians({"fastconv": run_ours, "fastconv_blas1": one_blas_thread(run_ours)}, rounds, budget)
+            medians.update(interleaved_medians({"torch": run_torch}, rounds, budget / 2))
             row = {
                 "model": name,
                 "batch": batch,
@@ -167,38 +165,6 @@ def end_to_end(rounds: int, budget: float) -> tuple[list[dict], list[dict]]:
                 "torch_ms": {k: v * 1e3 for k, v in theirs.items()}, "torch_total_ms": theirs_total * 1e3,
             })
     return rows, breakdowns
-
-
-def fused_conv(rounds: int, budget: float) -> list[dict]:
-    """ResNet-18's layer1 3 x 3 conv (64 -> 64, 56 x 56) with bias and ReLU: fused, conv then ReLU, and torch."""
-    if "activation" not in inspect.signature(fc.conv2d).parameters:
-        return []
-    rows = []
-    rng = np.random.default_rng(0)
-    w = rng.standard_normal((64, 64, 3, 3), dtype=np.float32) * 0.05
-    b = rng.standard_normal(64, dtype=np.float32)
-    for batch in BATCHES:
-        x = rng.standard_normal((batch, 64, 56, 56), dtype=np.float32)
-        xt, wt, bt = map(torch.from_numpy, (x, w, b))
-
-        def separate() -> np.ndarray:
-            out = fc.conv2d(x, w, b, padding=1, backend="cpu")
-            return np.maximum(out, 0, out=out)
-
-        def run_torch() -> Any:
-            with torch.inference_mode():
-                return F.relu(F.conv2d(xt, wt, bt, padding=1))
-
-        funcs = {
-            "fused": lambda: fc.conv2d(x, w, b, padding=1, activation="relu", backend="cpu"),
-            "conv then relu": separate,
-            "torch conv2d + relu": run_torch,
-        }
-        medians = interleaved_medians(funcs, rounds, budget)
-        row = {"case": f"3x3 conv 64->64 56x56 + bias + ReLU, batch {batch}", **{k: v * 1e3 for k, v in medians.items()}}
-        rows.append(row)
-        print(f"{row['case']}: " + "  ".join(f"{k} {v * 1e3:.2f} ms" for k, v in medians.items()), flush=True)
-    return rows
 
 
 def _breakdown_rows(b: dict) -> list[tuple[str, float | None, float | None, float | None]]:
@@ -228,10 +194,6 @@ def as_text(record: dict) -> str:
                       f"with BLAS 1 thread {b['fastconv_blas1_total_ms']:.1f}, torch {b['torch_total_ms']:.1f}"]
         for kind, ours, ours1, theirs in _breakdown_rows(b):
             lines.append(f"  {kind:<26} {_ms(ours, 9)} {_ms(ours1, 9)} {_ms(theirs, 9)}")
-    if record["fused_conv"]:
-        lines += ["", "fused conv + bias + ReLU (ms):"]
-        for r in record["fused_conv"]:
-            lines.append(f"  {r['case']}: " + "  ".join(f"{k} {v:.2f}" for k, v in r.items() if k != "case"))
     return "\n".join(lines) + "\n"
 
 
@@ -261,11 +223,6 @@ def readme_section(path: str) -> str:
                   "| layer kind | fastconv | fastconv, BLAS 1 thread | torch |", "|---|---|---|---|"]
         for kind, ours, ours1, theirs in _breakdown_rows(b):
             lines.append(f"| {kind} | {_ms(ours)} | {_ms(ours1)} | {_ms(theirs)} |")
-    if record["fused_conv"]:
-        lines += ["", "| fused convolution (ms) | " + " | ".join(k for k in record["fused_conv"][0] if k != "case") + " |",
-                  "|---" * len(record["fused_conv"][0]) + "|"]
-        for r in record["fused_conv"]:
-            lines.append(f"| {r['case']} | " + " | ".join(f"{v:.2f}" for k, v in r.items() if k != "case") + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -296,7 +253,6 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine_info(),
         "end_to_end": rows,
         "breakdown": breakdowns,
-        "fused_conv": fused_conv(args.rounds, args.budget / 3),
     }
     os.makedirs(args.out, exist_ok=True)
     stem = os.path.join(args.out, f"nn-{datetime.date.today().isoformat()}")
