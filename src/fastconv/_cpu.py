@@ -289,21 +289,40 @@ def _correlate_kernel(x, w, bias, rows, cols, sh, sw, dh, dw, left, groups, fill
 def _im2col_kernel(x, n, c0, kh, kw, rows, cols, sh, sw, dh, dw, left, oh0, buf):
     """Fill ``buf`` (cg * kh * kw, R, Wo) with the zero-padded input taps of output rows ``oh0:oh0 + R``.
 
+    A plain copy, with each tap's in-bounds column range found once for all
+    rows: the rows of deep layers are a few elements long, and adding each
+    tap into a zeroed row, row by row, made im2col cost twice the GEMM.
+
     Serial on purpose: the GEMM that follows runs on BLAS's own threads, and
     on a small machine two thread pools that take turns, each spinning while
     the other works, made the convolution 3 to 50 times slower.
     """
-    taps, n_rows, _ = buf.shape
-    for job in range(taps * n_rows):
-        k = job // n_rows
-        rr = job % n_rows
+    taps, n_rows, wo = buf.shape
+    for k in range(taps):
         c, u, v = k // (kh * kw), (k // kw) % kh, k % kw
-        dst = buf[k, rr]
-        for j in range(dst.shape[0]):
-            dst[j] = 0
-        r = rows[(oh0 + rr) * sh + u * dh]
-        if r >= 0:
-            _add_tap(dst, x[n, c0 + c, r], 1, cols, v * dw, sw, left, 0)
+        first = v * dw
+        off = first - left
+        lo, hi = _inside(wo, x.shape[3], off, sw)
+        plane = x[n, c0 + c]
+        block = buf[k]
+        for rr in range(n_rows):
+            r = rows[(oh0 + rr) * sh + u * dh]
+            if r < 0:
+                for j in range(wo):
+                    block[rr, j] = 0
+                continue
+            for j in range(lo):
+                col = cols[first + j * sw]
+                block[rr, j] = plane[r, col] if col >= 0 else 0
+            if sw == 1:
+                for j in range(lo, hi):
+                    block[rr, j] = plane[r, off + j]
+            else:
+                for j in range(lo, hi):
+                    block[rr, j] = plane[r, off + j * sw]
+            for j in range(hi, wo):
+                col = cols[first + j * sw]
+                block[rr, j] = plane[r, col] if col >= 0 else 0
 
 
 GEMM_TILE_BYTES = 4 << 20
@@ -318,8 +337,11 @@ def _uses_gemm(x: np.ndarray, w: np.ndarray, groups: int) -> bool:
 def _conv2d_gemm(x, w, bias, rows, cols, call: ConvCall, out):
     """Convolution as GEMMs of the weights with im2col tiles of a few output rows.
 
-    A tile holds at most GEMM_TILE_BYTES and at most half of input + output,
-    so the temporary memory stays below the size of the input plus the output.
+    A tile holds at most GEMM_TILE_BYTES, and at most half of input + output
+    or GEMM_TILE_BYTES / 2, whichever is more: the temporary memory stays
+    below the size of the input plus the output, or 2 MiB for small ones
+    (smaller tiles made the GEMMs of deep layers, 7 x 7 or 14 x 14 images,
+    one row at a time, up to 4 times slower).
     The bias and the activation are applied to each GEMM result while it is
     in cache (``bias`` None and no activation: nothing to apply).
     """
@@ -340,7 +362,7 @@ def _conv2d_gemm(x, w, bias, rows, cols, call: ConvCall, out):
                 _epilogue_kernel(dst, bias, act)
         return
     row_bytes = taps * wo * x.itemsize
-    budget = min(GEMM_TILE_BYTES, (x.nbytes + out.nbytes) // 2)
+    budget = min(GEMM_TILE_BYTES, max((x.nbytes + out.nbytes) // 2, GEMM_TILE_BYTES // 2))
     tile_rows = max(1, min(ho, budget // row_bytes))
     buf = np.empty(taps * tile_rows * wo, x.dtype)
     wmat = w.reshape(groups, og, taps)
