@@ -47,12 +47,13 @@ _EXACT_ROUNDING = 0.25  # largest error bound for which rounding a float64 resul
 # this machine (2-core Xeon with AVX-512, float32, shared and noisy) by
 # ``python benchmarks/calibrate_methods.py``; refit them when a kernel changes.
 # "numpy" is the einsum reference backend; any other backend is priced as "cpu".
-#   direct:    per output element per kernel tap, per pass over an output row (the cost of short rows), per call
-#   separable: per element per 1-D tap per rank term, per call
-#   fft:       per FFT point per log2(points), per padded input and output element copied, per call
+#   direct:    per output element per kernel tap, per output element (memory), per pass over an
+#              output row (the cost of short rows), per call
+#   separable: per element per 1-D tap per rank term, per output element (memory), per call
+#   fft:       per FFT point per log2(points), per padded input and output element copied, per tile, per call
 COST_NS = {
-    "cpu": {"direct": (0.033, 0.0, 1.0e5), "separable": (0.053, 1.0e5), "fft": (0.41, 1.02, 3.2e5)},
-    "numpy": {"direct": (4.0, 0.0, 5e3), "separable": (1.5, 3e4), "fft": (0.41, 1.02, 1e5)},
+    "cpu": {"direct": (0.0137, 0.192, 14.3, 4.22e4), "separable": (0.0358, 0.508, 6.03e4), "fft": (0.376, 0.0, 9.35e3, 9.9e4)},
+    "numpy": {"direct": (4.0, 0.0, 0.0, 5e3), "separable": (1.5, 0.0, 3e4), "fft": (0.41, 1.02, 0.0, 1e5)},
 }
 FLOAT64_FACTOR = 1.6  # float64 costs this much more than float32 per element
 # Tile lengths tried by overlap-save, besides the whole image.
@@ -103,23 +104,24 @@ def _fft_lengths(length: int, k: int) -> list[tuple[int, int]]:
     return out
 
 
-def _fft_work(call: PlaneCall) -> tuple[float, float, tuple[int, int]]:
-    """The cheapest overlap-save tiling: (FFT points x log2 points, copied elements, FFT lengths)."""
+def _fft_work(call: PlaneCall) -> tuple[float, float, int, tuple[int, int]]:
+    """The cheapest overlap-save tiling: (FFT points x log2 points, copied elements, tiles, FFT lengths)."""
     b, _, _, kh, kw, hp, wp, ho, wo = _geometry(call)
     return _fft_tiling(b, kh, kw, hp, wp, ho, wo)
 
 
 @functools.lru_cache(maxsize=256)
-def _fft_tiling(b: int, kh: int, kw: int, hp: int, wp: int, ho: int, wo: int) -> tuple[float, float, tuple[int, int]]:
-    per_point, per_copy, _ = COST_NS["cpu"]["fft"]
-    best_ns, best = math.inf, (0.0, 0.0, (0, 0))
+def _fft_tiling(b: int, kh: int, kw: int, hp: int, wp: int, ho: int, wo: int) -> tuple[float, float, int, tuple[int, int]]:
+    per_point, per_copy, per_tile, _ = COST_NS["cpu"]["fft"]
+    best_ns, best = math.inf, (0.0, 0.0, 0, (0, 0))
     for nh, th in _fft_lengths(hp, kh):
         for nw, tw in _fft_lengths(wp, kw):
-            points = b * math.ceil(ho / th) * math.ceil(wo / tw) * nh * nw
+            tiles = b * math.ceil(ho / th) * math.ceil(wo / tw)
+            points = tiles * nh * nw
             transforms, copies = points * math.log2(nh * nw), points + b * ho * wo
-            ns = per_point * transforms + per_copy * copies
+            ns = per_point * transforms + per_copy * copies + per_tile * tiles
             if ns < best_ns:
-                best_ns, best = ns, (transforms, copies, (nh, nw))
+                best_ns, best = ns, (transforms, copies, tiles, (nh, nw))
     return best
 
 
@@ -132,11 +134,12 @@ def _row_passes(kh: int, kw: int) -> int:
 def work(call: PlaneCall, rank: int) -> dict[str, tuple[float, ...]]:
     """Each method's cost features (see ``COST_NS``), counted in elements of the image's dtype."""
     b, _, w, kh, kw, _, wp, ho, wo = _geometry(call)
-    fft_transforms, fft_copies, _ = _fft_work(call)
+    fft_transforms, fft_copies, fft_tiles, _ = _fft_work(call)
+    elements = b * ho * wo
     return {
-        "direct": (b * ho * wo * kh * kw, b * ho * _row_passes(kh, kw), 1),
-        "separable": (rank * b * ho * (w * kh + wp + wo * kw), 1),
-        "fft": (fft_transforms, fft_copies, 1),
+        "direct": (elements * kh * kw, elements, b * ho * _row_passes(kh, kw), 1),
+        "separable": (rank * b * ho * (w * kh + wp + wo * kw), elements, 1),
+        "fft": (fft_transforms, fft_copies, fft_tiles, 1),
     }
 
 
@@ -174,10 +177,20 @@ def plan(call: PlaneCall, method: str, backend: str) -> Plan:
         raise ValueError(f"method={method!r} runs on the cpu and numpy backends, got backend={backend!r}")
     if method == "auto" and call.planes.dtype.kind != "f":
         return Plan("direct")
-    if not (np.isfinite(call.kernel).all() and math.isfinite(call.fillvalue)):
-        return Plan("direct")
-    chosen = _choose(call, method, backend)
+    kernel = call.kernel
+    key = (call.planes.shape, call.planes.dtype.str, kernel.shape, kernel.tobytes(), call.pads, call.boundary, call.fillvalue, method, backend)
+    chosen = _PLANS.get(key)
+    if chosen is None:
+        finite = np.isfinite(kernel).all() and math.isfinite(call.fillvalue)
+        chosen = _choose(call, method, backend) if finite else Plan("direct")
+        if len(_PLANS) >= PLAN_CACHE_SIZE:
+            _PLANS.clear()
+        _PLANS[key] = chosen
     return chosen if chosen.method == "direct" or _finite(call.planes) else Plan("direct")
+
+
+PLAN_CACHE_SIZE = 256
+_PLANS: dict[tuple, Plan] = {}  # by everything but the image's values, which only the NaN check reads
 
 
 def _surely_direct(call: PlaneCall, backend: str) -> bool:
@@ -199,7 +212,7 @@ def _choose(call: PlaneCall, method: str, backend: str) -> Plan:
         costs = estimate(call, backend, len(us))
         method = min(costs, key=costs.get)
     if method == "fft":
-        return Plan("fft", tiles=_fft_work(call)[2])
+        return Plan("fft", tiles=_fft_work(call)[3])
     if method == "separable":
         return Plan("separable", us, vs)
     return Plan("direct")
@@ -230,13 +243,31 @@ def _fft(call: PlaneCall, planes: np.ndarray, lengths: tuple[int, int]) -> np.nd
     ty, tx = math.ceil(ho / th), math.ceil(wo / tw)
     padded = _pad(planes, call, (ty * th + kh - 1, tx * tw + kw - 1))
     tiles = np.lib.stride_tricks.sliding_window_view(padded, (th + kh - 1, tw + kw - 1), axis=(1, 2))[:, ::th, ::tw]
-    workers = os.cpu_count() or 1
-    kernel = np.asarray(call.kernel[::-1, ::-1], planes.dtype)
+    workers = (os.cpu_count() or 1) if b * ty * tx * nh * nw >= FFT_PARALLEL_POINTS else 1
     spectrum = sfft.rfft2(tiles, s=(nh, nw), workers=workers)
-    spectrum *= sfft.rfft2(kernel, s=(nh, nw), workers=workers)
+    spectrum *= _kernel_spectrum(np.asarray(call.kernel, planes.dtype), (nh, nw))
     full = sfft.irfft2(spectrum, s=(nh, nw), workers=workers, overwrite_x=True)[..., kh - 1 : kh - 1 + th, kw - 1 : kw - 1 + tw]
     out = full.transpose(0, 1, 3, 2, 4).reshape(b, ty * th, tx * tw)
     return out[:, :ho, :wo]
+
+
+FFT_PARALLEL_POINTS = 1 << 20  # below this many points scipy.fft's extra workers cost more than they save
+SPECTRUM_CACHE_BYTES = 4 << 20  # kernel spectra up to this size are kept for the next call
+_SPECTRA: dict[tuple, np.ndarray] = {}
+
+
+def _kernel_spectrum(kernel: np.ndarray, lengths: tuple[int, int]) -> np.ndarray:
+    """The FFT of the flipped ``kernel`` zero-padded to ``lengths``, cached while it is small."""
+    key = (kernel.shape, kernel.dtype.str, kernel.tobytes(), lengths)
+    spectrum = _SPECTRA.get(key)
+    if spectrum is None:
+        spectrum = sfft.rfft2(kernel[::-1, ::-1], s=lengths)
+        if spectrum.nbytes <= SPECTRUM_CACHE_BYTES:
+            if len(_SPECTRA) >= PLAN_CACHE_SIZE:
+                _SPECTRA.clear()
+            spectrum.flags.writeable = False
+            _SPECTRA[key] = spectrum
+    return spectrum
 
 
 def _separable(call: PlaneCall, planes: np.ndarray, us: np.ndarray, vs: np.ndarray, backend: str) -> np.ndarray:
