@@ -2,10 +2,10 @@
 
     PYTHONPATH=src python benchmarks/calibrate_methods.py [--backend cpu]
 
-Times each method on float32 images (each timed call after an untimed one of
-the same method) and prints, per method, the non-negative least-squares ns
-per feature of ``_methods.work`` (the last feature is the call itself) and
-how far the fit is from the measurements.  Copy the printed tuples into
+Times each method on float32 images (each timed call after two untimed ones
+of the same method, see ``fastconv.bench.settled``) and prints, per method,
+the non-negative least-squares ns per feature of ``_methods.work`` (the last
+feature is the call itself) and how far the fit is from the measurements.  Copy the printed tuples into
 ``_methods.COST_NS`` by hand.
 """
 
@@ -20,7 +20,7 @@ from scipy.optimize import nnls
 import fastconv as fc
 from fastconv import _methods
 from fastconv._validate import filter2d as check_filter2d
-from fastconv.bench import interleaved_times
+from fastconv.bench import interleaved_times, settled
 
 SHAPES = [(1, 64), (1, 128), (1, 256), (1, 512), (1, 1024), (1, 2048), (16, 256)]
 KERNELS = [3, 5, 9, 15, 31, 63]
@@ -46,7 +46,7 @@ def main() -> None:
                 }
                 for f in funcs.values():
                     f()
-                times = interleaved_times(funcs, rounds=5, budget_s=5.0, prepare=funcs)
+                times = interleaved_times(funcs, rounds=5, budget_s=5.0, prepare=settled(funcs), shuffle=True)
                 for method, t in times.items():
                     seconds = statistics.median(t)
                     samples[method].append((work[method], seconds * 1e9))

@@ -15,6 +15,7 @@ network layers and images, ``extra`` covers the other operations, and
 from __future__ import annotations
 
 import importlib
+import random
 import statistics
 import time
 import tracemalloc
@@ -274,17 +275,24 @@ def interleaved_times(
     budget_s: float,
     min_rounds: int = 3,
     prepare: Mapping[str, Callable[[], Any]] | None = None,
+    shuffle: bool = False,
 ) -> dict[str, list[float]]:
     """Seconds per call, one call of each function per round in turn, until ``rounds`` or the time budget.
 
     ``prepare[name]()``, when given, runs untimed before each call of ``name``
-    (to set thread counts, say).  Callers warm every function up first.
+    (to set thread counts, say).  With ``shuffle`` each round runs the
+    functions in a new (seeded) order, so that none always follows the same
+    one.  Callers warm every function up first.
     """
     prepare = prepare or {}
     times: dict[str, list[float]] = {name: [] for name in funcs}
     deadline = time.perf_counter() + budget_s
+    order = list(funcs.items())
+    rng = random.Random(0)
     for i in range(rounds):
-        for name, f in funcs.items():
+        if shuffle:
+            rng.shuffle(order)
+        for name, f in order:
             if name in prepare:
                 prepare[name]()
             start = time.perf_counter()
@@ -293,6 +301,24 @@ def interleaved_times(
         if i + 1 >= min_rounds and time.perf_counter() > deadline:
             break
     return times
+
+
+def settled(funcs: Mapping[str, Callable[[], Any]], calls: int = 2) -> dict[str, Callable[[], None]]:
+    """``prepare`` callables for :func:`interleaved_times` that run each function ``calls`` times untimed.
+
+    A call that follows one freeing large temporaries (an FFT, say) pays the
+    page faults of fresh memory, and so does the one after it, whose output
+    takes new pages again; the third call runs on warm memory.
+    """
+
+    def repeat(f: Callable[[], Any]) -> Callable[[], None]:
+        def run() -> None:
+            for _ in range(calls):
+                f()
+
+        return run
+
+    return {name: repeat(f) for name, f in funcs.items()}
 
 
 def interleaved_medians(funcs: Mapping[str, Callable[[], Any]], rounds: int, budget_s: float) -> dict[str, float]:
