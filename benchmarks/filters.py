@@ -8,7 +8,7 @@ acceptance target.  ``grid`` times every method and ``auto`` for random
 (full-rank) and Gaussian (rank-1) kernels and reports auto / best: the median
 over rounds of auto's time over the best method's time in the same round
 (the ratio of their medians is kept too).  Each round runs the functions in a
-new order, and each timed call follows two untimed calls of the same function
+new order, and in both each timed call follows two untimed calls of the same function
 (``fastconv.bench.settled``): the FFT frees large temporaries, and the two
 calls after it pay the page faults of fresh memory, which would otherwise
 bill whichever method comes next.  Both write JSON with the machine
@@ -31,7 +31,7 @@ from fastconv import _methods
 from fastconv._validate import filter2d as check_filter2d
 import statistics
 
-from fastconv.bench import interleaved_medians, interleaved_times, machine_info, settled
+from fastconv.bench import interleaved_times, machine_info, settled
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 REFLECT_101 = cv2.BORDER_REFLECT_101
@@ -61,7 +61,11 @@ def _targets(rng):
 def targets(rounds: int) -> dict:
     rows = []
     for label, goal, ours, peers in _targets(np.random.default_rng(0)):
-        medians = interleaved_medians({"fastconv": ours, **peers}, rounds, budget_s=20.0)
+        funcs = {"fastconv": ours, **peers}
+        for f in funcs.values():
+            f()
+        times = interleaved_times(funcs, rounds, budget_s=20.0, prepare=settled(funcs), shuffle=True)
+        medians = {name: statistics.median(t) for name, t in times.items()}
         best_peer = min(peers, key=medians.get)
         ratio = medians[best_peer] / medians["fastconv"]
         rows.append({"case": label, "fastconv_ms": medians["fastconv"] * 1e3, "peer": best_peer, "peer_ms": medians[best_peer] * 1e3, "speedup": ratio, "target": goal})

@@ -52,7 +52,7 @@ _EXACT_ROUNDING = 0.25  # largest error bound for which rounding a float64 resul
 #   separable: per element per 1-D tap per rank term, per output element (memory), per call
 #   fft:       per FFT point per log2(points), per padded input and output element copied, per tile, per call
 COST_NS = {
-    "cpu": {"direct": (0.0137, 0.192, 14.3, 4.22e4), "separable": (0.0358, 0.508, 6.03e4), "fft": (0.376, 0.0, 9.35e3, 9.9e4)},
+    "cpu": {"direct": (0.0138, 0.175, 13.6, 4.17e4), "separable": (0.0353, 0.497, 5.77e4), "fft": (0.375, 0.0, 1.29e4, 9.86e4)},
     "numpy": {"direct": (4.0, 0.0, 0.0, 5e3), "separable": (1.5, 0.0, 3e4), "fft": (0.41, 1.02, 0.0, 1e5)},
 }
 FLOAT64_FACTOR = 1.6  # float64 costs this much more than float32 per element
@@ -238,20 +238,24 @@ def _pad(planes: np.ndarray, call: PlaneCall, shape: tuple[int, int]) -> np.ndar
 
 
 def _fft(call: PlaneCall, planes: np.ndarray, lengths: tuple[int, int]) -> np.ndarray:
+    """Overlap-save, one row of tiles (of every plane) at a time, so that the spectra stay small."""
     b, _, _, kh, kw, _, _, ho, wo = _geometry(call)
     (nh, nw), (th, tw) = lengths, (lengths[0] - kh + 1, lengths[1] - kw + 1)
     ty, tx = math.ceil(ho / th), math.ceil(wo / tw)
     padded = _pad(planes, call, (ty * th + kh - 1, tx * tw + kw - 1))
     tiles = np.lib.stride_tricks.sliding_window_view(padded, (th + kh - 1, tw + kw - 1), axis=(1, 2))[:, ::th, ::tw]
-    workers = (os.cpu_count() or 1) if b * ty * tx * nh * nw >= FFT_PARALLEL_POINTS else 1
-    spectrum = sfft.rfft2(tiles, s=(nh, nw), workers=workers)
-    spectrum *= _kernel_spectrum(np.asarray(call.kernel, planes.dtype), (nh, nw))
-    full = sfft.irfft2(spectrum, s=(nh, nw), workers=workers, overwrite_x=True)[..., kh - 1 : kh - 1 + th, kw - 1 : kw - 1 + tw]
-    out = full.transpose(0, 1, 3, 2, 4).reshape(b, ty * th, tx * tw)
+    kernel = _kernel_spectrum(np.asarray(call.kernel, planes.dtype), (nh, nw))
+    workers = (os.cpu_count() or 1) if b * tx * nh * nw >= FFT_PARALLEL_POINTS else 1
+    out = np.empty((b, ty * th, tx * tw), planes.dtype)
+    for i in range(ty):
+        spectrum = sfft.rfft2(tiles[:, i], s=(nh, nw), workers=workers)
+        spectrum *= kernel
+        row = sfft.irfft2(spectrum, s=(nh, nw), workers=workers, overwrite_x=True)[..., kh - 1 : kh - 1 + th, kw - 1 : kw - 1 + tw]
+        out[:, i * th : (i + 1) * th].reshape(b, th, tx, tw)[...] = row.transpose(0, 2, 1, 3)
     return out[:, :ho, :wo]
 
 
-FFT_PARALLEL_POINTS = 1 << 20  # below this many points scipy.fft's extra workers cost more than they save
+FFT_PARALLEL_POINTS = 1 << 18  # below this many points per row of tiles scipy.fft's extra workers cost more than they save
 SPECTRUM_CACHE_BYTES = 4 << 20  # kernel spectra up to this size are kept for the next call
 _SPECTRA: dict[tuple, np.ndarray] = {}
 
