@@ -253,6 +253,17 @@ def activation(value: Any, func: str, dtype: np.dtype) -> int:
     return ACTIVATIONS.index(value)
 
 
+def _conv_operands(func: str, nd: int, input: Any, weight: Any, bias: Any, groups: Any, weight_axes: str):
+    """The checked (input, batched, weight, bias, groups) of a torch-style convolution; ``weight_axes`` names the weight's first two axes."""
+    x, was_batched = batched(as_array(input, "input", func), "input", func, nd)
+    nonempty_planes(x, func)
+    w = as_array(weight, "weight", func)
+    if w.ndim != nd + 2:
+        raise fail(func, f"weight must be {nd + 2}-D ({weight_axes}, kernel...), got shape {w.shape}")
+    b = None if bias is None else as_array(bias, "bias", func)
+    return x, was_batched, w, b, positive_int(groups, "groups", func)
+
+
 def conv(
     func: str,
     nd: int,
@@ -267,13 +278,7 @@ def conv(
     activation_name: Any = None,
 ) -> ConvCall:
     """Check a torch-style ``conv1d``/``conv2d`` call; 1-D is returned as H = 1."""
-    x, was_batched = batched(as_array(input, "input", func), "input", func, nd)
-    nonempty_planes(x, func)
-    w = as_array(weight, "weight", func)
-    if w.ndim != nd + 2:
-        raise fail(func, f"weight must be {nd + 2}-D (out_channels, in_channels/groups, kernel...), got shape {w.shape}")
-    b = None if bias is None else as_array(bias, "bias", func)
-    groups = positive_int(groups, "groups", func)
+    x, was_batched, w, b, groups = _conv_operands(func, nd, input, weight, bias, groups, "out_channels, in_channels/groups")
     stride = int_tuple(stride, "stride", func, nd, 1)
     dilation = int_tuple(dilation, "dilation", func, nd, 1)
     boundary = choice(padding_mode, "padding_mode", func, PADDING_MODES)
@@ -370,13 +375,7 @@ def conv_transpose(
     dilation: Any,
 ) -> ConvTransposeCall:
     """Check a torch-style ``conv_transpose1d``/``conv_transpose2d`` call; 1-D is returned as H = 1."""
-    x, was_batched = batched(as_array(input, "input", func), "input", func, nd)
-    nonempty_planes(x, func)
-    w = as_array(weight, "weight", func)
-    if w.ndim != nd + 2:
-        raise fail(func, f"weight must be {nd + 2}-D (in_channels, out_channels/groups, kernel...), got shape {w.shape}")
-    b = None if bias is None else as_array(bias, "bias", func)
-    groups = positive_int(groups, "groups", func)
+    x, was_batched, w, b, groups = _conv_operands(func, nd, input, weight, bias, groups, "in_channels, out_channels/groups")
     stride = int_tuple(stride, "stride", func, nd, 1)
     padding = int_tuple(padding, "padding", func, nd, 0)
     output_padding = int_tuple(output_padding, "output_padding", func, nd, 0)
