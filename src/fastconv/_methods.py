@@ -193,19 +193,8 @@ PLAN_CACHE_SIZE = 256
 _PLANS: dict[tuple, Plan] = {}  # by everything but the image's values, which only the NaN check reads
 
 
-def _surely_direct(call: PlaneCall, backend: str) -> bool:
-    """Whether direct beats the others even against a rank-1 kernel, so that no SVD is needed.
-
-    Only the separable cost grows with the rank.
-    """
-    costs = estimate(call, backend, 1)
-    return costs["direct"] <= min(costs["separable"], costs["fft"])
-
-
 def _choose(call: PlaneCall, method: str, backend: str) -> Plan:
     us = vs = None
-    if method == "auto" and _surely_direct(call, backend):
-        return Plan("direct")
     if method in ("auto", "separable"):
         us, vs = factor(call.kernel, call.planes.dtype)
     if method == "auto":
