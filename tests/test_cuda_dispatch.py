@@ -1,4 +1,4 @@
-"""The cuda backend's registry entry, auto's choice by hardware, and hardware(), on a machine without a GPU."""
+"""The cuda backend's registry entry, auto's choice by hardware, and hardware(): on this machine, and on a machine with a GPU (numba.cuda's driver calls faked)."""
 
 import numpy as np
 import pytest
@@ -70,3 +70,54 @@ def test_auto_sends_host_arrays_to_the_gpu_only_when_the_cost_model_says_so(monk
     with fc.use_backend("numpy"):
         fc.avg_pool2d(np.ones((1, 1, 64, 64)), 2)
     assert log == [_dispatch.AUTO_ORDER[0], "cuda", "cpu", "numpy"]
+
+
+class _FakeH100:
+    name = b"NVIDIA H100 80GB HBM3"
+    compute_capability = (9, 0)
+    MULTIPROCESSOR_COUNT = 132
+
+
+class _FakeContext:
+    @staticmethod
+    def get_memory_info():
+        return 80 * 2**30, 85 * 2**30
+
+
+@pytest.fixture
+def gpu_machine(monkeypatch):
+    """numba.cuda as it answers on a machine with one H100 (its driver calls replaced)."""
+    import ctypes.util
+
+    from numba import cuda
+
+    monkeypatch.delenv("NUMBA_ENABLE_CUDASIM", raising=False)
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: "libcuda.so.1" if name == "cuda" else None)
+    monkeypatch.setattr(cuda, "is_available", lambda: True)
+    monkeypatch.setattr(cuda, "get_current_device", lambda: _FakeH100())
+    monkeypatch.setattr(cuda, "current_context", lambda: _FakeContext())
+    monkeypatch.setattr(_dispatch, "_reasons", {})
+
+
+def test_backends_and_hardware_on_a_machine_with_a_gpu(gpu_machine):
+    assert fc.backends()["cuda"] == {"available": True, "reason": None, "description": "numba.cuda GPU kernels"}
+    assert _dispatch.gpu_present()
+    assert fc.hardware()["gpu"] == {
+        "available": True,
+        "name": "NVIDIA H100 80GB HBM3",
+        "compute_capability": (9, 0),
+        "multiprocessors": 132,
+        "memory_bytes": 85 * 2**30,
+        "free_memory_bytes": 80 * 2**30,
+    }
+
+
+def test_a_driver_without_a_usable_device_is_reported_with_numbas_reason(gpu_machine, monkeypatch):
+    from numba import cuda
+
+    monkeypatch.setattr(cuda, "is_available", lambda: False)
+    monkeypatch.setattr(cuda, "cuda_error", lambda: "CUDA_ERROR_NO_DEVICE\n  no CUDA-capable device is detected")
+    reason = "no usable CUDA GPU: CUDA_ERROR_NO_DEVICE no CUDA-capable device is detected"
+    assert fc.backends()["cuda"]["reason"] == reason
+    assert fc.hardware()["gpu"] == {"available": False, "reason": reason}
+    assert not _dispatch.gpu_present()

@@ -4,7 +4,9 @@ The process-level tests run a script in a subprocess with a timeout, so that
 a crash or a hang fails the test instead of killing or blocking the suite.
 """
 
+import json
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -44,6 +46,8 @@ OPERATIONS = {
     "filter2d": lambda b: fc.filter2d(IMG, K, "reflect", method="fft", backend=b),
     "gaussian_blur": lambda b: fc.gaussian_blur(IMG, 1.5, backend=b),
     "sobel": lambda b: fc.sobel(IMG, backend=b),
+    "conv_transpose2d": lambda b: fc.conv_transpose2d(X, W.transpose(1, 0, 2, 3), stride=2, padding=1, backend=b),
+    "interpolate": lambda b: fc.interpolate(X, scale_factor=1.5, mode="bilinear", backend=b),
 }
 REFERENCE = {name: op("numpy") for name, op in OPERATIONS.items()}
 
@@ -155,6 +159,39 @@ def test_a_threading_layer_chosen_by_the_user_is_kept(tmp_path):
         print(fc.hardware()["cpu"]["threading_layer"]["active"])
     """
     assert run_script(code, tmp_path, {"NUMBA_THREADING_LAYER": "workqueue"}).strip() == "workqueue"
+
+
+def test_without_a_usable_numba_auto_runs_every_operation_on_numpy(tmp_path):
+    """A numba that fails to import (here: a finder that refuses it) leaves the numpy backend, chosen by auto."""
+    code = f"""
+        import importlib.abc, json, pickle, sys
+        import numpy as np
+
+        class BrokenNumba(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path=None, target=None):
+                if name == "numba" or name.startswith("numba."):
+                    raise ImportError("numba is broken in this test")
+
+        sys.meta_path.insert(0, BrokenNumba())
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        import fastconv as fc
+        from test_reliability import OPERATIONS
+        with open("auto.pickle", "wb") as results:
+            pickle.dump({{name: op("auto") for name, op in OPERATIONS.items()}}, results)
+        try:
+            fc.conv2d(np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2)), backend="cpu")
+        except ValueError as exc:
+            refused = str(exc)
+        backends = {{name: info["reason"] for name, info in fc.backends().items()}}
+        print(json.dumps([backends, refused, fc.hardware()["cpu"]["threading_layer"]["active"], "numba" in sys.modules]))
+    """
+    backends, refused, layer, loaded = json.loads(run_script(code, tmp_path).splitlines()[-1])
+    assert backends["numpy"] is None and not loaded and layer is None
+    assert backends["cpu"] == "numba cannot be imported (ImportError: numba is broken in this test)"
+    assert refused == f"backend 'cpu' is not available here: {backends['cpu']}"
+    got = pickle.loads((tmp_path / "auto.pickle").read_bytes())
+    for name, expected in REFERENCE.items():
+        assert_matches(got[name], expected, name)
 
 
 def test_import_loads_no_numba_and_compiles_nothing(tmp_path):

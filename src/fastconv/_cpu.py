@@ -4,7 +4,7 @@ The entry points (same names and contracts as ``_reference``) allocate the
 output and call a private ``_*_kernel`` that fills it.  Kernels do no
 validation.  Each parallelizes with ``prange`` over (plane, output row), so
 that a single image still uses every core.  Padding never copies the input:
-``_source_index`` tables map every padded coordinate of an axis to an input
+``_padding.source_index`` tables map every padded coordinate of an axis to an input
 coordinate, or to -1 for the constant fill.
 """
 
@@ -15,36 +15,13 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from ._padding import FILL, SKIP, source_index
+from ._reference import _lowest
 from ._validate import AdaptiveCall, ConvCall, ConvTransposeCall, InterpolateCall, PlaneCall, PoolCall, avg_pool_counts
 
 # fastmath without nnan/ninf, so that NaN and inf keep their IEEE behaviour.
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 KERNEL = dict(parallel=True, cache=True, fastmath=FASTMATH, nogil=True)
-
-
-FILL, SKIP = -1, -2
-
-
-def _source_index(size: int, before: int, length: int, mode: str) -> np.ndarray:
-    """Input coordinate of each of ``length`` padded positions starting at ``-before``.
-
-    Outside the input, ``FILL`` stands for the fill value and ``SKIP`` (mode
-    "overlap") for no term at all.
-    """
-    pos = np.arange(length, dtype=np.int64) - before
-    inside = (pos >= 0) & (pos < size)
-    if mode in ("constant", "overlap") or size == 0:
-        return np.where(inside, pos, SKIP if mode == "overlap" else FILL)
-    if mode == "edge":
-        return np.clip(pos, 0, size - 1)
-    if mode == "wrap":
-        return pos % size
-    if mode == "reflect":
-        period = max(2 * size - 2, 1)
-        folded = pos % period
-        return np.where(folded < size, folded, period - folded)
-    folded = pos % (2 * size)  # symmetric
-    return np.where(folded < size, folded, 2 * size - 1 - folded)
 
 
 @njit(inline="always")
@@ -383,9 +360,9 @@ TILE_WIDTH = 4096
 
 
 def _tables(shape, pads, boundary):
-    """The row and column ``_source_index`` tables of an (..., H, W) input padded by ``pads``."""
+    """The row and column ``_padding.source_index`` tables of an (..., H, W) input padded by ``pads``."""
     (h, wd), (top, bottom, left, right) = shape[-2:], pads
-    return _source_index(h, top, h + top + bottom, boundary), _source_index(wd, left, wd + left + right, boundary)
+    return source_index(h, top, h + top + bottom, boundary), source_index(wd, left, wd + left + right, boundary)
 
 
 def _run_correlation(x, w, bias, pads, stride, dilation, groups, boundary, fill, out, act=0):
@@ -673,10 +650,6 @@ def _as_comparable(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x.view(np.uint8) if x.dtype == np.bool_ else x)
 
 
-def _lowest(dtype: np.dtype):
-    return dtype.type(-np.inf) if dtype.kind == "f" else np.iinfo(dtype).min
-
-
 def max_pool2d(call: PoolCall, return_indices: bool):
     x = _as_comparable(call.input)
     out = np.empty(x.shape[:2] + call.out_size, x.dtype)
@@ -721,7 +694,7 @@ def avg_pool2d(call: PoolCall, count_include_pad: bool, divisor_override: int | 
                 for size, n, k, s, p in zip(x.shape[2:], call.out_size, call.kernel, call.stride, call.padding)
             )
             divisor = np.multiply.outer(rows, cols).astype(x.dtype)
-        table = _source_index(x.shape[3], pw, (call.out_size[1] - 1) * sw + kw, "constant")
+        table = source_index(x.shape[3], pw, (call.out_size[1] - 1) * sw + kw, "constant")
         _avg_pool2d_kernel(x, kh, kw, sh, sw, ph, pw, table, divisor, out)
     return out
 

@@ -11,7 +11,7 @@ Kernels:
   ``CONV_BLOCK`` threads loads the input patch under its output tile into
   shared memory, one input channel at a time, and each thread accumulates
   ``OC_BLOCK`` output channels of its pixel (dense and grouped) or one
-  (depthwise).  Padding is read through ``_cpu._source_index`` tables, so no
+  (depthwise).  Padding is read through ``_padding.source_index`` tables, so no
   padded copy is made.  Patches larger than ``SHARED_BYTES`` use a direct
   kernel that reads global memory.
 - Pooling kernels run one thread per output element, with the CPU kernels'
@@ -34,7 +34,8 @@ from numba.cuda.core import config as _cuda_config
 from numba.np import numpy_support
 
 from . import _cost, _validate
-from ._cpu import SKIP, _lowest, _source_index
+from ._padding import SKIP, source_index
+from ._reference import _lowest
 from ._device import DeviceArray
 from ._validate import AdaptiveCall, ConvCall, ConvTransposeCall, InterpolateCall, PlaneCall, PoolCall
 
@@ -385,8 +386,8 @@ def _conv(x, w, bias, pads, boundary, stride, dilation, groups, fill, call, act:
     on_device = _device_call(call)
     out = cuda.device_array((n, o, ho, wo), dtype, stream=stream)
     if out.size:
-        rows = cuda.to_device(_source_index(h, top, hp, boundary), stream=stream)
-        cols = cuda.to_device(_source_index(wd, left, wp, boundary), stream=stream)
+        rows = cuda.to_device(source_index(h, top, hp, boundary), stream=stream)
+        cols = cuda.to_device(source_index(wd, left, wp, boundary), stream=stream)
         bias = cuda.to_device(np.zeros(o, dtype), stream=stream) if bias is None else _on_device(bias, stream)
         args = (_on_device(x, stream), _on_device(w, stream), bias, rows, cols, sh, sw, dh, dw, groups, dtype.type(fill), act, out)
         bx, by = CONV_BLOCK

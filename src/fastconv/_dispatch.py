@@ -50,11 +50,12 @@ def _always() -> str | None:
     return None
 
 
-def _numba_missing() -> str | None:
-    import importlib.util
-
-    if importlib.util.find_spec("numba") is None:
-        return "numba is not installed"
+def _numba_unusable() -> str | None:
+    """Why numba cannot run here: not installed, or failing to import (e.g. a NumPy it does not support)."""
+    try:
+        import numba  # noqa: F401
+    except Exception as exc:  # ImportError, or whatever a broken install raises
+        return f"numba cannot be imported ({type(exc).__name__}: {exc})"
     return None
 
 
@@ -71,6 +72,8 @@ def _cuda_missing() -> str | None:
 
     if importlib.util.find_spec("numba_cuda") is None:
         return "numba-cuda is not installed (pip install 'fastconv[cuda]')"
+    if (reason := _numba_unusable()) is not None:
+        return reason
     if simulated():
         return None  # NUMBA_ENABLE_CUDASIM=1: kernels run in the CUDA simulator, for tests
     if not (ctypes.util.find_library("cuda") or glob.glob("/dev/nvidia[0-9]*") or glob.glob("/usr/lib/wsl/lib/libcuda*")):
@@ -84,7 +87,7 @@ def _cuda_missing() -> str | None:
 
 REGISTRY: dict[str, Backend] = {
     "numpy": Backend("numpy", "fastconv._reference", "vectorized NumPy reference", _always),
-    "cpu": Backend("cpu", "fastconv._cpu", "Numba parallel CPU kernels", _numba_missing, parallel=True),
+    "cpu": Backend("cpu", "fastconv._cpu", "Numba parallel CPU kernels", _numba_unusable, parallel=True),
     "cuda": Backend("cuda", "fastconv._cuda", "numba.cuda GPU kernels", _cuda_missing),
 }
 AUTO_ORDER = ("cpu", "numpy")

@@ -41,7 +41,7 @@ def _threading_layer() -> dict[str, Any]:
     """Numba's threading layer: as configured, as started (None until a parallel kernel runs), and its safety."""
     try:
         import numba
-    except ImportError:
+    except Exception:  # not installed, or broken: _dispatch reports why
         return {"configured": None, "active": None, "threads": None, "tbb": None, **layer_safety(None)}
     active = active_layer()
     return {

@@ -36,6 +36,7 @@ import scipy.fft as sfft
 
 from . import _validate as check
 from ._dispatch import choose, load, module, serialized
+from ._padding import source_index
 from ._validate import PlaneCall
 
 METHODS = ("auto", "direct", "separable", "fft")
@@ -209,8 +210,6 @@ def _choose(call: PlaneCall, method: str, backend: str) -> Plan:
 
 def _pad(planes: np.ndarray, call: PlaneCall, shape: tuple[int, int]) -> np.ndarray:
     """The padded planes, zero-extended at the bottom and right to ``shape``."""
-    from ._cpu import _source_index  # noqa: PLC0415  (a NumPy helper)
-
     b, h, w, _, _, hp, wp, _, _ = _geometry(call)
     top, _, left, _ = call.pads
     out = np.zeros((b, *shape), planes.dtype)
@@ -219,7 +218,7 @@ def _pad(planes: np.ndarray, call: PlaneCall, shape: tuple[int, int]) -> np.ndar
     for axis, size, before, length in ((1, h, top, hp), (2, w, left, wp)):
         region = out[:, :, left : left + w] if axis == 1 else out[:, :hp]
         edge = np.r_[0:before, before + size : length]
-        src = _source_index(size, before, length, call.boundary)[edge]
+        src = source_index(size, before, length, call.boundary)[edge]
         values = np.take(region, before + np.maximum(src, 0), axis=axis)
         np.copyto(values, call.fillvalue, where=(src < 0).reshape((-1, 1) if axis == 1 else (1, -1)))
         region[(slice(None),) * axis + (edge,)] = values
@@ -276,11 +275,9 @@ def _separable(call: PlaneCall, planes: np.ndarray, us: np.ndarray, vs: np.ndarr
             out += sum(vb * column[:, :, j : j + wo] for j, vb in enumerate(v))
         return out
     kernel = load("fastconv._separable")
-    from ._cpu import _source_index  # noqa: PLC0415
-
     top, _, left, _ = call.pads
-    rows = _source_index(h, top, hp, call.boundary)
-    cols = _source_index(w, left, wp, call.boundary)
+    rows = source_index(h, top, hp, call.boundary)
+    cols = source_index(w, left, wp, call.boundary)
     out = np.empty((b, ho, wo), planes.dtype)
     return kernel.correlate(np.ascontiguousarray(planes), us, vs, rows, cols, left, call.fillvalue, out)
 
