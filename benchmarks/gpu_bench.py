@@ -2,16 +2,20 @@
 
 Needs a GPU, torch with CUDA and fastconv[cuda].  Inputs are torch CUDA
 tensors, passed to fastconv as device arrays (no transfers are timed).  Each
-implementation is warmed up, then timed with CUDA events, interleaved, and
-the median kept.  GB/s and GFLOP/s are reported against the device's measured
+implementation is warmed up, then the implementations run in shuffled,
+interleaved rounds (``fastconv.bench.interleaved_times``): GPU ones are timed
+by CUDA events (``seconds``) and by the synchronized wall clock
+(``wall_seconds``, launch overhead included), the cpu backend on host arrays by
+the wall clock, and the medians are kept.  GB/s and GFLOP/s are reported against the device's measured
 copy bandwidth and fp32 GEMM peak.
 
-    python benchmarks/gpu_bench.py [--rounds 20] [--out benchmarks/results/gpu-<device>.json]
+    python benchmarks/gpu_bench.py [--rounds 20] [--budget 20] [--out benchmarks/results/gpu-<device>.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import platform
 import statistics
@@ -23,7 +27,7 @@ import torch.nn.functional as F
 
 import fastconv as fc
 from fastconv import _cost, _validate
-from fastconv.bench import CASES, Case
+from fastconv.bench import CASES, Case, interleaved_times
 
 # The issue's target shapes, on top of the shared set.
 TARGETS = [
@@ -44,15 +48,24 @@ TORCH_OPS = {"conv2d", "conv1d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2
 def cuda_time(run, repeat: int) -> list[float]:
     run()
     torch.cuda.synchronize()
-    times = []
-    for _ in range(repeat):
+    return [event_timed(run)() for _ in range(repeat)]
+
+
+def event_timed(run, log: list[float] | None = None):
+    """``run`` bracketed by CUDA events and synchronized: returns (and logs) the GPU seconds between the events."""
+
+    def timed() -> float:
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         start.record()
         run()
         end.record()
         end.synchronize()
-        times.append(start.elapsed_time(end) / 1e3)
-    return times
+        seconds = start.elapsed_time(end) / 1e3
+        if log is not None:
+            log.append(seconds)
+        return seconds
+
+    return timed
 
 
 def device_peaks() -> dict[str, float]:
@@ -84,7 +97,7 @@ def work(case: Case, args: dict) -> _cost.Work | None:
         call = _validate.pool("max_pool2d", args["input"], args["kernel_size"], args.get("stride"), args.get("padding", 0), 1, False, _validate.pool_dtypes)
         return _cost.work("max_pool2d", call)
     if case.op == "filter2d":
-        call, _ = _validate.filter2d("filter2d", args["image"], args["kernel"], args.get("boundary", "reflect"), 0)
+        call = _validate.filter2d("filter2d", args["image"], args["kernel"], args.get("boundary", "reflect"), 0)[0]
         return _cost.work("correlate_planes", call)
     return None
 
@@ -92,6 +105,7 @@ def work(case: Case, args: dict) -> _cost.Work | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--budget", type=float, default=20.0, help="seconds per case, at least 3 rounds")
     parser.add_argument("--out", default=None)
     parser.add_argument("--skip-cpu", action="store_true", help="do not time the cpu backend")
     opts = parser.parse_args()
@@ -103,21 +117,23 @@ def main() -> None:
         args = case.args()
         dev = {k: torch.from_numpy(v).cuda() if isinstance(v, np.ndarray) else v for k, v in args.items()}
         op = getattr(fc, case.op)
-        impls = {"fastconv-cuda": lambda: op(**dev, backend="cuda")}
+        gpu = {"fastconv-cuda": lambda: op(**dev, backend="cuda")}
         if (reference := torch_call(case, args)) is not None:
-            impls["torch-cudnn-fp32"] = reference
-            impls["torch-cudnn-tf32"] = reference
-        medians = {}
-        for name, run in impls.items():
-            torch.backends.cudnn.allow_tf32 = name.endswith("tf32")
-            medians[name] = statistics.median(cuda_time(run, opts.rounds))
+            gpu["torch-cudnn-fp32"] = gpu["torch-cudnn-tf32"] = reference
+        events: dict[str, list[float]] = {name: [] for name in gpu}
+        funcs = {name: event_timed(run, events[name]) for name, run in gpu.items()}
+        prepare = {name: functools.partial(setattr, torch.backends.cudnn, "allow_tf32", name.endswith("tf32")) for name in gpu}
         if not opts.skip_cpu:
-            op(**args, backend="cpu")
-            start = time.perf_counter()
-            op(**args, backend="cpu")
-            medians["fastconv-cpu"] = time.perf_counter() - start
+            funcs["fastconv-cpu"] = lambda: op(**args, backend="cpu")
+        for name, run in funcs.items():  # warm-up: compiles, and lets cuDNN pick its algorithms
+            prepare.get(name, lambda: None)()
+            run()
+        wall = interleaved_times(funcs, opts.rounds, opts.budget, prepare=prepare, shuffle=True)
+        medians = {name: statistics.median(t) for name, t in wall.items()}
+        for name, log in events.items():
+            medians[name] = statistics.median(log[1:])  # log[0] is the warm-up
         job = work(case, args)
-        row = {"op": case.op, "case": case.label, "seconds": medians}
+        row = {"op": case.op, "case": case.label, "seconds": medians, "wall_seconds": {n: statistics.median(t) for n, t in wall.items()}}
         if job is not None:
             seconds = medians["fastconv-cuda"]
             row["cuda_GBps"] = (job.in_bytes + job.out_bytes) / seconds / 1e9

@@ -56,7 +56,8 @@ def work(entry: str, call: tuple) -> Work:
         return Work(x.nbytes + call.weight.nbytes, out * x.dtype.itemsize, 2 * x.size * cog * kh * kw)
     out = x.shape[0] * x.shape[1] * call.out_size[0] * call.out_size[1]
     window = call.kernel[0] * call.kernel[1] if hasattr(call, "kernel") else max(x.size // max(out, 1), 1)
-    return Work(x.nbytes, out * (x.dtype.itemsize + 8), out * window)
+    index = 8 if entry.startswith(("max", "adaptive_max")) else 0  # int64 indices
+    return Work(x.nbytes, out * (x.dtype.itemsize + index), out * window)
 
 
 def gpu_is_faster(job: Work, rates: Calibration) -> bool:
