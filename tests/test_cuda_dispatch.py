@@ -121,3 +121,25 @@ def test_a_driver_without_a_usable_device_is_reported_with_numbas_reason(gpu_mac
     assert fc.backends()["cuda"]["reason"] == reason
     assert fc.hardware()["gpu"] == {"available": False, "reason": reason}
     assert not _dispatch.gpu_present()
+
+
+class _TorchLikeTensor:
+    """What fastconv reads of a torch CUDA tensor: version 2 of the interface (no stream) and a device."""
+
+    __module__ = "torch"
+    device = "cuda:0"
+    __cuda_array_interface__ = {"shape": (2, 3), "typestr": "<f4", "data": (4096, False), "strides": None, "version": 2}
+
+
+@pytest.mark.parametrize(("current", "expected"), [(0x7F00, 0x7F00), (0, None)])
+def test_a_torch_tensor_is_read_on_torchs_current_stream(monkeypatch, current, expected):
+    import torch
+
+    from fastconv._device import DeviceArray
+
+    class Stream:
+        cuda_stream = current
+
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda device: Stream() if device == "cuda:0" else None)
+    array = DeviceArray.wrap(_TorchLikeTensor())
+    assert (array.ptr, array.shape, array.strides, array.stream) == (4096, (2, 3), (12, 4), expected)

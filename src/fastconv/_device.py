@@ -51,6 +51,15 @@ def kernels():
     return _cuda
 
 
+def _torch_stream(value: Any) -> int | None:
+    """torch's current stream on ``value``'s device: torch exports version 2 of the interface, which has no stream."""
+    if type(value).__module__.split(".")[0] != "torch":
+        return None
+    import torch
+
+    return torch.cuda.current_stream(value.device).cuda_stream or None  # 0: the default stream
+
+
 class DeviceArray:
     """A strided view of device memory that keeps its ``owner`` alive.
 
@@ -83,7 +92,8 @@ class DeviceArray:
         dtype = np.dtype(desc["typestr"])
         shape = tuple(desc["shape"])
         strides = desc.get("strides") or _c_strides(shape, dtype.itemsize)
-        return cls(value, desc["data"][0], shape, strides, dtype, desc.get("stream"))
+        stream = desc.get("stream") if "stream" in desc else _torch_stream(value)
+        return cls(value, desc["data"][0], shape, strides, dtype, stream)
 
     def _like(self, ptr, shape, strides, dtype=None) -> DeviceArray:
         return DeviceArray(self.owner, ptr, shape, strides, dtype or self.dtype, self.stream, self.simulated)
