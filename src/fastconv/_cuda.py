@@ -86,10 +86,11 @@ def _conv_tiled_source(dtype, bx: int, by: int, rh: int, ocb: int):
     Block ``(blockIdx.x, blockIdx.y)`` computes output channels ``o0 ..
     o0 + ocb`` of image ``n`` (both from ``blockIdx.x // tiles``) on a
     ``bx`` x ``by * rh`` output tile.  Per ``stage`` input channels, shared
-    memory holds their patches under the tile, then the ``ocb`` x ``stage``
-    weights (zero past the group's last output channel, so the inner loop has
-    no test).  Shared indices are cast to unsigned, which spares numba's
-    negative-index wraparound and lets the inner loop's addresses be hoisted.
+    memory holds their patches under the tile, then their weights, the
+    ``ocb`` of a tap side by side (zero past the group's last output channel,
+    so the inner loop has no test).  Indices (all >= 0) are cast to unsigned,
+    which spares numba's negative-index wraparound: fewer registers, and the
+    inner loop's shared addresses become a base plus constant offsets.
     """
     dtype = np.dtype(dtype) if SIMULATED else numpy_support.from_dtype(dtype)
     tile = rh * ocb
@@ -105,7 +106,7 @@ def _conv_tiled_source(dtype, bx: int, by: int, rh: int, ocb: int):
         chunks = (og + ocb - 1) // ocb
         ph, pw = (by * rh - 1) * sh + (kh - 1) * dh + 1, (bx - 1) * sw + (kw - 1) * dw + 1
         taps = kh * kw
-        weights = stage * ph * pw  # shared[weights + (j * stage + c) * taps + u * kw + v] = w[o0 + j, ci + c, u, v]
+        weights = stage * ph * pw  # shared[weights + ((c * kh + u) * kw + v) * ocb + j] = w[o0 + j, ci + c, u, v]
         tiles = (wo + bx - 1) // bx
         z = cuda.blockIdx.x // tiles
         n, g = z // (groups * chunks), (z // chunks) % groups
@@ -123,32 +124,32 @@ def _conv_tiled_source(dtype, bx: int, by: int, rh: int, ocb: int):
             cs = min(stage, cg - ci)
             cuda.syncthreads()
             for c in range(cs):
-                plane = x[n, g * cg + ci + c]
                 row, col = row0, col0
                 for i in range(tid, ph * pw, threads):
                     val = fill
                     if r0 + row < hp and c0 + col < wp:
                         r, s = rows[r0 + row], cols[c0 + col]
                         if r >= 0 and s >= 0:
-                            val = plane[r, s]
+                            val = x[uint64(n), uint64(g * cg + ci + c), uint64(r), uint64(s)]
                     shared[uint64(c * ph * pw + i)] = val
                     row, col = row + drow, col + dcol
                     if col >= pw:
                         row, col = row + 1, col - pw
-            for i in range(tid, ocb * stage * taps, threads):
-                j, c, tap = (i // taps) // stage, (i // taps) % stage, i % taps
-                val = 0
-                if j < count and c < cs:
-                    val = w[o0 + j, ci + c, tap // kw, tap % kw]
-                shared[uint64(weights + i)] = val
+            for i in range(tid, cs * taps, threads):
+                c, u, v = i // taps, (i % taps) // kw, i % kw
+                for j in range(ocb):
+                    val = 0
+                    if j < count:
+                        val = w[uint64(o0 + j), uint64(ci + c), uint64(u), uint64(v)]
+                    shared[uint64(weights + i * ocb + j)] = val
             cuda.syncthreads()
             for c in range(cs):
                 for u in range(kh):
                     base = (c * ph + ty * sh + u * dh) * pw + tx * sw
                     for v in range(kw):
-                        tap = weights + c * taps + u * kw + v
+                        tap = weights + (c * taps + u * kw + v) * ocb
                         for j in range(ocb):
-                            weight[j] = shared[uint64(tap + j * stage * taps)]
+                            weight[j] = shared[uint64(tap + j)]
                         for k in range(rh):
                             val = shared[uint64(base + k * by * sh * pw + v * dw)]
                             for j in range(ocb):
