@@ -31,9 +31,9 @@ CASES = [(dt, name) for dt in DTYPES for name in _cuda.kernel_signatures(dt)]
 def ptx_by_kernel(request):
     cc = request.param
     return cc, {
-        (dt, name): cuda.compile_ptx(func, sig, cc=cc)[0]
+        (dt, name): cuda.compile_ptx(func, sig, cc=cc, **(options[0] if options else {}))[0]
         for dt in DTYPES
-        for name, (func, sig) in _cuda.kernel_signatures(dt).items()
+        for name, (func, sig, *options) in _cuda.kernel_signatures(dt).items()
     }
 
 

@@ -20,5 +20,7 @@ assert _cuda.SIMULATED
 @pytest.fixture(autouse=True)
 def small_blocks(monkeypatch):
     monkeypatch.setattr(_cuda, "CONV_BLOCK", (4, 3))
+    monkeypatch.setattr(_cuda, "CONV_ROWS", 2)
     monkeypatch.setattr(_cuda, "OC_BLOCK", 2)
+    monkeypatch.setattr(_cuda, "CHANNEL_STAGE", 2)
     monkeypatch.setattr(_cuda, "THREADS", 8)

@@ -31,6 +31,7 @@ CONV_CASES = {
     "dense": dict(o=3, c=2, groups=1, stride=1, padding=1, dilation=1),
     "grouped-strided-dilated": dict(o=6, c=4, groups=2, stride=(2, 1), padding=(2, 1), dilation=(1, 2)),
     "depthwise": dict(o=4, c=2, groups=2, stride=1, padding="same", dilation=1),
+    "partial-channel-stages": dict(o=5, c=5, groups=1, stride=1, padding=(0, 2), dilation=1),
 }
 
 

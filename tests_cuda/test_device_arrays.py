@@ -87,3 +87,22 @@ def test_backends_and_hardware_in_the_simulator():
     assert gpu["available"] is False and "NUMBA_ENABLE_CUDASIM" in gpu["reason"]
     host_input = np.ones((1, 1, 4, 4))
     assert isinstance(fc.max_pool2d(host_input, 2), np.ndarray)  # auto never sends host arrays to the simulator
+
+
+def test_repeated_device_calls_copy_nothing_to_the_device(monkeypatch, no_host_copies):
+    """Index tables, interpolation tables and zero biases are cached on the device after the first call."""
+    x = cuda.to_device(rng.standard_normal((1, 2, 6, 5)))
+    w, k = cuda.to_device(rng.standard_normal((3, 2, 3, 3))), cuda.to_device(rng.standard_normal((3, 2)))
+    calls = [
+        lambda: fc.conv2d(x, w, padding=1, padding_mode="circular"),
+        lambda: fc.filter2d(x, k, boundary="symm"),
+        lambda: fc.interpolate(x, scale_factor=(1.5, 2), mode="bilinear"),
+    ]
+    first = [host(call()) for call in calls]
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a host array was copied to the device")
+
+    monkeypatch.setattr(cuda, "to_device", refuse)
+    for call, want in zip(calls, first):
+        np.testing.assert_array_equal(host(call()), want)

@@ -7,13 +7,20 @@ then a ``DeviceArray`` too, and every launch goes on the input's stream.
 
 Kernels:
 
-- ``conv2d`` and ``correlate_planes`` share one tiled kernel: a block of
-  ``CONV_BLOCK`` threads loads the input patch under its output tile into
-  shared memory, one input channel at a time, and each thread accumulates
-  ``OC_BLOCK`` output channels of its pixel (dense and grouped) or one
-  (depthwise).  Padding is read through ``_padding.source_index`` tables, so no
-  padded copy is made.  Patches larger than ``SHARED_BYTES`` use a direct
-  kernel that reads global memory.
+- ``conv2d`` and ``correlate_planes`` share one tiled, register-blocked
+  kernel: a block of ``CONV_BLOCK`` threads stages, ``CHANNEL_STAGE`` input
+  channels per barrier, the input patch under its output tile and the weights
+  of its output channels in shared memory; each thread accumulates in
+  registers ``CONV_ROWS`` output rows times ``OC_BLOCK`` output channels
+  (dense and grouped) or one channel (depthwise, filter2d), so each weight
+  read (a broadcast) and each patch read feed several FMAs.  Launch bounds
+  keep float32 within 128 registers (2 blocks of 256 threads per SM).
+  Padding is read through ``_padding.source_index`` tables, so no padded copy is
+  made.  Patches larger than ``SHARED_BYTES`` use a direct kernel that reads
+  global memory.
+- Index tables, interpolation tables and zero biases are copied to the
+  device once and cached, so a device-array call copies nothing from the
+  host.
 - Pooling kernels run one thread per output element, with the CPU kernels'
   rules for NaN, ties and padding.
 
@@ -29,7 +36,7 @@ import math
 import time
 
 import numpy as np
-from numba import cuda
+from numba import cuda, uint64
 from numba.cuda.core import config as _cuda_config
 from numba.np import numpy_support
 
@@ -39,8 +46,10 @@ from ._reference import _lowest
 from ._device import DeviceArray
 from ._validate import AdaptiveCall, ConvCall, ConvTransposeCall, InterpolateCall, PlaneCall, PoolCall
 
-CONV_BLOCK = (16, 16)  # threads (x, y) of a conv block = the output tile (width, height)
-OC_BLOCK = 4  # output channels each conv thread accumulates (dense and grouped)
+CONV_BLOCK = (32, 8)  # threads (x, y) of a conv block
+CONV_ROWS = 4  # output rows each conv thread accumulates: the block's output tile is 32 x (8 * 4)
+OC_BLOCK = 8  # output channels each conv thread accumulates (dense and grouped)
+CHANNEL_STAGE = 4  # input channels staged in shared memory per barrier
 THREADS = 256  # threads per block of the element-wise kernels
 SHARED_BYTES = 48 * 1024  # the largest conv patch kept in shared memory
 MAX_BLOCKS = 65535
@@ -72,53 +81,92 @@ def _store(out, n, o, h, w, v, act):
         out[n, o, h, w] = 0.5 * x * (1.0 + math.erf(x * 0.7071067811865476))
 
 
-def _conv_tiled_source(dtype, bx: int, by: int, ocb: int):
-    """The tiled conv kernel for one dtype, tile (bx, by) and ``ocb`` output channels per thread."""
-    dtype = np.dtype(dtype) if SIMULATED else numpy_support.from_dtype(dtype)
+def _conv_tiled_source(dtype, bx: int, by: int, rh: int, ocb: int):
+    """The tiled conv kernel for one dtype, thread block (bx, by), ``rh`` rows and ``ocb`` channels per thread.
 
-    def conv_tiled(x, w, bias, rows, cols, sh, sw, dh, dw, groups, fill, act, out):
-        patch = cuda.shared.array(0, dtype)
-        acc = cuda.local.array(ocb, dtype)
+    Block ``(blockIdx.x, blockIdx.y)`` computes output channels ``o0 ..
+    o0 + ocb`` of image ``n`` (both from ``blockIdx.x // tiles``) on a
+    ``bx`` x ``by * rh`` output tile.  Per ``stage`` input channels, shared
+    memory holds their patches under the tile, then their weights, the
+    ``ocb`` of a tap side by side (zero past the group's last output channel,
+    so the inner loop has no test).  Indices (all >= 0) are cast to unsigned,
+    which spares numba's negative-index wraparound: fewer registers, and the
+    inner loop's shared addresses become a base plus constant offsets.
+    """
+    dtype = np.dtype(dtype) if SIMULATED else numpy_support.from_dtype(dtype)
+    tile = rh * ocb
+
+    def conv_tiled(x, w, bias, rows, cols, sh, sw, dh, dw, groups, fill, act, stage, out):
+        shared = cuda.shared.array(0, dtype)
+        acc = cuda.local.array(tile, dtype)  # acc[k * ocb + j]: row oh0 + ty + k * by, channel o0 + j
+        weight = cuda.local.array(ocb, dtype)
         n_out, cg, kh, kw = w.shape
         ho, wo = out.shape[2], out.shape[3]
         hp, wp = rows.shape[0], cols.shape[0]
         og = n_out // groups
         chunks = (og + ocb - 1) // ocb
-        ph = (by - 1) * sh + (kh - 1) * dh + 1
-        pw = (bx - 1) * sw + (kw - 1) * dw + 1
+        ph, pw = (by * rh - 1) * sh + (kh - 1) * dh + 1, (bx - 1) * sw + (kw - 1) * dw + 1
+        taps = kh * kw
+        weights = stage * ph * pw  # shared[weights + ((c * kh + u) * kw + v) * ocb + j] = w[o0 + j, ci + c, u, v]
+        tiles = (wo + bx - 1) // bx
+        z = cuda.blockIdx.x // tiles
+        n, g = z // (groups * chunks), (z // chunks) % groups
+        o0 = g * og + (z % chunks) * ocb
+        count = min(ocb, (g + 1) * og - o0)
         tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
-        oh0, ow0 = cuda.blockIdx.y * by, cuda.blockIdx.x * bx
-        inside = oh0 + ty < ho and ow0 + tx < wo
-        for z in range(cuda.blockIdx.z, x.shape[0] * groups * chunks, cuda.gridDim.z):
-            n = z // (groups * chunks)
-            g = (z // chunks) % groups
-            o0 = g * og + (z % chunks) * ocb
-            count = min(ocb, (g + 1) * og - o0)
-            for j in range(ocb):
-                acc[j] = 0
-            for c in range(cg):
-                cuda.syncthreads()
-                for i in range(ty * bx + tx, ph * pw, bx * by):
-                    pr, pc = oh0 * sh + i // pw, ow0 * sw + i % pw
+        tid, threads = ty * bx + tx, bx * by
+        oh0, ow = cuda.blockIdx.y * by * rh, (cuda.blockIdx.x % tiles) * bx + tx
+        r0, c0 = oh0 * sh, (ow - tx) * sw
+        # The loaders walk the patch row-major, tid + m * threads, with no division in the loop.
+        row0, col0, drow, dcol = tid // pw, tid % pw, threads // pw, threads % pw
+        for i in range(tile):
+            acc[i] = 0
+        for ci in range(0, cg, stage):
+            cs = min(stage, cg - ci)
+            cuda.syncthreads()
+            for c in range(cs):
+                row, col = row0, col0
+                for i in range(tid, ph * pw, threads):
                     val = fill
-                    if pr < hp and pc < wp:
-                        r, col = rows[pr], cols[pc]
-                        if r >= 0 and col >= 0:
-                            val = x[n, g * cg + c, r, col]
-                    patch[i] = val
-                cuda.syncthreads()
-                if inside:
-                    for u in range(kh):
-                        base = (ty * sh + u * dh) * pw + tx * sw
-                        for v in range(kw):
-                            val = patch[base + v * dw]
+                    if r0 + row < hp and c0 + col < wp:
+                        r, s = rows[r0 + row], cols[c0 + col]
+                        if r >= 0 and s >= 0:
+                            val = x[uint64(n), uint64(g * cg + ci + c), uint64(r), uint64(s)]
+                    shared[uint64(c * ph * pw + i)] = val
+                    row, col = row + drow, col + dcol
+                    if col >= pw:
+                        row, col = row + 1, col - pw
+            for i in range(tid, cs * taps, threads):
+                c, u, v = i // taps, (i % taps) // kw, i % kw
+                for j in range(ocb):
+                    val = 0
+                    if j < count:
+                        val = w[uint64(o0 + j), uint64(ci + c), uint64(u), uint64(v)]
+                    shared[uint64(weights + i * ocb + j)] = val
+            cuda.syncthreads()
+            for c in range(cs):
+                for u in range(kh):
+                    base = (c * ph + ty * sh + u * dh) * pw + tx * sw
+                    for v in range(kw):
+                        tap = weights + (c * taps + u * kw + v) * ocb
+                        for j in range(ocb):
+                            weight[j] = shared[uint64(tap + j)]
+                        for k in range(rh):
+                            val = shared[uint64(base + k * by * sh * pw + v * dw)]
                             for j in range(ocb):
-                                if j < count:
-                                    acc[j] += w[o0 + j, c, u, v] * val
-            if inside:
+                                acc[k * ocb + j] += weight[j] * val
+        for k in range(rh):
+            oh = oh0 + ty + k * by
+            if oh < ho and ow < wo:
                 for j in range(ocb):
                     if j < count:
-                        _store(out, n, o0 + j, oh0 + ty, ow0 + tx, acc[j] + bias[o0 + j], act)
+                        out[n, o0 + j, oh, ow] = acc[k * ocb + j] + bias[o0 + j]
+        if act != 0:  # a second pass, so that the stores above index acc by constants only
+            for k in range(rh):
+                oh = oh0 + ty + k * by
+                if oh < ho and ow < wo:
+                    for j in range(count):
+                        _store(out, n, o0 + j, oh, ow, out[n, o0 + j, oh, ow], act)
 
     return conv_tiled
 
@@ -272,9 +320,43 @@ def _jit(func):
     return cuda.jit(func)
 
 
+def _conv_tiled_bounds(dtype: np.dtype, bx: int, by: int, rh: int, ocb: int) -> dict:
+    """``cuda.jit`` options of the tiled kernel: launch bounds that keep 2 blocks per SM (128 registers).
+
+    A register tile over 32 words (8-byte dense) needs more: 1 block.
+    """
+    return dict(launch_bounds=(bx * by, 2 if rh * ocb * np.dtype(dtype).itemsize <= 128 else 1))
+
+
 @functools.lru_cache(maxsize=None)
-def _conv_tiled(dtype: np.dtype, bx: int, by: int, ocb: int):
-    return cuda.jit(_conv_tiled_source(dtype, bx, by, ocb))
+def _conv_tiled(dtype: np.dtype, bx: int, by: int, rh: int, ocb: int):
+    options = {} if SIMULATED else _conv_tiled_bounds(dtype, bx, by, rh, ocb)
+    return cuda.jit(**options)(_conv_tiled_source(dtype, bx, by, rh, ocb))
+
+
+def _device_id() -> int:
+    """The current GPU, part of the device caches' keys: a device copy belongs to the GPU it was made on.
+
+    (Caches made before ``cuda.close()`` are stale: fastconv never closes a context.)
+    """
+    return getattr(cuda.get_current_device(), "id", 0)
+
+
+@functools.lru_cache(maxsize=64)
+def _index_table(size: int, before: int, length: int, boundary: str, device: int):
+    """``source_index`` on GPU ``device``, copied once (synchronously), so launches need no host copy."""
+    return cuda.to_device(source_index(size, before, length, boundary))
+
+
+@functools.lru_cache(maxsize=16)
+def _zeros(n: int, dtype: np.dtype, device: int):
+    return cuda.to_device(np.zeros(n, dtype))
+
+
+@functools.lru_cache(maxsize=64)
+def _table(dtype: str, data: bytes, device: int):
+    """A device copy of a small host table, keyed by its contents and made once (synchronously)."""
+    return cuda.to_device(np.frombuffer(data, dtype))
 
 
 def _flat_launch(size: int, stream):
@@ -386,19 +468,20 @@ def _conv(x, w, bias, pads, boundary, stride, dilation, groups, fill, call, act:
     on_device = _device_call(call)
     out = cuda.device_array((n, o, ho, wo), dtype, stream=stream)
     if out.size:
-        rows = cuda.to_device(source_index(h, top, hp, boundary), stream=stream)
-        cols = cuda.to_device(source_index(wd, left, wp, boundary), stream=stream)
-        bias = cuda.to_device(np.zeros(o, dtype), stream=stream) if bias is None else _on_device(bias, stream)
-        args = (_on_device(x, stream), _on_device(w, stream), bias, rows, cols, sh, sw, dh, dw, groups, dtype.type(fill), act, out)
-        bx, by = CONV_BLOCK
+        gpu = _device_id()
+        rows, cols = _index_table(h, top, hp, boundary, gpu), _index_table(wd, left, wp, boundary, gpu)
+        bias = _zeros(o, dtype, gpu) if bias is None else _on_device(bias, stream)
+        args = (_on_device(x, stream), _on_device(w, stream), bias, rows, cols, sh, sw, dh, dw, groups, dtype.type(fill), act)
+        (bx, by), rh = CONV_BLOCK, CONV_ROWS
         ocb = 1 if o // groups == 1 else OC_BLOCK
-        patch = ((by - 1) * sh + (kh - 1) * dh + 1) * ((bx - 1) * sw + (kw - 1) * dw + 1) * dtype.itemsize
-        if patch <= SHARED_BYTES and boundary != "overlap":
-            chunks = n * groups * math.ceil(o // groups / ocb)
-            grid = (math.ceil(wo / bx), math.ceil(ho / by), min(chunks, MAX_BLOCKS))
-            _conv_tiled(dtype, bx, by, ocb)[grid, (bx, by), stream, patch](*args)
+        per_channel = ((by * rh - 1) * sh + (kh - 1) * dh + 1) * ((bx - 1) * sw + (kw - 1) * dw + 1) + ocb * kh * kw
+        stage = min(cg, CHANNEL_STAGE, SHARED_BYTES // (per_channel * dtype.itemsize))
+        grid = (math.ceil(wo / bx) * n * groups * math.ceil(o // groups / ocb), math.ceil(ho / (by * rh)))
+        if stage > 0 and boundary != "overlap" and grid[0] < 2**31 and grid[1] <= MAX_BLOCKS:
+            shared = stage * per_channel * dtype.itemsize
+            _conv_tiled(dtype, bx, by, rh, ocb)[grid, (bx, by), stream, shared](*args, stage, out)
         else:
-            _jit(_conv_direct)[_flat_launch(out.size, stream)](*args[:-1], dtype.type(0), out)
+            _jit(_conv_direct)[_flat_launch(out.size, stream)](*args, dtype.type(0), out)
     return _result(out, stream, on_device)
 
 
@@ -418,7 +501,7 @@ def conv_transpose2d(call: ConvTransposeCall):
     n_out = call.weight.shape[1] * call.groups
     out = cuda.device_array((x.shape[0], n_out, *call.out_size), dtype, stream=stream)
     if out.size:
-        bias = cuda.to_device(np.zeros(n_out, dtype), stream=stream) if call.bias is None else _on_device(call.bias, stream)
+        bias = _zeros(n_out, dtype, _device_id()) if call.bias is None else _on_device(call.bias, stream)
         _jit(_conv_transpose)[_flat_launch(out.size, stream)](
             _on_device(x, stream), _on_device(call.weight, stream), bias, *call.stride, *call.padding, *call.dilation,
             call.groups, dtype.type(0), out,
@@ -487,7 +570,7 @@ def interpolate(call: InterpolateCall):
     stream, on_device = _stream(call), _device_call(call)
     out = cuda.device_array(x.shape[:2] + call.out_size, x.dtype, stream=stream)
     if out.size:
-        tables = [cuda.to_device(np.ascontiguousarray(t), stream=stream) for t in (*call.rows, *call.row_weights, *call.cols, *call.col_weights)]
+        tables = [_table(t.dtype.str, t.tobytes(), _device_id()) for t in (*call.rows, *call.row_weights, *call.cols, *call.col_weights)]
         _jit(_interpolate)[_flat_launch(out.size, stream)](_on_device(x, stream), *tables, call.linear, call.two_d, out)
     return _result(out, stream, on_device).view(call.input.dtype)
 
@@ -549,7 +632,7 @@ def prefers_gpu(entry: str, call) -> bool:
 
 
 def kernel_signatures(dtype) -> dict[str, tuple]:
-    """Every kernel as (python function, argument types) for ``dtype``: what CI compiles to PTX."""
+    """Every kernel as (python function, argument types[, ``cuda.jit`` options]) for ``dtype``: what CI compiles to PTX."""
     from numba import types
 
     t = numpy_support.from_dtype(np.dtype(dtype))
@@ -557,12 +640,11 @@ def kernel_signatures(dtype) -> dict[str, tuple]:
     arr = {n: types.Array(t, n, "A") for n in (1, 4)}
     out4, idx4 = types.Array(t, 4, "C"), types.Array(types.int64, 4, "C")
     wt = types.Array(t if np.dtype(dtype).kind == "f" else types.float64, 1, "C")
-    conv = (arr[4], arr[4], arr[1], table, table, i64, i64, i64, i64, i64, t, i64, out4)
-    bx, by = CONV_BLOCK
+    conv = (arr[4], arr[4], arr[1], table, table, i64, i64, i64, i64, i64, t, i64)
+    tiled = {name: (np.dtype(dtype), *CONV_BLOCK, CONV_ROWS, ocb) for name, ocb in (("dense", OC_BLOCK), ("depthwise", 1))}
     return {
-        "conv_tiled_dense": (_conv_tiled_source(np.dtype(dtype), bx, by, OC_BLOCK), conv),
-        "conv_tiled_depthwise": (_conv_tiled_source(np.dtype(dtype), bx, by, 1), conv),
-        "conv_direct": (_conv_direct, (*conv[:-1], t, out4)),
+        **{f"conv_tiled_{name}": (_conv_tiled_source(*shape), (*conv, i64, out4), _conv_tiled_bounds(*shape)) for name, shape in tiled.items()},
+        "conv_direct": (_conv_direct, (*conv, t, out4)),
         "conv_transpose": (_conv_transpose, (arr[4], arr[4], arr[1], *[i64] * 7, t, out4)),
         "max_pool": (_max_pool, (arr[4], *[i64] * 8, t, out4, idx4)),
         "avg_pool": (_avg_pool, (arr[4], *[i64] * 6, types.boolean, i64, t, out4)),
