@@ -106,3 +106,14 @@ def test_repeated_device_calls_copy_nothing_to_the_device(monkeypatch, no_host_c
     monkeypatch.setattr(cuda, "to_device", refuse)
     for call, want in zip(calls, first):
         np.testing.assert_array_equal(host(call()), want)
+
+
+@pytest.mark.parametrize("name", ["max_pool2d", "adaptive_max_pool2d"])
+def test_max_pools_without_indices_neither_write_nor_copy_them(monkeypatch, name):
+    copied = []
+    real = FakeCUDAArray.copy_to_host
+    monkeypatch.setattr(FakeCUDAArray, "copy_to_host", lambda self, *a, **k: copied.append(self.shape) or real(self, *a, **k))
+    x = rng.standard_normal((1, 2, 4, 4))
+    got = getattr(fc, name)(x, 2, backend="cuda")
+    assert copied == [(1, 2, 2, 2)]  # the result only
+    np.testing.assert_array_equal(got, getattr(fc, name)(x, 2, backend="numpy"))

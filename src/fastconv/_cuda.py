@@ -235,7 +235,9 @@ def _max_pool(x, kh, kw, sh, sw, ph, pw, dh, dw, lowest, out, indices):
                     best = val
                     where = ih * wd + iw
         out[n, c, oh, ow] = best
-        indices[n, c, oh, ow] = where
+        if indices.size != 0:  # an empty ``indices``: not asked for, and not written
+            if indices.size != 0:
+                indices[n, c, oh, ow] = where
 
 
 def _avg_pool(x, kh, kw, sh, sw, ph, pw, count_include_pad, divisor, zero, out):
@@ -279,7 +281,8 @@ def _adaptive_pool(x, take_max, zero, out, indices):
                     where = ih * wd + iw
         if take_max:
             out[n, c, oh, ow] = best
-            indices[n, c, oh, ow] = where
+            if indices.size != 0:
+                indices[n, c, oh, ow] = where
         else:
             out[n, c, oh, ow] = total / ((h1 - h0) * (w1 - w0))
 
@@ -526,13 +529,13 @@ def max_pool2d(call: PoolCall, return_indices: bool):
     x = _comparable(call.input)
     stream, on_device = _stream(call), _device_call(call)
     out = cuda.device_array(x.shape[:2] + call.out_size, x.dtype, stream=stream)
-    indices = cuda.device_array(out.shape, np.int64, stream=stream)
+    indices = cuda.device_array(out.shape if return_indices else (0, 0, 0, 0), np.int64, stream=stream)
     if out.size:
         _jit(_max_pool)[_flat_launch(out.size, stream)](
             _on_device(x, stream), *call.kernel, *call.stride, *call.padding, *call.dilation, _lowest(x.dtype), out, indices
         )
-    out, indices = _result(out, stream, on_device).view(call.input.dtype), _result(indices, stream, on_device)
-    return (out, indices) if return_indices else out
+    out = _result(out, stream, on_device).view(call.input.dtype)
+    return (out, _result(indices, stream, on_device)) if return_indices else out
 
 
 def avg_pool2d(call: PoolCall, count_include_pad: bool, divisor_override: int | None):
@@ -546,23 +549,24 @@ def avg_pool2d(call: PoolCall, count_include_pad: bool, divisor_override: int | 
     return _result(out, stream, on_device)
 
 
-def _adaptive(call: AdaptiveCall, take_max: bool):
+def _adaptive(call: AdaptiveCall, take_max: bool, return_indices: bool = False):
+    """The adaptive pooling kernel; int64 indices are written (and copied back) only when asked for."""
     x = _comparable(call.input)
     stream, on_device = _stream(call), _device_call(call)
     out = cuda.device_array(x.shape[:2] + call.out_size, x.dtype, stream=stream)
-    indices = cuda.device_array(out.shape if take_max else (0, 0, 0, 0), np.int64, stream=stream)
+    indices = cuda.device_array(out.shape if return_indices else (0, 0, 0, 0), np.int64, stream=stream)
     if out.size:
         _jit(_adaptive_pool)[_flat_launch(out.size, stream)](_on_device(x, stream), take_max, x.dtype.type(0), out, indices)
-    return _result(out, stream, on_device).view(call.input.dtype), _result(indices, stream, on_device)
+    out = _result(out, stream, on_device).view(call.input.dtype)
+    return (out, _result(indices, stream, on_device)) if return_indices else out
 
 
 def adaptive_avg_pool2d(call: AdaptiveCall):
-    return _adaptive(call, False)[0]
+    return _adaptive(call, False)
 
 
 def adaptive_max_pool2d(call: AdaptiveCall, return_indices: bool):
-    out, indices = _adaptive(call, True)
-    return (out, indices) if return_indices else out
+    return _adaptive(call, True, return_indices)
 
 
 def interpolate(call: InterpolateCall):
