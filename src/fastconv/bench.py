@@ -439,7 +439,12 @@ def _setup_all(table: Mapping[str, Setup], args: dict[str, Any]) -> tuple[dict[s
 
 
 def time_case(case: Case, table: Mapping[str, Setup], settings: Settings, peaks: Mapping[str, float]) -> dict[str, Any]:
-    """Time every implementation of ``case``; with the roofline of each, and the case's work."""
+    """Time every implementation of ``case``; with the roofline of each, and the case's work.
+
+    Rounds run the implementations in a shuffled order, each timed call after
+    two untimed ones (:func:`settled`), so that no implementation pays for the
+    memory another one just freed.
+    """
     args = case.args()
     funcs, skipped = _setup_all(table, args)
     outputs = {}
@@ -452,7 +457,7 @@ def time_case(case: Case, table: Mapping[str, Setup], settings: Settings, peaks:
     reference = next(name for name in funcs if backend_of(name))
     flops, moved = work(case.op, args, outputs[reference])
     del outputs
-    times = interleaved_times(funcs, settings.rounds, settings.budget_s)
+    times = interleaved_times(funcs, settings.rounds, settings.budget_s, prepare=settled(funcs), shuffle=True)
     rows = []
     for name, t in times.items():
         median = statistics.median(t)
