@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -377,6 +378,98 @@ def _run_correlation(x, w, bias, pads, stride, dilation, groups, boundary, fill,
         _correlate_kernel(x, w, bias, rows, cols, sh, sw, dh, dw, left, groups, fill, tile_h, tile_w, act, out)
 
 
+DEPTHWISE_BAND_BYTES = 32 << 10  # the padded input rows one depthwise band copies
+DEPTHWISE_JOBS_PER_THREAD = 8  # bands are grouped into this many jobs per thread, which share their buffers
+
+
+@njit(inline="always")
+def _fill_phases(phases, plane, rows, cols, r0, sh, sw, fill):
+    """``phases[p * sw + q, i, j]`` = the padded plane at row ``r0 + p + i * sh``, column ``q + j * sw``."""
+    _, hq, wq = phases.shape
+    for p in range(sh):
+        for i in range(hq):
+            r = r0 + p + i * sh
+            src_row = rows[r] if r < rows.shape[0] else -1
+            for q in range(sw):
+                dst = phases[p * sw + q, i]
+                if src_row < 0:
+                    dst[:] = fill
+                    continue
+                src = plane[src_row]
+                for j in range(wq):
+                    col = q + j * sw
+                    k = cols[col] if col < cols.shape[0] else -1
+                    dst[j] = src[k] if k >= 0 else fill
+
+
+@njit(**KERNEL)
+def _depthwise_kernel(x, w, bias, rows, cols, sh, sw, dh, dw, left, fill, band_rows, per_job, act, out):
+    """One filter per channel (groups = in = out channels), by bands of output rows, ``per_job`` bands per job.
+
+    Each band's padded input rows are copied once, through the index
+    tables, split by stride phase (``_fill_phases``; at unit stride a plain
+    copy), so every tap reads a unit-stride window of one phase and no tap
+    loop has edge cases.  Each group of three taps is then one pass over the
+    band's outputs as a flat vector, the phase's extra columns computed and
+    dropped, not one short loop per output row: the many-channel planes of
+    depthwise layers are 7 to 56 wide.  A job reuses its buffers.
+    """
+    chans, kh, kw = x.shape[1], w.shape[2], w.shape[3]
+    ho, wo = out.shape[2], out.shape[3]
+    bands = (ho + band_rows - 1) // band_rows
+    units = x.shape[0] * chans * bands
+    hq = min(band_rows, ho) + (kh - 1) * dh // sh  # rows and columns of each phase
+    wq = wo + (kw - 1) * dw // sw
+    taps = kh * kw
+    for job in prange((units + per_job - 1) // per_job):
+        phases = np.empty((sh * sw, hq, wq), x.dtype)
+        flat = phases.reshape(sh * sw * hq * wq)
+        acc_buf = np.empty((min(band_rows, ho) - 1) * wq + wo, x.dtype)
+        starts, weights = np.zeros(3, np.int64), np.zeros(3, x.dtype)
+        for unit in range(job * per_job, min((job + 1) * per_job, units)):
+            n, c, h0 = unit // (chans * bands), (unit // bands) % chans, (unit % bands) * band_rows
+            h1 = min(h0 + band_rows, ho)
+            if sh == 1 and sw == 1:
+                _fill_band(phases[0, : h1 - h0 + (kh - 1) * dh], x[n, c], rows, cols, h0, 0, left, fill)
+            else:
+                _fill_phases(phases, x[n, c], rows, cols, h0 * sh, sh, sw, fill)
+            acc = acc_buf[: (h1 - h0 - 1) * wq + wo]
+            acc[:] = bias[c]
+            for t in range(0, taps, 3):  # up to three taps per pass
+                count = min(3, taps - t)
+                for k in range(count):
+                    u, v = (t + k) // kw, (t + k) % kw
+                    phase = ((u * dh) % sh) * sw + (v * dw) % sw
+                    starts[k] = (phase * hq + (u * dh) // sh) * wq + (v * dw) // sw
+                    weights[k] = w[c, 0, u, v]
+                a, b, d = flat[starts[0] :], flat[starts[1] :], flat[starts[2] :]
+                w0, w1, w2 = weights[0], weights[1], weights[2]
+                if count == 3:
+                    for i in range(acc.shape[0]):
+                        acc[i] += w0 * a[i] + w1 * b[i] + w2 * d[i]
+                elif count == 2:
+                    for i in range(acc.shape[0]):
+                        acc[i] += w0 * a[i] + w1 * b[i]
+                else:
+                    for i in range(acc.shape[0]):
+                        acc[i] += w0 * a[i]
+            if act:
+                _activate(acc, act)
+            for oh in range(h0, h1):
+                out[n, c, oh] = acc[(oh - h0) * wq : (oh - h0) * wq + wo]
+
+
+def _conv2d_depthwise(x, w, bias, call: ConvCall, out):
+    rows, cols = _tables(x.shape, call.pads, call.boundary)
+    (sh, sw), (dh, dw), kh = call.stride, call.dilation, w.shape[2]
+    band_rows = max(1, DEPTHWISE_BAND_BYTES // (cols.shape[0] * sh * x.itemsize) - (kh - 1) * dh // sh)
+    units = x.shape[0] * x.shape[1] * -(-out.shape[2] // band_rows)
+    per_job = max(1, units // (DEPTHWISE_JOBS_PER_THREAD * numba.get_num_threads()))
+    _depthwise_kernel(
+        x, w, bias, rows, cols, sh, sw, dh, dw, call.pads[2], x.dtype.type(0), band_rows, per_job, call.activation, out
+    )
+
+
 def conv2d(call: ConvCall) -> np.ndarray:
     x, w = np.ascontiguousarray(call.input), np.ascontiguousarray(call.weight)
     n, _, h, wd = x.shape
@@ -393,6 +486,9 @@ def conv2d(call: ConvCall) -> np.ndarray:
         _conv2d_gemm(x, w, bias, *_tables(x.shape, call.pads, call.boundary), call, out)
         return out
     bias = np.zeros(o, x.dtype) if call.bias is None else np.ascontiguousarray(call.bias)
+    if call.groups == x.shape[1] == o:
+        _conv2d_depthwise(x, w, bias, call, out)
+        return out
     _run_correlation(
         x, w, bias, call.pads, call.stride, call.dilation, call.groups, call.boundary, x.dtype.type(0), out, call.activation
     )
