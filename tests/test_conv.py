@@ -341,6 +341,18 @@ def test_conv2d_groups_and_bias_by_hand(backend: str) -> None:
     np.testing.assert_array_equal(out, [[[[10.5]], [[20.0]]]])
 
 
+@pytest.mark.parametrize("stride", [1, 2, (1, 2)])
+@pytest.mark.parametrize("padding_mode", ["zeros", "reflect"])
+def test_depthwise_conv2d_on_tall_narrow_planes_runs_several_bands(backend: str, stride, padding_mode) -> None:
+    """Planes 300 x 20: the cpu depthwise kernel splits them into bands of rows, and groups bands into jobs."""
+    rng = np.random.default_rng(3)
+    x, w, b = rng.standard_normal((2, 12, 300, 20)), rng.standard_normal((12, 1, 3, 5)), rng.standard_normal(12)
+    kw = dict(stride=stride, padding=(1, 3), dilation=(2, 1), groups=12, padding_mode=padding_mode)
+    out = fc.conv2d(x, w, b, **kw, activation="relu6", backend=backend)
+    bound = conv_oracle(np.abs(x), np.abs(w), np.abs(b), **kw)
+    assert_close(out, np.clip(conv_oracle(x, w, b, **kw), 0, 6), dtype=np.float64, bound=bound)
+
+
 def test_conv2d_positional_arguments(backend: str) -> None:
     x = np.arange(2 * 5 * 5, dtype=np.float64).reshape(1, 2, 5, 5)
     w = np.ones((2, 1, 3, 3))
