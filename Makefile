@@ -1,13 +1,14 @@
 # Two entry points, each bootstrapping its own virtualenv from a bare python3:
 #   make bench   compare every operation with torch / scipy / numpy / OpenCV on this machine
 #   make test    run the test suite, then the cuda backend's tests in the CUDA simulator
+#   make lint    ruff, as configured in pyproject.toml (CI runs it before the tests)
 #   make asv     the asv suite, once, on the installed fastconv
 PYTHON ?= python3
 TEST_VENV := .venv-test
 BENCH_VENV := .venv-bench
 BENCH_OUT ?= bench-out
 
-.PHONY: test bench asv clean
+.PHONY: test lint bench asv clean
 
 $(TEST_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(TEST_VENV)
@@ -22,6 +23,9 @@ $(BENCH_VENV)/.installed: pyproject.toml
 test: $(TEST_VENV)/.installed
 	$(TEST_VENV)/bin/python -m pytest
 	NUMBA_ENABLE_CUDASIM=1 $(TEST_VENV)/bin/python -m pytest tests_cuda
+
+lint: $(TEST_VENV)/.installed
+	$(TEST_VENV)/bin/ruff check src tests tests_cuda benchmarks
 
 bench: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python -m fastconv bench --quick --out $(BENCH_OUT) $(BENCH_ARGS)

@@ -15,7 +15,7 @@ import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as `python -m fastconv bench` does; see fastconv/__main__.py
 
-from fastconv import _bench_machine, bench  # noqa: E402
+from fastconv import _bench_machine, bench
 
 BACKENDS = bench.available_backends()
 COMPILED = [b for b in BACKENDS if b != "numpy"]

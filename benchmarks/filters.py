@@ -22,6 +22,7 @@ import argparse
 import glob
 import json
 import os
+import statistics
 import sys
 import time
 
@@ -32,8 +33,6 @@ import scipy.signal as signal
 import fastconv as fc
 from fastconv import _methods
 from fastconv._validate import filter2d as check_filter2d
-import statistics
-
 from fastconv.bench import interleaved_times, machine_info, settled
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -43,11 +42,12 @@ START, END = "<!-- filters:start -->", "<!-- filters:end -->"
 sys.path.insert(0, HERE)
 
 from readme_results import regenerate  # noqa: E402
+
 REFLECT_101 = cv2.BORDER_REFLECT_101
 
 
 def _targets(rng):
-    f32 = lambda *s: rng.standard_normal(s, dtype=np.float32)  # noqa: E731
+    f32 = lambda *s: rng.standard_normal(s, dtype=np.float32)
     image, batch, image64 = f32(2048, 2048), f32(64, 256, 256), rng.standard_normal((2048, 2048))
     k3, k5, k31 = f32(3, 3), f32(5, 5), f32(31, 31)
     g15 = fc.kernels.gaussian(15, 2.5).astype(np.float32)

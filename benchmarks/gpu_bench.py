@@ -19,7 +19,6 @@ import functools
 import json
 import platform
 import statistics
-import time
 
 import numpy as np
 import torch

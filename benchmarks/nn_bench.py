@@ -28,7 +28,8 @@ import os
 import sys
 import time
 from collections import defaultdict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import threadpoolctl
@@ -138,7 +139,7 @@ def end_to_end(rounds: int, budget: float) -> tuple[list[dict], list[dict]]:
                 with torch.inference_mode():
                     return net(xt)
 
-            run_ours = lambda: model(xn)  # noqa: E731
+            run_ours = lambda: model(xn)
             medians = interleaved_medians({"fastconv": run_ours, "fastconv_blas1": one_blas_thread(run_ours)}, rounds, budget)
             medians.update(interleaved_medians({"torch": run_torch}, rounds, budget / 2))
             row = {

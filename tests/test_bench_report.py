@@ -7,7 +7,10 @@ import os
 import numpy as np
 import pytest
 
-from fastconv import __main__ as cli, _bench_machine as machine, _bench_report as report, bench
+from fastconv import __main__ as cli
+from fastconv import _bench_machine as machine
+from fastconv import _bench_report as report
+from fastconv import bench
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PEAKS = {"gflops": 100.0, "gbps": 10.0, "gemm_n": 64, "copy_mib": 1}

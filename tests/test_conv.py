@@ -13,13 +13,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-import fastconv as fc
 from conftest import (
-    FLOATS,
     EXACT_INTS,
+    FLOATS,
     assert_close,
     assert_unchanged,
     int_or_tuple,
@@ -29,6 +25,10 @@ from conftest import (
     snapshot,
     with_layout,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import fastconv as fc
 
 nan = np.nan
 PADDING_MODES = ["zeros", "reflect", "replicate", "circular"]

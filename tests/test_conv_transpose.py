@@ -7,11 +7,11 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from conftest import EXACT_INTS, FLOATS, assert_close, assert_unchanged, int_or_tuple, layouts, random_array, seeds, snapshot, with_layout
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import fastconv as fc
-from conftest import FLOATS, EXACT_INTS, assert_close, assert_unchanged, int_or_tuple, layouts, random_array, seeds, snapshot, with_layout
 
 
 def oracle(x, w, b, dtype, nd, **kwargs) -> np.ndarray:

@@ -20,7 +20,7 @@ if os.environ.get("NUMBA_ENABLE_CUDASIM", "0") != "0":
 from cuda.bindings import nvjitlink
 from numba import cuda
 
-from fastconv import _cuda
+from fastconv._backends import cuda as _cuda
 
 ARCHS = [(8, 0), (9, 0)]
 DTYPES = ["float32", "float64", "int64"]

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import FLOATS, assert_close, assert_same_values, assert_unchanged, layouts, random_array, seeds, snapshot, with_layout
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastconv as fc
-from conftest import FLOATS, assert_close, assert_same_values, assert_unchanged, layouts, random_array, seeds, snapshot, with_layout
 
 
 def oracle(x: np.ndarray, dtype: Any = None, **kwargs) -> np.ndarray:

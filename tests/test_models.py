@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 import torch_models
+
 from fastconv import nn
 
 RTOL = 1e-4

@@ -15,10 +15,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import assume, given
-from hypothesis import strategies as st
-
-import fastconv as fc
 from conftest import (
     FLOATS,
     INTS,
@@ -31,6 +27,10 @@ from conftest import (
     snapshot,
     with_layout,
 )
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+import fastconv as fc
 
 nan, inf = np.nan, np.inf
 

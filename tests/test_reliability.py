@@ -197,7 +197,7 @@ def test_without_a_usable_numba_auto_runs_every_operation_on_numpy(tmp_path):
 def test_import_loads_no_numba_and_compiles_nothing(tmp_path):
     code = """
         import sys, fastconv
-        print("numba" in sys.modules, "fastconv._cpu" in sys.modules)
+        print("numba" in sys.modules, "fastconv._backends.cpu" in sys.modules)
     """
     assert run_script(code, tmp_path).split() == ["False", "False"]
 
@@ -308,8 +308,8 @@ CACHE_SCRIPT = """
     warnings.simplefilter("ignore")
     x = np.arange(64.0).reshape(1, 1, 8, 8)
     assert (fc.max_pool2d(x, 2, backend="cpu") == fc.max_pool2d(x, 2, backend="numpy")).all()
-    from fastconv import _cpu
-    stats = _cpu._max_pool2d_kernel.stats
+    from fastconv._backends.cpu import pool
+    stats = pool._max_pool2d_kernel.stats
     print(sum(stats.cache_hits.values()), sum(stats.cache_misses.values()), stats.cache_path)
 """
 
@@ -364,8 +364,8 @@ def test_a_cache_left_by_another_version_is_not_used(package_copy, tmp_path):
 @pytest.mark.parametrize("damage", ["garbage index", "empty index", "garbage data", "flipped byte in data", "truncated data"])
 def test_a_corrupted_cache_file_breaks_neither_import_nor_calls(damage, package_copy, tmp_path):
     _run_cached(package_copy, tmp_path)
-    cache = package_copy / "fastconv" / "__pycache__"
-    target = next(cache.glob("_cpu._max_pool2d_kernel-*" + (".nbi" if "index" in damage else ".nbc")))
+    cache = package_copy / "fastconv" / "_backends" / "cpu" / "__pycache__"
+    target = next(cache.glob("pool._max_pool2d_kernel-*" + (".nbi" if "index" in damage else ".nbc")))
     blob = bytearray(target.read_bytes())
     if damage.startswith("garbage"):
         blob = bytearray(os.urandom(len(blob)))

@@ -13,13 +13,9 @@ import numpy as np
 import pytest
 import scipy.signal
 import torch
-from hypothesis import given
-from hypothesis import strategies as st
-
-import fastconv as fc
 from conftest import (
-    FLOATS,
     EXACT_INTS,
+    FLOATS,
     assert_close,
     assert_unchanged,
     layouts,
@@ -28,6 +24,10 @@ from conftest import (
     snapshot,
     with_layout,
 )
+from hypothesis import given
+from hypothesis import strategies as st
+
+import fastconv as fc
 
 MODES = ["full", "same", "valid"]
 # every boundary name scipy accepts, aliases included

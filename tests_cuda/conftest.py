@@ -12,15 +12,15 @@ import pytest
 if os.environ.get("NUMBA_ENABLE_CUDASIM") != "1":
     raise pytest.UsageError("tests_cuda must run with NUMBA_ENABLE_CUDASIM=1 in the environment (see the Makefile)")
 
-from fastconv import _cuda  # noqa: E402
+from fastconv._backends.cuda import common
 
-assert _cuda.SIMULATED
+assert common.SIMULATED
 
 
 @pytest.fixture(autouse=True)
 def small_blocks(monkeypatch):
-    monkeypatch.setattr(_cuda, "CONV_BLOCK", (4, 3))
-    monkeypatch.setattr(_cuda, "CONV_ROWS", 2)
-    monkeypatch.setattr(_cuda, "OC_BLOCK", 2)
-    monkeypatch.setattr(_cuda, "CHANNEL_STAGE", 2)
-    monkeypatch.setattr(_cuda, "THREADS", 8)
+    monkeypatch.setattr(common, "CONV_BLOCK", (4, 3))
+    monkeypatch.setattr(common, "CONV_ROWS", 2)
+    monkeypatch.setattr(common, "OC_BLOCK", 2)
+    monkeypatch.setattr(common, "CHANNEL_STAGE", 2)
+    monkeypatch.setattr(common, "THREADS", 8)

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 import fastconv as fc
-from fastconv import _cuda
+from fastconv._backends.cuda import common as cuda_settings
 
 DTYPES = [np.float32, np.float64]
 TOL = {np.float32: dict(rtol=1e-5, atol=1e-5), np.float64: dict(rtol=1e-12, atol=1e-12)}
@@ -56,7 +56,7 @@ def test_conv2d_padding_modes_match_torch(mode, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_conv2d_direct_kernel_for_patches_too_big_for_shared_memory(monkeypatch, dtype):
-    monkeypatch.setattr(_cuda, "SHARED_BYTES", 0)
+    monkeypatch.setattr(cuda_settings, "SHARED_BYTES", 0)
     x, w = data((1, 4, 6, 5), dtype), data((4, 2, 2, 3), dtype)
     want = F.conv2d(torch.from_numpy(x), torch.from_numpy(w), padding=1, groups=2).numpy()
     same(fc.conv2d(x, w, padding=1, groups=2, backend="cuda"), want, dtype)
@@ -163,7 +163,7 @@ ACTIVATIONS = {"relu": F.relu, "relu6": F.relu6, "silu": F.silu, "gelu": F.gelu}
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_conv2d_fused_activation_matches_torch(monkeypatch, kernel, activation):
     if kernel == "direct":
-        monkeypatch.setattr(_cuda, "SHARED_BYTES", 0)
+        monkeypatch.setattr(cuda_settings, "SHARED_BYTES", 0)
     x, w, b = data((1, 2, 4, 5), np.float64) * 3, data((4, 2, 2, 2), np.float64), data(4, np.float64)
     x[0, 0, 0, 0] = np.nan
     want = ACTIVATIONS[activation](F.conv2d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), padding=1)).numpy()

@@ -17,7 +17,7 @@ import fastconv as fc
 from fastconv.bench import Case
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import gpu_bench  # noqa: E402
+import gpu_bench
 
 
 class _Event:

@@ -9,9 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from reliability_cases import CASES, check, run_threads  # noqa: E402
+from reliability_cases import CASES, check, run_threads
 
-import fastconv as fc  # noqa: E402
+import fastconv as fc
 
 FUZZ = settings(max_examples=int(os.environ.get("FASTCONV_FUZZ_EXAMPLES", "8")), deadline=None, suppress_health_check=list(HealthCheck))
 

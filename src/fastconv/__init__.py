@@ -10,10 +10,12 @@ Examples
 [1, 3, 5, 3]
 """
 
+from . import _runtime, kernels, nn
 from ._api import (
     adaptive_avg_pool2d,
     adaptive_max_pool2d,
     avg_pool2d,
+    choose_conv_method,
     conv1d,
     conv2d,
     conv_transpose1d,
@@ -28,10 +30,7 @@ from ._api import (
 )
 from ._dispatch import backends, use_backend
 from ._hardware import hardware
-from ._methods import choose_conv_method
-from . import kernels, nn
 from .filters import gaussian_blur, sobel
-from . import _runtime
 
 # Before numba starts its threads: make the tbb threading layer findable, the JIT cache writable.
 # (After numpy's import, which has loaded libtbb's own dependencies: ~1 ms instead of ~18.)

@@ -45,7 +45,9 @@ WAIT_POLICY = "PASSIVE"
 
 def bench(args: argparse.Namespace, command: str) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", WAIT_POLICY)
-    from . import _bench_machine as machine, _bench_report as report, bench as b
+    from . import _bench_machine as machine
+    from . import _bench_report as report
+    from . import bench as b
 
     available = b.available_backends()
     unknown = sorted(set(args.backends or ()) - set(available))

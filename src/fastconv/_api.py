@@ -6,20 +6,20 @@ device-array results of the caller's type (numba, CuPy, torch).
 
 from __future__ import annotations
 
-from typing import Any, Literal, Union
+import math
+import time
+from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _validate as check
-from ._device import keeps_device_type
-from ._dispatch import kernels
-from ._methods import METHODS
-from ._methods import correlate as _correlate
+from ._dispatch import choose, keeps_device_type, run
+from ._methods import METHODS, plan
 from .kernels import for_image
 from .kernels import named as _named_kernel
 
-IntPair = Union[int, tuple[int, int]]
+IntPair = int | tuple[int, int]
 Backend = str
 PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]
 SignalMode = Literal["full", "same", "valid"]
@@ -91,7 +91,7 @@ def conv2d(
     [[[[0.0, 0.0], [0.0, 0.0]]]]
     """
     call = check.conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups, padding_mode, activation)
-    return _finish(kernels(backend).conv2d(call), call.out_dtype, call.batched)
+    return _finish(run("conv2d", call, backend=backend), call.out_dtype, call.batched)
 
 
 @keeps_device_type
@@ -119,7 +119,7 @@ def conv1d(
     [[-1.0, -1.0]]
     """
     call = check.conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups, padding_mode, activation)
-    return _finish(kernels(backend).conv2d(call)[:, :, 0], call.out_dtype, call.batched)
+    return _finish(run("conv2d", call, backend=backend)[:, :, 0], call.out_dtype, call.batched)
 
 
 @keeps_device_type
@@ -163,7 +163,7 @@ def conv_transpose2d(
     (1, 1, 4, 4)
     """
     call = check.conv_transpose("conv_transpose2d", 2, input, weight, bias, stride, padding, output_padding, groups, dilation)
-    return _finish(kernels(backend).conv_transpose2d(call), call.out_dtype, call.batched)
+    return _finish(run("conv_transpose2d", call, backend=backend), call.out_dtype, call.batched)
 
 
 @keeps_device_type
@@ -190,7 +190,7 @@ def conv_transpose1d(
     [[1.0, 3.0, 2.0]]
     """
     call = check.conv_transpose("conv_transpose1d", 1, input, weight, bias, stride, padding, output_padding, groups, dilation)
-    return _finish(kernels(backend).conv_transpose2d(call)[:, :, 0], call.out_dtype, call.batched)
+    return _finish(run("conv_transpose2d", call, backend=backend)[:, :, 0], call.out_dtype, call.batched)
 
 
 @keeps_device_type
@@ -218,7 +218,7 @@ def max_pool2d(
     [[[5.0, 7.0], [13.0, 15.0]]]
     """
     call = check.pool("max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode, check.pool_dtypes)
-    result = kernels(backend).max_pool2d(call, bool(return_indices))
+    result = run("max_pool2d", call, bool(return_indices), backend=backend)
     return _finish_pool(result, call, return_indices)
 
 
@@ -247,7 +247,7 @@ def avg_pool2d(
     if divisor_override is not None:
         divisor_override = check.positive_int(divisor_override, "divisor_override", "avg_pool2d")
     call = check.pool("avg_pool2d", input, kernel_size, stride, padding, 1, ceil_mode, check.filter_dtypes)
-    out = kernels(backend).avg_pool2d(call, bool(count_include_pad), divisor_override)
+    out = run("avg_pool2d", call, bool(count_include_pad), divisor_override, backend=backend)
     return _finish(out, call.out_dtype, call.batched)
 
 
@@ -264,7 +264,7 @@ def adaptive_avg_pool2d(
     [[[7.5]]]
     """
     call = check.adaptive("adaptive_avg_pool2d", input, output_size, check.filter_dtypes)
-    return _finish(kernels(backend).adaptive_avg_pool2d(call), call.out_dtype, call.batched)
+    return _finish(run("adaptive_avg_pool2d", call, backend=backend), call.out_dtype, call.batched)
 
 
 @keeps_device_type
@@ -284,7 +284,7 @@ def adaptive_max_pool2d(
     [[[15.0]]]
     """
     call = check.adaptive("adaptive_max_pool2d", input, output_size, check.pool_dtypes)
-    result = kernels(backend).adaptive_max_pool2d(call, bool(return_indices))
+    result = run("adaptive_max_pool2d", call, bool(return_indices), backend=backend)
     return _finish_pool(result, call, return_indices)
 
 
@@ -293,7 +293,7 @@ InterpolateMode = Literal["nearest", "nearest-exact", "linear", "bilinear"]
 
 def _interpolate(func, input, size, scale_factor, mode, align_corners, recompute_scale_factor, backend):
     call = check.interpolate(func, input, size, scale_factor, mode, align_corners, recompute_scale_factor)
-    out = kernels(backend).interpolate(call)
+    out = run("interpolate", call, backend=backend)
     return _finish(out if call.two_d else out[:, :, 0], call.out_dtype)
 
 
@@ -357,7 +357,7 @@ def _plane_result(call: check.PlaneCall, backend: Backend, method: Method = "dir
             n + lo + hi - k + 1 for n, lo, hi, k in zip(call.planes.shape[1:], call.pads[::2], call.pads[1::2], call.kernel.shape)
         )
         return np.zeros(shape, call.out_dtype)
-    return _finish(_correlate(call, method, backend), call.out_dtype)
+    return _finish(run("correlate_planes", call, backend=backend, method=method), call.out_dtype)
 
 
 @keeps_device_type
@@ -466,3 +466,39 @@ def filter2d(
     call, shape, axis = check.filter2d("filter2d", image, kernel, boundary, fillvalue, channel_axis)
     out = _plane_result(call, backend, method, "filter2d").reshape(shape)
     return out if axis is None else np.ascontiguousarray(np.moveaxis(out, 0, axis))
+
+
+def _measure(call: check.PlaneCall, backend: str, repeat: int = 3) -> dict[str, float]:
+    """Best-of-``repeat`` seconds of every method for ``call``."""
+    timings = {}
+    for method in METHODS[1:]:
+        best = math.inf
+        for _ in range(repeat):
+            start = time.perf_counter()
+            run("correlate_planes", call, backend=backend, method=method)
+            best = min(best, time.perf_counter() - start)
+        timings[method] = best
+    return timings
+
+
+def choose_conv_method(
+    in1, in2, mode: str = "full", boundary: str = "fill", fillvalue: float = 0, *, measure: bool = False, backend: str = "auto"
+):
+    """The method ``convolve2d(in1, in2, mode, boundary, fillvalue, method="auto")`` runs.
+
+    Like ``scipy.signal.choose_conv_method``: with ``measure=True`` every
+    method is timed instead (best of 3) and ``(fastest, {method: seconds})``
+    is returned.  The choice for ``correlate2d`` and ``filter2d`` is the same.
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv as fc
+    >>> fc.choose_conv_method(np.ones((512, 512)), np.ones((9, 9)), mode="same")
+    'separable'
+    """
+    call, _ = check.signal2d("choose_conv_method", in1, in2, mode, boundary, fillvalue, flip=True)
+    name = choose(backend, "correlate_planes", call)
+    if measure:
+        timings = _measure(call, name)
+        return min(timings, key=timings.get), timings
+    return plan(call, "auto", name).method

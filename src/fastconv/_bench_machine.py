@@ -19,6 +19,8 @@ import numpy as np
 
 import fastconv as fc
 
+from ._samples import sample_args
+
 # Distributions whose versions every result file records, when installed.
 DISTRIBUTIONS = (
     "fastconv", "numpy", "scipy", "numba", "llvmlite", "numba-cuda", "torch", "opencv-python-headless", "opencv-python",
@@ -78,15 +80,11 @@ def threading_layer() -> str | None:
         pass
     if not fc.backends().get("cpu", {}).get("available"):
         return None
-    from .bench import smoke_args
-
-    fc.avg_pool2d(**smoke_args("avg_pool2d"), backend="cpu")
+    fc.avg_pool2d(**sample_args("avg_pool2d"), backend="cpu")
     return numba.threading_layer()
 
 
 def machine_info() -> dict[str, Any]:
-    from .bench import thread_counts
-
     return {
         "machine": platform.machine(),
         "cpu": cpu_model(),
@@ -136,8 +134,8 @@ imported = time.perf_counter()
 result = {"import_s": imported - start, "numba_imported": "numba" in sys.modules}
 op, backend = sys.argv[1:3]
 if op:
-    from fastconv.bench import smoke_args
-    func, args = getattr(fastconv, op), smoke_args(op)
+    from fastconv._samples import sample_args
+    func, args = getattr(fastconv, op), sample_args(op)
     t0 = time.perf_counter(); func(**args, backend=backend)
     t1 = time.perf_counter(); func(**args, backend=backend)
     t2 = time.perf_counter()
@@ -184,3 +182,49 @@ def latency(ops: list[str], backends: list[str], progress: Callable[[str], None]
             progress(f"first call {op} [{backend}], cold and warm cache")
             rows.append({"op": op, "impl": f"fastconv[{backend}]", **first_call(op, backend)})
     return {"import_s": statistics.median(p["import_s"] for p in probes), "numba_imported": any(p["numba_imported"] for p in probes), "first_call": rows}
+
+
+def _blas_threads(n: int | None = None) -> int | None:
+    """Threads of NumPy's BLAS (which the cpu backend's GEMM tiles call), first set to ``n`` if given; None without threadpoolctl."""
+    try:
+        import threadpoolctl
+    except ImportError:
+        return None
+    if n is not None:
+        threadpoolctl.threadpool_limits(n, user_api="blas")
+    return max((i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"), default=None)
+
+
+def _numba_threads(n: int | None = None) -> int:
+    import numba
+
+    if n is not None:
+        numba.set_num_threads(n)
+    return numba.get_num_threads()
+
+
+def _module_threads(module: str, get: str, set_: str) -> Callable[[int | None], int | None]:
+    def threads(n: int | None = None) -> int | None:
+        try:
+            lib = importlib.import_module(module)
+        except ImportError:
+            return None
+        if n is not None:
+            getattr(lib, set_)(n)
+        return getattr(lib, get)()
+
+    return threads
+
+
+# Each thread pool: a function that sets its size (if given one) and returns it, or None where absent.
+THREAD_POOLS: dict[str, Callable[[int | None], int | None]] = {
+    "numba": _numba_threads,
+    "blas": _blas_threads,
+    "torch": _module_threads("torch", "get_num_threads", "set_num_threads"),
+    "cv2": _module_threads("cv2", "getNumThreads", "setNumThreads"),
+}
+
+
+def thread_counts() -> dict[str, int]:
+    """The size of every thread pool present (numba, NumPy's BLAS, torch, cv2)."""
+    return {name: n for name, pool in THREAD_POOLS.items() if (n := pool()) is not None}

@@ -3,15 +3,22 @@
 A call is summarized as its bytes in, bytes out and arithmetic (``work``).
 Each device runs it in ``max(flops / flop rate, bytes / bandwidth)``; the GPU
 also pays the transfers both ways and a fixed launch latency.  The rates are
-measured on this machine by ``_cuda.calibrate`` the first time they are
-needed, so the choice follows the hardware, not a fixed size threshold.
+measured on this machine by :func:`calibrate` the first time the dispatch
+layer needs them, so the choice follows the hardware, not a fixed size
+threshold.
 """
 
 from __future__ import annotations
 
+import math
+import time
+from types import ModuleType
 from typing import NamedTuple
 
-from ._validate import conv_out_size
+import numpy as np
+
+from . import _validate
+from ._calls import conv_out_size
 
 
 class Work(NamedTuple):
@@ -71,3 +78,45 @@ def gpu_is_faster(job: Work, rates: Calibration) -> bool:
         + max(job.flops / rates.gpu_flops, moved / rates.gpu_bytes)
     )
     return gpu < cpu
+
+
+def _best_time(run, repeat: int = 3) -> float:
+    run()  # warm-up: compiles
+    best = math.inf
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def calibrate(cpu: ModuleType, gpu: ModuleType) -> Calibration:
+    """Measure transfer bandwidth, latency, and conv and pooling rates of the ``gpu`` and ``cpu`` backends."""
+    from numba import cuda
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 16, 256, 256), np.float32)
+    w = rng.standard_normal((16, 16, 3, 3), np.float32)
+    conv = _validate.conv("conv2d", 2, x, w, None, 1, 1, 1, 1, "zeros")
+    pool = _validate.pool("avg_pool2d", x, 2, None, 0, 1, False, _validate.filter_dtypes)
+    flops = work("conv2d", conv).flops
+    moved = sum(work("avg_pool2d", pool)[:2])
+    stream = cuda.default_stream()
+    dx, dw = gpu.to_device(x), gpu.to_device(w)
+    on_gpu_conv, on_gpu_pool = conv._replace(input=dx, weight=dw), pool._replace(input=dx)
+    tiny = _validate.pool("avg_pool2d", x[:, :1, :2, :2], 2, None, 0, 1, False, _validate.filter_dtypes)
+    host = np.empty(x.nbytes, np.uint8)
+    device = cuda.device_array(x.nbytes, np.uint8)
+
+    def synced(run):
+        return lambda: (run(), stream.synchronize())
+
+    return Calibration(
+        h2d_bytes=x.nbytes / _best_time(synced(lambda: device.copy_to_device(host, stream=stream))),
+        d2h_bytes=x.nbytes / _best_time(lambda: device.copy_to_host(host)),
+        gpu_flops=flops / _best_time(synced(lambda: gpu.conv2d(on_gpu_conv))),
+        gpu_bytes=moved / _best_time(synced(lambda: gpu.avg_pool2d(on_gpu_pool, True, None))),
+        gpu_latency=_best_time(lambda: gpu.avg_pool2d(tiny, True, None)),
+        cpu_flops=flops / _best_time(lambda: cpu.conv2d(conv)),
+        cpu_bytes=moved / _best_time(lambda: cpu.avg_pool2d(pool, True, None)),
+    )

@@ -6,13 +6,14 @@ wrapped in a :class:`DeviceArray`: a pointer, shape, strides and dtype.  The
 validation layer slices, reshapes and casts it like an ndarray; views are
 pointer arithmetic and casts or copies run on the device.  ``np.asarray`` of a
 ``DeviceArray`` raises, so a device array can never round-trip through the
-host by accident.  This module imports nothing from numba; copies and casts
-load ``_cuda`` when first needed.
+host by accident.  This module imports nothing from numba and no backend:
+copies, casts and numba views are done by the operations that the cuda
+backend registers with :func:`provide` when it loads, which the dispatch
+layer does as soon as a call holds a device array.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import operator
 from typing import Any
@@ -39,16 +40,22 @@ def _c_strides(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
     return tuple(reversed(strides))
 
 
-def kernels():
-    """The ``_cuda`` module, or a clear error when numba-cuda is missing."""
-    try:
-        from . import _cuda
-    except ImportError as exc:
+_ops: Any = None  # the cuda backend's device-array operations: gather, as_numba, to_device
+
+
+def provide(ops: Any) -> None:
+    """Register the device-array operations (called by the cuda backend as it loads)."""
+    global _ops
+    _ops = ops
+
+
+def _device_ops() -> Any:
+    if _ops is None:
         raise ValueError(
-            f"a CUDA device array was passed, but the cuda backend cannot load ({exc}); "
-            "install it with: pip install 'fastconv[cuda]'"
-        ) from exc
-    return _cuda
+            "a CUDA device array was passed, but the cuda backend cannot run here; "
+            "install it with: pip install 'fastconv[cuda]', on a machine with a GPU"
+        )
+    return _ops
 
 
 def _torch_stream(value: Any) -> int | None:
@@ -186,10 +193,10 @@ class DeviceArray:
         dtype = np.dtype(dtype)
         if dtype == self.dtype and not copy:
             return self
-        return kernels().gather(self, dtype)
+        return _device_ops().gather(self, dtype)
 
     def copy(self) -> DeviceArray:
-        return kernels().gather(self, self.dtype)
+        return _device_ops().gather(self, self.dtype)
 
     # --- the way out: numba, the CUDA array interface, the caller's library -----------
 
@@ -209,7 +216,7 @@ class DeviceArray:
 
     def numba(self):
         """A numba device array (the simulator's, under NUMBA_ENABLE_CUDASIM) viewing the same memory."""
-        return kernels().as_numba(self)
+        return _device_ops().as_numba(self)
 
 
 def holds_device(call: tuple) -> bool:
@@ -217,19 +224,12 @@ def holds_device(call: tuple) -> bool:
     return any(isinstance(field, DeviceArray) for field in call)
 
 
-def _first_device(args, kwargs):
-    for value in (*args, *kwargs.values()):
-        if is_device(value):
-            return value
-    return None
-
-
 def to_caller(result: Any, like: Any) -> Any:
     """Return a result as the device array type of ``like``: torch, CuPy or numba."""
     if isinstance(result, tuple):
         return tuple(to_caller(r, like) for r in result)
     if isinstance(result, np.ndarray):  # an empty result made on the host
-        result = kernels().to_device(result, DeviceArray.wrap(like).stream)
+        result = _device_ops().to_device(result, DeviceArray.wrap(like).stream)
     module = type(like).__module__.split(".")[0]
     if module == "torch":
         import torch
@@ -242,13 +242,8 @@ def to_caller(result: Any, like: Any) -> Any:
     return result.numba()
 
 
-def keeps_device_type(func):
-    """Wrap a public operation so that device-array inputs give results of the caller's type."""
-
-    @functools.wraps(func)
-    def run(*args, **kwargs):
-        result = func(*args, **kwargs)
-        like = _first_device(args, kwargs)
-        return result if like is None else to_caller(result, like)
-
-    return run
+def first_device(args, kwargs):
+    for value in (*args, *kwargs.values()):
+        if is_device(value):
+            return value
+    return None

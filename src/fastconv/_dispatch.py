@@ -1,7 +1,7 @@
 """The backend registry and the resolution of ``backend="auto"``.
 
 A backend is a module that defines one function per kernel entry point (see
-``_reference`` for the list and their contracts).  Backends are imported
+``fastconv._backends`` for the list and their contracts).  Backends are imported
 lazily, the first time a call resolves to them, so ``import fastconv`` never
 compiles anything.
 
@@ -16,12 +16,19 @@ and then, per call, when the choice was automatic (no ``use_backend`` and no
 "cuda", and a call on host arrays runs on "cuda" only when a GPU is present and
 the measured cost model (``_cost``: transfers plus compute) predicts it beats
 the CPU.  Device arrays given to a host backend by name raise ``ValueError``.
+
+Every public operation reaches its kernels through :func:`run`, the one
+funnel: it picks the backend for the call, and for plane correlations the
+method (``_methods.plan``: direct, separable or FFT); inside a backend, each
+entry point picks its kernel family (for ``conv2d``, see
+``_backends/cpu/conv.py``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import importlib
 import os
 import sys
@@ -31,7 +38,8 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from ._device import holds_device
+from . import _cost, _methods
+from ._device import first_device, holds_device, to_caller
 from ._runtime import kernel_lock
 
 ENV_VAR = "FASTCONV_BACKEND"
@@ -86,9 +94,9 @@ def _cuda_missing() -> str | None:
 
 
 REGISTRY: dict[str, Backend] = {
-    "numpy": Backend("numpy", "fastconv._reference", "vectorized NumPy reference", _always),
-    "cpu": Backend("cpu", "fastconv._cpu", "Numba parallel CPU kernels", _numba_unusable, parallel=True),
-    "cuda": Backend("cuda", "fastconv._cuda", "numba.cuda GPU kernels", _cuda_missing),
+    "numpy": Backend("numpy", "fastconv._backends.numpy", "vectorized NumPy reference", _always),
+    "cpu": Backend("cpu", "fastconv._backends.cpu", "Numba parallel CPU kernels", _numba_unusable, parallel=True),
+    "cuda": Backend("cuda", "fastconv._backends.cuda", "numba.cuda GPU kernels", _cuda_missing),
 }
 AUTO_ORDER = ("cpu", "numpy")
 
@@ -174,12 +182,14 @@ def resolve(backend: Any) -> str:
 
 
 def load(dotted: str) -> ModuleType:
-    """Import a kernel module; Numba kernels get a cache that bad files cannot break (``_jitcache``)."""
+    """Import a backend; its Numba kernels get a cache that bad files cannot break (``_jitcache``)."""
     module = importlib.import_module(dotted)
     if "numba" in sys.modules:
         from ._jitcache import harden
 
-        harden(module)
+        for name, sub in list(sys.modules.items()):
+            if sub is not None and (name == dotted or name.startswith(dotted + ".")):
+                harden(sub)
     return module
 
 
@@ -207,6 +217,17 @@ def gpu_present() -> bool:
     return not simulated() and _unavailable_reason("cuda") is None
 
 
+_rates: _cost.Calibration | None = None
+
+
+def prefers_gpu(entry: str, call: tuple) -> bool:
+    """Whether the cost model, calibrated here on first use, predicts this host-array call runs faster on the GPU."""
+    global _rates
+    if _rates is None:
+        _rates = _cost.calibrate(module("cpu"), module("cuda"))
+    return _cost.gpu_is_faster(_cost.work(entry, call), _rates)
+
+
 def choose(backend: Any, entry: str, call: tuple) -> str:
     """The backend that runs kernel ``entry`` on ``call`` for ``backend=...``.
 
@@ -225,27 +246,34 @@ def choose(backend: Any, entry: str, call: tuple) -> str:
         if reason is not None:
             raise ValueError(f"a CUDA device array was passed, but backend 'cuda' is not available here: {reason}")
         return "cuda"
-    if automatic and name != "cuda" and gpu_present() and module("cuda").prefers_gpu(entry, call):
+    if automatic and name != "cuda" and gpu_present() and prefers_gpu(entry, call):
         return "cuda"
     return name
 
 
-class _Kernels:
-    """The entry points of ``backend=...``, each choosing its backend per call (see :func:`choose`)."""
+def run(entry: str, call: tuple, *args: Any, backend: Any = "auto", method: str = "direct") -> Any:
+    """Run kernel ``entry`` of the backend chosen for ``call``: the one way from the public layer to the kernels.
 
-    def __init__(self, backend: Any):
-        _choose(backend)
-        self.backend = backend
-
-    def __getattr__(self, entry: str) -> Callable:
-        def run(call, *args):
-            name = choose(self.backend, entry, call)
-            with serialized(name):
-                return getattr(module(name), entry)(call, *args)
-
-        return run
+    ``args`` are the entry's own arguments after the call record; ``method``
+    (checked) applies to ``correlate_planes``.
+    """
+    name = choose(backend, entry, call)
+    kernels = module(name)
+    with serialized(name):
+        if entry == "correlate_planes":
+            return _methods.correlate(call, method, name, kernels)
+        return getattr(kernels, entry)(call, *args)
 
 
-def kernels(backend: Any) -> _Kernels:
-    """The kernel entry points for ``backend``."""
-    return _Kernels(backend)
+def keeps_device_type(func: Callable) -> Callable:
+    """Wrap a public operation so that device-array inputs give results of the caller's type."""
+
+    @functools.wraps(func)
+    def call(*args, **kwargs):
+        like = first_device(args, kwargs)
+        if like is not None and _unavailable_reason("cuda") is None:
+            module("cuda")  # registers the device-array operations that checking the call may use
+        result = func(*args, **kwargs)
+        return result if like is None else to_caller(result, like)
+
+    return call

@@ -11,7 +11,8 @@ from __future__ import annotations
 import copy
 import operator
 from collections import Counter
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch

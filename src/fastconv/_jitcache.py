@@ -29,12 +29,11 @@ SUFFIX = ".fastconv"
 
 
 def _kernel_sources_digest() -> str:
-    """A hash of every module of the package that defines Numba kernels."""
+    """A hash of every source file that shapes compiled code: the backends, and the formulas they compile."""
     digest = hashlib.sha256(VERSION.encode())
-    for path in sorted(PACKAGE_DIR.glob("*.py")):
-        text = path.read_bytes()
-        if b"njit" in text or b"cuda.jit" in text:
-            digest.update(path.name.encode() + b"\0" + text)
+    paths = [*PACKAGE_DIR.glob("_backends/**/*.py"), PACKAGE_DIR / "_calls.py", PACKAGE_DIR / "_padding.py"]
+    for path in sorted(paths):
+        digest.update(str(path.relative_to(PACKAGE_DIR)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 

@@ -9,8 +9,7 @@ own mode, so every boundary and every scipy mode is exact in every method.
 - ``separable``: the kernel's SVD gives ``K = sum_q outer(u_q, v_q)`` for its
   numerical rank ``r`` (singular values above ``max(kh, kw) * eps * s_0``, with
   the compute dtype's ``eps``); each term is a vertical then a horizontal 1-D
-  pass.  The "numpy" backend runs the passes in NumPy, every other backend
-  through the Numba kernels of ``_separable``.
+  pass, run by the backend's ``correlate_separable``.
 - ``fft``: overlap-save with ``scipy.fft`` (``workers=os.cpu_count()``): the
   padded planes are cut into tiles of the FFT length chosen by the cost model
   (one tile is the whole-image FFT).
@@ -28,16 +27,14 @@ from __future__ import annotations
 import functools
 import math
 import os
-import time
+from types import ModuleType
 from typing import NamedTuple
 
 import numpy as np
 import scipy.fft as sfft
 
-from . import _validate as check
-from ._dispatch import choose, load, module, serialized
+from ._calls import PlaneCall, conv_out_size
 from ._padding import source_index
-from ._validate import PlaneCall
 
 METHODS = ("auto", "direct", "separable", "fft")
 _EXACT_ROUNDING = 0.25  # largest error bound for which rounding a float64 result to int64 is exact
@@ -91,7 +88,7 @@ def _geometry(call: PlaneCall):
     kh, kw = call.kernel.shape
     top, bottom, left, right = call.pads
     hp, wp = h + top + bottom, w + left + right
-    return b, h, w, kh, kw, hp, wp, hp - kh + 1, wp - kw + 1
+    return b, h, w, kh, kw, hp, wp, conv_out_size(h, kh, top + bottom, 1, 1), conv_out_size(w, kw, left + right, 1, 1)
 
 
 def _fft_lengths(length: int, k: int) -> list[tuple[int, int]]:
@@ -262,26 +259,6 @@ def _kernel_spectrum(kernel: np.ndarray, lengths: tuple[int, int]) -> np.ndarray
     return spectrum
 
 
-def _separable(call: PlaneCall, planes: np.ndarray, us: np.ndarray, vs: np.ndarray, backend: str) -> np.ndarray:
-    b, h, w, kh, kw, hp, wp, ho, wo = _geometry(call)
-    us, vs = us.astype(planes.dtype), vs.astype(planes.dtype)
-    if backend == "numpy":
-        from ._reference import _pad as pad  # noqa: PLC0415
-
-        padded = pad(planes, call.pads, call.boundary, call.fillvalue)
-        out = np.zeros((b, ho, wo), planes.dtype)
-        for u, v in zip(us, vs):
-            column = sum(ua * padded[:, a : a + ho] for a, ua in enumerate(u))
-            out += sum(vb * column[:, :, j : j + wo] for j, vb in enumerate(v))
-        return out
-    kernel = load("fastconv._separable")
-    top, _, left, _ = call.pads
-    rows = source_index(h, top, hp, call.boundary)
-    cols = source_index(w, left, wp, call.boundary)
-    out = np.empty((b, ho, wo), planes.dtype)
-    return kernel.correlate(np.ascontiguousarray(planes), us, vs, rows, cols, left, call.fillvalue, out)
-
-
 def _rounding_bound(call: PlaneCall, p: Plan) -> float:
     """An upper bound on the float64 error of ``p`` for integer ``call``, in result units."""
     _, _, _, kh, kw, _, _, _, _ = _geometry(call)
@@ -296,59 +273,22 @@ def _rounding_bound(call: PlaneCall, p: Plan) -> float:
     return peak * (truncated + 4 * eps * rank * (kh + kw + 2) * float(kernel.sum()))
 
 
-def _run(call: PlaneCall, p: Plan, backend: str) -> np.ndarray:
+def _run(call: PlaneCall, p: Plan, kernels: ModuleType) -> np.ndarray:
     ints = call.planes.dtype.kind != "f"
     planes = call.planes.astype(np.float64) if ints else call.planes
     if ints and _rounding_bound(call, p) >= _EXACT_ROUNDING:
-        return module(backend).correlate_planes(call)
+        return kernels.correlate_planes(call)
     if p.method == "fft":
         out = _fft(call, planes, p.tiles)
     else:
-        out = _separable(call, planes, p.us, p.vs, backend)
+        us, vs = p.us.astype(planes.dtype), p.vs.astype(planes.dtype)
+        out = kernels.correlate_separable(call, planes, us, vs)
     return np.rint(out).astype(call.planes.dtype) if ints else out
 
 
-def correlate(call: PlaneCall, method: str, backend: str) -> np.ndarray:
-    """Compute ``call`` by a checked ``method`` ("auto" picks by the cost model) on ``backend``."""
-    name = choose(backend, "correlate_planes", call)
-    p = plan(call, method, name)
-    with serialized(name):
-        if p.method == "direct":
-            return module(name).correlate_planes(call)
-        return _run(call, p, name)
-
-
-def _measure(call: PlaneCall, backend: str, repeat: int = 3) -> dict[str, float]:
-    """Best-of-``repeat`` seconds of every method for ``call``."""
-    timings = {}
-    for method in METHODS[1:]:
-        best = math.inf
-        for _ in range(repeat):
-            start = time.perf_counter()
-            correlate(call, method, backend)
-            best = min(best, time.perf_counter() - start)
-        timings[method] = best
-    return timings
-
-
-def choose_conv_method(
-    in1, in2, mode: str = "full", boundary: str = "fill", fillvalue: float = 0, *, measure: bool = False, backend: str = "auto"
-):
-    """The method ``convolve2d(in1, in2, mode, boundary, fillvalue, method="auto")`` runs.
-
-    Like ``scipy.signal.choose_conv_method``: with ``measure=True`` every
-    method is timed instead (best of 3) and ``(fastest, {method: seconds})``
-    is returned.  The choice for ``correlate2d`` and ``filter2d`` is the same.
-
-    Examples
-    --------
-    >>> import numpy as np, fastconv as fc
-    >>> fc.choose_conv_method(np.ones((512, 512)), np.ones((9, 9)), mode="same")
-    'separable'
-    """
-    call, _ = check.signal2d("choose_conv_method", in1, in2, mode, boundary, fillvalue, flip=True)
-    name = choose(backend, "correlate_planes", call)
-    if measure:
-        timings = _measure(call, name)
-        return min(timings, key=timings.get), timings
-    return plan(call, "auto", name).method
+def correlate(call: PlaneCall, method: str, backend: str, kernels: ModuleType) -> np.ndarray:
+    """Compute ``call`` by a checked ``method`` ("auto" picks by the cost model) with the ``kernels`` of ``backend``."""
+    p = plan(call, method, backend)
+    if p.method == "direct":
+        return kernels.correlate_planes(call)
+    return _run(call, p, kernels)

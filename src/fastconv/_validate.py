@@ -13,6 +13,18 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ._calls import (
+    ACTIVATIONS,
+    EXACT_ACTIVATIONS,
+    AdaptiveCall,
+    ConvCall,
+    ConvTransposeCall,
+    InterpolateCall,
+    PlaneCall,
+    PoolCall,
+    conv_transpose_out_size,
+    pool_out_size,
+)
 from ._device import DeviceArray, is_device
 
 PADDING_MODES = {
@@ -45,10 +57,6 @@ FILTER_BOUNDARIES = {
 }
 
 SIGNAL_MODES = ("full", "same", "valid")
-
-# conv2d's fused activations; a call carries the index (0: none), which every backend's kernels read.
-ACTIVATIONS = (None, "relu", "relu6", "silu", "gelu")
-EXACT_ACTIVATIONS = (None, "relu", "relu6")  # the ones an integer (int64) convolution can apply exactly
 
 
 def fail(func: str, message: str, exc: type[Exception] = ValueError) -> Exception:
@@ -186,56 +194,7 @@ def prepared(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return np.asarray(array, dtype=dtype)
 
 
-# --- convolution geometry ---------------------------------------------------------
-
-
-def conv_out_size(size: int, kernel: int, pad_total: int, stride: int, dilation: int) -> int:
-    return (size + pad_total - dilation * (kernel - 1) - 1) // stride + 1
-
-
-def pool_out_size(
-    size: int, kernel: int, pad: int, stride: int, dilation: int, ceil_mode: bool
-) -> int:
-    """Output length of a pooling window, with torch's ``ceil_mode`` rule."""
-    span = size + 2 * pad - dilation * (kernel - 1) - 1 + (stride - 1 if ceil_mode else 0)
-    out = span // stride + 1
-    if ceil_mode and (out - 1) * stride >= size + pad:
-        out -= 1
-    return out
-
-
-def avg_pool_counts(size: int, out: int, kernel: int, stride: int, pad: int, count_include_pad: bool) -> np.ndarray:
-    """Each average-pooling window's extent on one axis: torch's divisor factor."""
-    start = np.arange(out) * stride - pad
-    end = np.minimum(start + kernel, size + pad)
-    if count_include_pad:
-        return end - start
-    return np.minimum(end, size) - np.maximum(start, 0)
-
-
-def adaptive_windows(size: int, out: int) -> tuple[np.ndarray, np.ndarray]:
-    """Start and end of each adaptive pooling window, as torch computes them."""
-    index = np.arange(out, dtype=np.int64)
-    start = (index * size) // out
-    end = ((index + 1) * size + out - 1) // out
-    return start, end
-
-
 # --- per-operation checks -----------------------------------------------------------
-
-
-class ConvCall(NamedTuple):
-    input: np.ndarray  # (N, C, H, W), compute dtype
-    weight: np.ndarray  # (O, C // groups, kH, kW), compute dtype
-    bias: np.ndarray | None
-    stride: tuple[int, int]
-    pads: tuple[int, int, int, int]  # top, bottom, left, right
-    dilation: tuple[int, int]
-    groups: int
-    boundary: str  # an np.pad mode
-    out_dtype: np.dtype
-    batched: bool
-    activation: int = 0  # index in ACTIVATIONS, applied to each output as it is stored
 
 
 def activation(value: Any, func: str, dtype: np.dtype) -> int:
@@ -311,7 +270,7 @@ def conv(
         pads = [(p, p) for p in int_tuple(padding, "padding", func, nd, 0)]
 
     sizes = x.shape[2:]
-    for axis, (size, (lo, hi)) in enumerate(zip(sizes, pads)):
+    for size, (lo, hi) in zip(sizes, pads):
         if boundary == "reflect" and 0 < max(lo, hi) >= size:
             raise fail(func, f"padding_mode='reflect' needs padding < input size, got padding {max(lo, hi)} for size {size} (input shape {x.shape})")
         if boundary == "wrap" and max(lo, hi) > size:
@@ -343,23 +302,6 @@ def conv(
         was_batched,
         act,
     )
-
-
-class ConvTransposeCall(NamedTuple):
-    input: np.ndarray  # (N, C_in, H, W), compute dtype
-    weight: np.ndarray  # (C_in, C_out // groups, kH, kW), compute dtype
-    bias: np.ndarray | None
-    stride: tuple[int, int]
-    padding: tuple[int, int]
-    dilation: tuple[int, int]
-    groups: int
-    out_size: tuple[int, int]
-    out_dtype: np.dtype
-    batched: bool
-
-
-def conv_transpose_out_size(size: int, kernel: int, stride: int, pad: int, dilation: int, output_padding: int) -> int:
-    return (size - 1) * stride - 2 * pad + dilation * (kernel - 1) + output_padding + 1
 
 
 def conv_transpose(
@@ -421,17 +363,6 @@ def conv_transpose(
     )
 
 
-class PoolCall(NamedTuple):
-    input: np.ndarray  # (N, C, H, W), compute dtype
-    kernel: tuple[int, int]
-    stride: tuple[int, int]
-    padding: tuple[int, int]
-    dilation: tuple[int, int]
-    out_size: tuple[int, int]
-    out_dtype: np.dtype
-    batched: bool
-
-
 def pool(
     func: str,
     input: Any,
@@ -465,13 +396,6 @@ def pool(
     return PoolCall(prepared(x, types.compute), kernel, stride, padding, dilation, out, types.out, was_batched)
 
 
-class AdaptiveCall(NamedTuple):
-    input: np.ndarray
-    out_size: tuple[int, int]
-    out_dtype: np.dtype
-    batched: bool
-
-
 def adaptive(func: str, input: Any, output_size: Any, dtypes: Any) -> AdaptiveCall:
     x, was_batched = batched(as_array(input, "input", func), "input", func, 2)
     if isinstance(output_size, (tuple, list)) and len(output_size) == 2:
@@ -483,27 +407,6 @@ def adaptive(func: str, input: Any, output_size: Any, dtypes: Any) -> AdaptiveCa
 
 
 INTERPOLATE_MODES = ("nearest", "nearest-exact", "linear", "bilinear")
-
-
-class InterpolateCall(NamedTuple):
-    """Resampling of every (H, W) plane through per-axis source tables (see ``interpolate_axis``).
-
-    Output row ``i`` reads input rows ``rows[0][i]`` and ``rows[1][i]`` with
-    weights ``row_weights[0][i]`` and ``row_weights[1][i]``; columns likewise.
-    ``linear`` False: nearest, ``out = x[rows[0], cols[0]]`` (no arithmetic).
-    ``two_d`` False: 1-D data (H = 1), the row weights are not applied.
-    """
-
-    input: np.ndarray  # (N, C, H, W), compute dtype
-    rows: tuple[np.ndarray, np.ndarray]  # int64
-    cols: tuple[np.ndarray, np.ndarray]
-    row_weights: tuple[np.ndarray, np.ndarray]  # compute dtype (float64 for nearest on integers)
-    col_weights: tuple[np.ndarray, np.ndarray]
-    linear: bool
-    two_d: bool
-    out_size: tuple[int, int]
-    out_dtype: np.dtype
-    batched: bool  # always True: torch reads 3-D input as (N, C, L)
 
 
 def interpolate_axis(size: int, out: int, scale: float | None, mode: str, align_corners: bool, dtype: np.dtype):
@@ -596,17 +499,6 @@ def interpolate(
     return InterpolateCall(
         prepared(x, dtypes.compute), rows, cols, row_weights, col_weights, linear, nd == 2, out, dtypes.out, True
     )
-
-
-class PlaneCall(NamedTuple):
-    """A correlation of every (H, W) plane with one kernel, after padding by ``pads``."""
-
-    planes: np.ndarray  # (B, H, W), compute dtype
-    kernel: np.ndarray  # (kH, kW), compute dtype
-    pads: tuple[int, int, int, int]
-    boundary: str  # an np.pad mode, or "overlap": no padding term at all, as np.convolve
-    fillvalue: float
-    out_dtype: np.dtype
 
 
 def fillvalue_scalar(value: Any, func: str) -> Any:

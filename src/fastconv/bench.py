@@ -27,6 +27,10 @@ import numpy as np
 
 import fastconv as fc
 
+from . import _bench_machine as machine
+from ._bench_machine import THREAD_POOLS, thread_counts
+from ._samples import sample_args
+
 Setup = Callable[[dict[str, Any]], Callable[[], Any]]
 TIERS = ("public", "extra", "large")
 
@@ -120,24 +124,8 @@ def select_cases(ops: Iterable[str] | None = None, tiers: Iterable[str] = ("publ
 
 
 def smoke_args(op: str, dtype: Any = np.float32) -> dict[str, Any]:
-    """Small arguments for ``op`` that exercise strides, padding and groups: used by tests and the latency probe."""
-    rng = np.random.default_rng(7)
-
-    def a(*shape):
-        return rng.standard_normal(shape).astype(dtype)
-
-    return {
-        "conv2d": lambda: dict(input=a(2, 4, 9, 8), weight=a(6, 2, 3, 2), stride=(1, 2), padding=1, groups=2),
-        "conv1d": lambda: dict(input=a(2, 3, 11), weight=a(4, 3, 3), dilation=2),
-        "max_pool2d": lambda: dict(input=a(2, 3, 9, 7), kernel_size=3, stride=2, padding=1, ceil_mode=True),
-        "avg_pool2d": lambda: dict(input=a(2, 3, 9, 7), kernel_size=(3, 2), padding=1, count_include_pad=False),
-        "adaptive_avg_pool2d": lambda: dict(input=a(2, 3, 9, 7), output_size=(4, 3)),
-        "adaptive_max_pool2d": lambda: dict(input=a(2, 3, 9, 7), output_size=(5, 2)),
-        "convolve2d": lambda: dict(in1=a(9, 7), in2=a(4, 3), mode="same", boundary="symm"),
-        "correlate2d": lambda: dict(in1=a(9, 7), in2=a(4, 3), mode="full", boundary="wrap"),
-        "convolve": lambda: dict(a=a(20), v=a(6), mode="same"),
-        "filter2d": lambda: dict(image=a(13, 11), kernel=a(5, 3), boundary="symm"),
-    }[op]()
+    """Small arguments for ``op`` (``_samples``, the table every test and probe shares)."""
+    return sample_args(op, dtype)
 
 
 # --- implementations ------------------------------------------------------------------------
@@ -330,9 +318,7 @@ def interleaved_medians(funcs: Mapping[str, Callable[[], Any]], rounds: int, bud
 
 def machine_info() -> dict[str, Any]:
     """The machine description that every result file records (``_bench_machine.machine_info``)."""
-    from ._bench_machine import machine_info as describe
-
-    return describe()
+    return machine.machine_info()
 
 
 def temporary_bytes(func: Callable[[], Any]) -> tuple[int, int]:
@@ -351,52 +337,6 @@ def temporary_bytes(func: Callable[[], Any]) -> tuple[int, int]:
         tracemalloc.stop()
     result = out if isinstance(out, tuple) else (out,)
     return peak, sum(np.asarray(r).nbytes for r in result)
-
-
-def _blas_threads(n: int | None = None) -> int | None:
-    """Threads of NumPy's BLAS (which the cpu backend's GEMM tiles call), first set to ``n`` if given; None without threadpoolctl."""
-    try:
-        import threadpoolctl
-    except ImportError:
-        return None
-    if n is not None:
-        threadpoolctl.threadpool_limits(n, user_api="blas")
-    return max((i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"), default=None)
-
-
-def _numba_threads(n: int | None = None) -> int:
-    import numba
-
-    if n is not None:
-        numba.set_num_threads(n)
-    return numba.get_num_threads()
-
-
-def _module_threads(module: str, get: str, set_: str) -> Callable[[int | None], int | None]:
-    def threads(n: int | None = None) -> int | None:
-        try:
-            lib = importlib.import_module(module)
-        except ImportError:
-            return None
-        if n is not None:
-            getattr(lib, set_)(n)
-        return getattr(lib, get)()
-
-    return threads
-
-
-# Each thread pool: a function that sets its size (if given one) and returns it, or None where absent.
-THREAD_POOLS: dict[str, Callable[[int | None], int | None]] = {
-    "numba": _numba_threads,
-    "blas": _blas_threads,
-    "torch": _module_threads("torch", "get_num_threads", "set_num_threads"),
-    "cv2": _module_threads("cv2", "getNumThreads", "setNumThreads"),
-}
-
-
-def thread_counts() -> dict[str, int]:
-    """The size of every thread pool present (numba, NumPy's BLAS, torch, cv2)."""
-    return {name: n for name, pool in THREAD_POOLS.items() if (n := pool()) is not None}
 
 
 def _thread_pools(impl: str) -> list[str]:
@@ -540,8 +480,6 @@ def run(
     peaks: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     """Run the benchmark; return everything ``write_json`` records (see ``_bench_report`` for the output)."""
-    from . import _bench_machine as machine
-
     settings = settings or Settings()
     backends = backends or available_backends()
     table = implementations(backends)

@@ -36,7 +36,8 @@ Examples
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Literal, NamedTuple
+from collections.abc import Callable
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -50,7 +51,8 @@ except ImportError as exc:  # pragma: no cover - the extra is installed wherever
 
 from . import _validate as check
 from ._api import Backend, IntPair, Method, PaddingMode, SignalMode, _finish, _plane_result
-from ._dispatch import kernels
+from ._calls import avg_pool_counts, conv_out_size
+from ._dispatch import resolve, run
 from ._methods import METHODS
 from .kernels import for_image
 from .kernels import named as _named_kernel
@@ -275,7 +277,7 @@ def filter2d(
     proxy, compute, out_dtype = _stand_in(x, "image", func, check.filter_dtypes, kernel)
     call, shape, axis = check.filter2d(func, proxy, kernel, boundary, fillvalue, channel_axis)
     method = check.choice(method, "method", func, METHODS)
-    kernels(backend)
+    resolve(backend)
     x = x.astype(compute)
     if axis is not None:
         x = da.moveaxis(x, axis, 0)
@@ -295,7 +297,7 @@ def _signal(func: str, in1: Any, in2: Any, mode: Any, boundary: Any, fillvalue: 
             f"got in1 shape {x.shape} and in2 shape {np.shape(in2)}",
         )
     method = check.choice(method, "method", func, METHODS)
-    kernels(backend)
+    resolve(backend)
     return _correlate(x.astype(compute), call, out_dtype, method, backend, func)
 
 
@@ -354,7 +356,7 @@ def _conv_block(data: np.ndarray, block: Block, call: check.ConvCall, backend) -
     kh, kw = call.weight.shape[2:]
     data = data[..., : (oh - 1) * sh + dh * (kh - 1) + 1, : (ow - 1) * sw + dw * (kw - 1) + 1]
     part = call._replace(input=data, pads=(0, 0, 0, 0), boundary="constant", batched=True)
-    return _finish(kernels(backend).conv2d(part), call.out_dtype)
+    return _finish(run("conv2d", part, backend=backend), call.out_dtype)
 
 
 def conv2d(
@@ -388,7 +390,7 @@ def conv2d(
     weight, bias = _in_memory(weight), _in_memory(bias)
     proxy, compute, out_dtype = _stand_in(x, "input", func, check.conv_dtypes, weight, bias)
     call = check.conv(func, 2, proxy, weight, bias, stride, padding, dilation, groups, padding_mode)
-    kernels(backend)
+    resolve(backend)
     call = call._replace(out_dtype=out_dtype)
     x = x.astype(compute)
     if not call.batched:
@@ -397,8 +399,8 @@ def conv2d(
     (n, _, h, w), o = x.shape, call.weight.shape[0]
     (kh, kw), (sh, sw), (dh, dw) = call.weight.shape[2:], call.stride, call.dilation
     top, bottom, left, right = call.pads
-    out_h = check.conv_out_size(h, kh, top + bottom, sh, dh)
-    out_w = check.conv_out_size(w, kw, left + right, sw, dw)
+    out_h = conv_out_size(h, kh, top + bottom, sh, dh)
+    out_w = conv_out_size(w, kw, left + right, sw, dw)
     if n == 0:
         out = _empty((0, o, out_h, out_w), out_dtype)
     else:
@@ -419,7 +421,7 @@ def _pool_part(data: np.ndarray, block: Block, call: check.PoolCall) -> check.Po
 
 
 def _max_block(data: np.ndarray, block: Block, call: check.PoolCall, return_indices: bool, width: int, backend) -> np.ndarray:
-    result = kernels(backend).max_pool2d(_pool_part(data, block, call), return_indices)
+    result = run("max_pool2d", _pool_part(data, block, call), return_indices, backend=backend)
     if not return_indices:
         return result
     values, local = result
@@ -433,10 +435,10 @@ def _max_block(data: np.ndarray, block: Block, call: check.PoolCall, return_indi
 def _avg_block(data, block: Block, call: check.PoolCall, sizes, count_include_pad, divisor_override, backend):
     part = _pool_part(data, block, call)
     if divisor_override is not None:
-        return kernels(backend).avg_pool2d(part, count_include_pad, divisor_override)
-    sums = kernels(backend).avg_pool2d(part, count_include_pad, 1)
+        return run("avg_pool2d", part, count_include_pad, divisor_override, backend=backend)
+    sums = run("avg_pool2d", part, count_include_pad, 1, backend=backend)
     rows, cols = (
-        check.avg_pool_counts(size, out, k, s, p, count_include_pad)[start : start + length]
+        avg_pool_counts(size, out, k, s, p, count_include_pad)[start : start + length]
         for size, out, k, s, p, start, length in zip(
             sizes, call.out_size, call.kernel, call.stride, call.padding, block.out_start, block.out_size
         )
@@ -483,7 +485,7 @@ def max_pool2d(
     x = _as_dask(input, "input", func)
     proxy, compute, out_dtype = _stand_in(x, "input", func, check.pool_dtypes)
     call = check.pool(func, proxy, kernel_size, stride, padding, dilation, ceil_mode, check.pool_dtypes)
-    kernels(backend)
+    resolve(backend)
     call = call._replace(input=None)
     dtype = np.dtype([("value", compute), ("index", np.int64)]) if return_indices else compute
     block = functools.partial(_max_block, call=call, return_indices=bool(return_indices), width=x.shape[-1], backend=backend)
@@ -520,7 +522,7 @@ def avg_pool2d(
         divisor_override = check.positive_int(divisor_override, "divisor_override", func)
     proxy, compute, out_dtype = _stand_in(x, "input", func, check.filter_dtypes)
     call = check.pool(func, proxy, kernel_size, stride, padding, 1, ceil_mode, check.filter_dtypes)
-    kernels(backend)
+    resolve(backend)
     call = call._replace(input=None)
     block = functools.partial(
         _avg_block,

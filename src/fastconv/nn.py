@@ -27,14 +27,14 @@ Examples
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable, Iterator, Sequence, Union
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _api
-
-IntPair = Union[int, tuple[int, int]]
+from ._api import IntPair
 
 __all__ = [
     "ACTIVATIONS",

@@ -1,20 +1,8 @@
 """The ``numpy`` backend: the vectorized reference that the other backends are tested against.
 
-Every backend module defines these entry points, each taking a checked and
-normalized call from ``_validate`` and returning arrays in the call's compute
-dtype:
-
-- ``conv2d(call: ConvCall) -> (N, O, Ho, Wo)``
-- ``conv_transpose2d(call: ConvTransposeCall) -> (N, O, Ho, Wo)``
-- ``correlate_planes(call: PlaneCall) -> (B, Ho, Wo)``
-- ``max_pool2d(call: PoolCall, return_indices) -> values[, int64 indices]``
-- ``avg_pool2d(call: PoolCall, count_include_pad, divisor_override)``
-- ``adaptive_avg_pool2d(call: AdaptiveCall)``
-- ``adaptive_max_pool2d(call: AdaptiveCall, return_indices)``
-- ``interpolate(call: InterpolateCall) -> (N, C, Ho, Wo)``
-
-Here they use padded copies, ``sliding_window_view`` and ``einsum``: no Python
-loop runs per output element.
+It keeps the entry-point contract of ``fastconv._backends`` with padded
+copies, ``sliding_window_view`` and ``einsum``: no Python loop runs per
+output element.
 """
 
 from __future__ import annotations
@@ -23,7 +11,22 @@ import numpy as np
 import scipy.special
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._validate import AdaptiveCall, ConvCall, ConvTransposeCall, InterpolateCall, PlaneCall, PoolCall, adaptive_windows, avg_pool_counts
+from .._calls import (
+    NO_ACTIVATION,
+    RELU,
+    RELU6,
+    SILU,
+    SQRT_HALF,
+    AdaptiveCall,
+    ConvCall,
+    ConvTransposeCall,
+    InterpolateCall,
+    PlaneCall,
+    PoolCall,
+    adaptive_windows,
+    avg_pool_counts,
+    lowest,
+)
 
 
 def _pad(x: np.ndarray, pads: tuple[int, int, int, int], mode: str, fill: float = 0) -> np.ndarray:
@@ -81,19 +84,19 @@ def conv_transpose2d(call: ConvTransposeCall) -> np.ndarray:
 
 
 def activate(out: np.ndarray, code: int) -> np.ndarray:
-    """``_validate.ACTIVATIONS[code]`` of ``out``, in ``out``'s dtype; silu and gelu are computed in float64."""
-    if code == 0:
+    """Activation ``code`` (``_calls.ACTIVATIONS``) of ``out``, in ``out``'s dtype; silu and gelu are computed in float64."""
+    if code == NO_ACTIVATION:
         return out
     zero = out.dtype.type(0)
-    if code in (1, 2):
+    if code in (RELU, RELU6):
         clipped = np.where(out < 0, zero, out)
-        return clipped if code == 1 else np.where(out > 6, out.dtype.type(6), clipped)
+        return clipped if code == RELU else np.where(out > 6, out.dtype.type(6), clipped)
     x = out.astype(np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
-        if code == 3:
+        if code == SILU:
             y = x / (1.0 + np.exp(-x))
-        else:
-            y = 0.5 * x * (1.0 + scipy.special.erf(x * 0.7071067811865476))
+        else:  # GELU
+            y = 0.5 * x * (1.0 + scipy.special.erf(x * SQRT_HALF))
     return y.astype(out.dtype)
 
 
@@ -140,14 +143,6 @@ def _max_with_index(win: np.ndarray, valid: np.ndarray, rows: np.ndarray, cols: 
     return values, index.astype(np.int64)
 
 
-def _lowest(dtype: np.dtype):
-    if dtype.kind == "f":
-        return -np.inf
-    if dtype.kind == "b":
-        return False
-    return np.iinfo(dtype).min
-
-
 def _pool_axis(out, kernel, stride, pad, dilation):
     """Input coordinates (out, kernel) of each pooling window position on one axis."""
     return np.arange(out)[:, None] * stride - pad + np.arange(kernel)[None, :] * dilation
@@ -167,7 +162,7 @@ def _pool_windows(call: PoolCall, fill, dilation):
 
 def max_pool2d(call: PoolCall, return_indices: bool):
     x = call.input
-    win, rows, cols = _pool_windows(call, _lowest(x.dtype), call.dilation)
+    win, rows, cols = _pool_windows(call, lowest(x.dtype), call.dilation)
     if not return_indices:
         return win.max(axis=(-2, -1))
     valid_r = (rows >= 0) & (rows < x.shape[2])
@@ -210,7 +205,7 @@ def adaptive_avg_pool2d(call: AdaptiveCall):
 
 def adaptive_max_pool2d(call: AdaptiveCall, return_indices: bool):
     x = call.input
-    win, valid, rows, cols = _adaptive_windows(call, _lowest(x.dtype))
+    win, valid, rows, cols = _adaptive_windows(call, lowest(x.dtype))
     if not return_indices:
         return win.max(axis=(-2, -1))
     return _max_with_index(win, valid, rows, cols, x.shape[3])
@@ -233,3 +228,15 @@ def interpolate(call: InterpolateCall) -> np.ndarray:
         if not call.two_d:
             return first
         return first * a0[:, None] + along_rows(r1) * a1[:, None]
+
+
+def correlate_separable(call: PlaneCall, planes: np.ndarray, us: np.ndarray, vs: np.ndarray) -> np.ndarray:
+    """The correlation of the padded ``planes`` with ``sum_q outer(us[q], vs[q])``, one 1-D pass per tap."""
+    padded = _pad(planes, call.pads, call.boundary, call.fillvalue)
+    kh, kw = us.shape[1], vs.shape[1]
+    ho, wo = padded.shape[1] - kh + 1, padded.shape[2] - kw + 1
+    out = np.zeros((planes.shape[0], ho, wo), planes.dtype)
+    for u, v in zip(us, vs):
+        column = sum(ua * padded[:, a : a + ho] for a, ua in enumerate(u))
+        out += sum(vb * column[:, :, j : j + wo] for j, vb in enumerate(v))
+    return out

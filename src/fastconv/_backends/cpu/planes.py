@@ -1,0 +1,174 @@
+"""The cpu backend's plane correlations: ``correlate_planes`` and the separable passes of ``correlate_separable``."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from ..._calls import PlaneCall, conv_out_size
+from .common import KERNEL, _fill_band, _tables
+from .conv import _run_correlation
+
+BAND_ROWS = 32
+BAND_COLS = 512
+
+
+@njit(inline="always")
+def _nine_pass(dst, band, r, tap_rows, tap_cols, weights, g):
+    """``dst += `` the nine taps ``g:g + 9`` of the (row, column, weight) tap lists, read from ``band``."""
+    n = dst.shape[0]
+    s0 = band[r + tap_rows[g], tap_cols[g] : tap_cols[g] + n]
+    s1 = band[r + tap_rows[g + 1], tap_cols[g + 1] : tap_cols[g + 1] + n]
+    s2 = band[r + tap_rows[g + 2], tap_cols[g + 2] : tap_cols[g + 2] + n]
+    s3 = band[r + tap_rows[g + 3], tap_cols[g + 3] : tap_cols[g + 3] + n]
+    s4 = band[r + tap_rows[g + 4], tap_cols[g + 4] : tap_cols[g + 4] + n]
+    s5 = band[r + tap_rows[g + 5], tap_cols[g + 5] : tap_cols[g + 5] + n]
+    s6 = band[r + tap_rows[g + 6], tap_cols[g + 6] : tap_cols[g + 6] + n]
+    s7 = band[r + tap_rows[g + 7], tap_cols[g + 7] : tap_cols[g + 7] + n]
+    s8 = band[r + tap_rows[g + 8], tap_cols[g + 8] : tap_cols[g + 8] + n]
+    w0, w1, w2, w3, w4 = weights[g], weights[g + 1], weights[g + 2], weights[g + 3], weights[g + 4]
+    w5, w6, w7, w8 = weights[g + 5], weights[g + 6], weights[g + 7], weights[g + 8]
+    for i in range(n):
+        dst[i] += (
+            w0 * s0[i] + w1 * s1[i] + w2 * s2[i] + w3 * s3[i] + w4 * s4[i]
+            + w5 * s5[i] + w6 * s6[i] + w7 * s7[i] + w8 * s8[i]
+        )
+
+
+@njit(inline="always")
+def _three_pass(dst, band, r, tap_rows, tap_cols, weights, g):
+    n = dst.shape[0]
+    s0 = band[r + tap_rows[g], tap_cols[g] : tap_cols[g] + n]
+    s1 = band[r + tap_rows[g + 1], tap_cols[g + 1] : tap_cols[g + 1] + n]
+    s2 = band[r + tap_rows[g + 2], tap_cols[g + 2] : tap_cols[g + 2] + n]
+    w0, w1, w2 = weights[g], weights[g + 1], weights[g + 2]
+    for i in range(n):
+        dst[i] += w0 * s0[i] + w1 * s1[i] + w2 * s2[i]
+
+
+@njit(inline="always")
+def _one_pass(dst, band, r, tap_rows, tap_cols, weights, g):
+    n = dst.shape[0]
+    s0 = band[r + tap_rows[g], tap_cols[g] : tap_cols[g] + n]
+    w0 = weights[g]
+    for i in range(n):
+        dst[i] += w0 * s0[i]
+
+
+@njit(**KERNEL)
+def _correlate_planes_kernel(planes, tap_rows, tap_cols, weights, kh, kw, rows, cols, left, fill, out):
+    """Correlate every plane with the taps, one (plane, band of rows, band of columns) per job.
+
+    Each job copies its padded input window into a small ``band`` once, so
+    that the taps then run as branch-free passes of nine (or three, or one)
+    taps over each output row, with no edge handling left in them.
+    """
+    n_planes, ho, wo = out.shape
+    n_taps = weights.shape[0]
+    row_bands = (ho + BAND_ROWS - 1) // BAND_ROWS
+    col_bands = (wo + BAND_COLS - 1) // BAND_COLS
+    for job in prange(n_planes * row_bands * col_bands):
+        b = job // (row_bands * col_bands)
+        r0 = ((job // col_bands) % row_bands) * BAND_ROWS
+        c0 = (job % col_bands) * BAND_COLS
+        r1, c1 = min(r0 + BAND_ROWS, ho), min(c0 + BAND_COLS, wo)
+        band = np.empty((r1 - r0 + kh - 1, c1 - c0 + kw - 1), out.dtype)
+        _fill_band(band, planes[b], rows, cols, r0, c0, left, fill)
+        for r in range(r1 - r0):
+            dst = out[b, r0 + r, c0:c1]
+            dst[:] = 0
+            g = 0
+            while g + 9 <= n_taps:
+                _nine_pass(dst, band, r, tap_rows, tap_cols, weights, g)
+                g += 9
+            while g + 3 <= n_taps:
+                _three_pass(dst, band, r, tap_rows, tap_cols, weights, g)
+                g += 3
+            while g < n_taps:
+                _one_pass(dst, band, r, tap_rows, tap_cols, weights, g)
+                g += 1
+
+
+def correlate_planes(call: PlaneCall) -> np.ndarray:
+    planes = np.ascontiguousarray(call.planes)
+    kernel = np.ascontiguousarray(call.kernel)
+    b, h, wd = planes.shape
+    kh, kw = kernel.shape
+    top, bottom, left, right = call.pads
+    out = np.empty((b, h + top + bottom - kh + 1, wd + left + right - kw + 1), planes.dtype)
+    fill = planes.dtype.type(call.fillvalue)
+    if out.size == 0:
+        return out
+    if call.boundary == "overlap" or (kh <= 3 and kw <= 3):
+        # np.convolve's one long row with no term outside the input; and kernels that fit the
+        # nine-tap register block, memory-bound, for which copying a band would cost more than it saves.
+        _run_correlation(planes[:, None], kernel[None, None], np.zeros(1, planes.dtype), call.pads, (1, 1), (1, 1), 1, call.boundary, fill, out[:, None])
+        return out
+    rows, cols = _tables(planes.shape, call.pads, call.boundary)
+    tap_rows, tap_cols = (a.ravel() for a in np.indices((kh, kw)))
+    _correlate_planes_kernel(planes, tap_rows, tap_cols, kernel.ravel(), kh, kw, rows, cols, left, fill, out)
+    return out
+
+
+ROWS_PER_JOB = 16
+
+
+@njit(**KERNEL)
+def _separable_kernel(planes, us, vs, rows, cols, left, fill, out):
+    """``out[b] = sum_q`` correlation of the padded ``planes[b]`` with ``outer(us[q], vs[q])``.
+
+    ``rows``/``cols`` map padded coordinates to input ones (-1: ``fill``);
+    ``left`` is the padding before column 0, so ``cols[left + c] == c``.
+    """
+    n_planes, ho, wo = out.shape
+    rank, kh = us.shape
+    kw = vs.shape[1]
+    width = planes.shape[2]
+    wp = cols.shape[0]
+    blocks = (ho + ROWS_PER_JOB - 1) // ROWS_PER_JOB
+    for job in prange(n_planes * blocks):
+        b = job // blocks
+        start = (job % blocks) * ROWS_PER_JOB
+        buf = np.empty(wp, out.dtype)
+        for oh in range(start, min(start + ROWS_PER_JOB, ho)):
+            row = out[b, oh]
+            row[:] = 0
+            for q in range(rank):
+                inner = buf[left : left + width]
+                inner[:] = 0
+                fill_col = out.dtype.type(0)
+                for a in range(kh):
+                    ua = us[q, a]
+                    fill_col += ua * fill
+                    r = rows[oh + a]
+                    if r < 0:
+                        for c in range(width):
+                            inner[c] += ua * fill
+                    else:
+                        src = planes[b, r]
+                        for c in range(width):
+                            inner[c] += ua * src[c]
+                for j in range(wp):
+                    if j < left or j >= left + width:
+                        c = cols[j]
+                        buf[j] = buf[left + c] if c >= 0 else fill_col
+                for v in range(kw):
+                    vb = vs[q, v]
+                    for j in range(wo):
+                        row[j] += vb * buf[j + v]
+
+
+def correlate_separable(call: PlaneCall, planes: np.ndarray, us: np.ndarray, vs: np.ndarray) -> np.ndarray:
+    """The correlation of the padded ``planes`` with ``sum_q outer(us[q], vs[q])``, as 1-D passes.
+
+    Each output row is made by a vertical pass over ``kh`` input rows into a
+    padded row buffer, then a horizontal pass of ``kw`` taps over that
+    buffer, so no intermediate image is stored.
+    """
+    planes = np.ascontiguousarray(planes)
+    b, h, w = planes.shape
+    top, bottom, left, right = call.pads
+    rows, cols = _tables(planes.shape, call.pads, call.boundary)
+    out = np.empty((b, conv_out_size(h, us.shape[1], top + bottom, 1, 1), conv_out_size(w, vs.shape[1], left + right, 1, 1)), planes.dtype)
+    _separable_kernel(planes, us, vs, rows, cols, left, planes.dtype.type(call.fillvalue), out)
+    return out

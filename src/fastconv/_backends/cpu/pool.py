@@ -1,0 +1,203 @@
+"""The cpu backend's pooling: max (with torch's indices), average, adaptive and global."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from ..._calls import AdaptiveCall, PoolCall, adaptive_span, avg_pool_counts, lowest, wins
+from ..._padding import source_index
+from .common import KERNEL, _add_tap, _inside
+
+_wins = njit(inline="always")(wins)
+_adaptive_span = njit(inline="always")(adaptive_span)
+
+
+@njit(inline="always")
+def _max_tap(dst, src, off, step):
+    """``dst[j] = max(dst[j], src[off + j * step])`` with NaN winning, where that reads inside ``src``."""
+    lo, hi = _inside(dst.shape[0], src.shape[0], off, step)
+    inner = dst[lo:hi]
+    if step == 1:
+        contiguous = src[off + lo : off + hi]
+        for j in range(inner.shape[0]):
+            a, b = contiguous[j], inner[j]
+            inner[j] = a if _wins(a, b) else b
+    else:
+        strided = src[off + lo * step : off + (hi - 1) * step + 1 : step]
+        for j in range(inner.shape[0]):
+            a, b = strided[j], inner[j]
+            inner[j] = a if _wins(a, b) else b
+
+
+@njit(**KERNEL)
+def _max_pool2d_kernel(x, kh, kw, sh, sw, ph, pw, dh, dw, lowest, out):
+    """Max pooling values, one (plane, output row) per job, a row of taps at a time."""
+    n_chans, h = x.shape[0] * x.shape[1], x.shape[2]
+    ho = out.shape[2]
+    for job in prange(n_chans * ho):
+        n, c, oh = job // (x.shape[1] * ho), (job // ho) % x.shape[1], job % ho
+        row = out[n, c, oh]
+        for j in range(row.shape[0]):
+            row[j] = lowest
+        for u in range(kh):
+            ih = oh * sh - ph + u * dh
+            if 0 <= ih < h:
+                for v in range(kw):
+                    _max_tap(row, x[n, c, ih], v * dw - pw, sw)
+
+
+@njit(**KERNEL)
+def _max_pool2d_indices_kernel(x, kh, kw, sh, sw, ph, pw, dh, dw, lowest, out, indices):
+    """Max pooling with torch's flat indices: scan each window row by row from its
+    first position >= 0, taking ``val > best or isnan(val)`` (first of equal
+    maxima, last NaN)."""
+    n_batch, chans, h, wd = x.shape
+    _, _, ho, wo = out.shape
+    for job in prange(n_batch * chans * ho):
+        n = job // (chans * ho)
+        c = (job // ho) % chans
+        oh = job % ho
+        plane = x[n, c]
+        h0 = oh * sh - ph
+        h_first = h0 + max(0, (-h0 + dh - 1) // dh) * dh
+        for ow in range(wo):
+            w0 = ow * sw - pw
+            start = h_first * wd + w0 + max(0, (-w0 + dw - 1) // dw) * dw
+            out[n, c, oh, ow], indices[n, c, oh, ow] = _window_max(plane, h0, w0, kh, kw, dh, dw, lowest, start)
+
+
+@njit(inline="always")
+def _window_max(plane, h0, w0, kh, kw, dh, dw, lowest, start):
+    """torch's max over a (dilated) window and its flat index: scanning row by
+    row, take ``val > best or isnan(val)``; positions outside ``plane`` are
+    skipped, and ``start`` is the index kept when no value beats ``lowest``."""
+    h, wd = plane.shape
+    best, where = lowest, start
+    for u in range(kh):
+        ih = h0 + u * dh
+        if 0 <= ih < h:
+            for v in range(kw):
+                iw = w0 + v * dw
+                if 0 <= iw < wd:
+                    val = plane[ih, iw]
+                    if _wins(val, best):
+                        best = val
+                        where = ih * wd + iw
+    return best, where
+
+
+def _as_comparable(x: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(x.view(np.uint8) if x.dtype == np.bool_ else x)
+
+
+def max_pool2d(call: PoolCall, return_indices: bool):
+    x = _as_comparable(call.input)
+    out = np.empty(x.shape[:2] + call.out_size, x.dtype)
+    geometry = (*call.kernel, *call.stride, *call.padding, *call.dilation)
+    indices = np.empty(out.shape, np.int64) if return_indices else None
+    if out.size and return_indices:
+        _max_pool2d_indices_kernel(x, *geometry, lowest(x.dtype), out, indices)
+    elif out.size:
+        _max_pool2d_kernel(x, *geometry, lowest(x.dtype), out)
+    out = out.view(call.input.dtype)
+    return (out, indices) if return_indices else out
+
+
+@njit(**KERNEL)
+def _avg_pool2d_kernel(x, kh, kw, sh, sw, ph, ph_w, cols, divisor, out):
+    """Window sums, one (plane, output row) per job, then ``/ divisor[oh, ow]``."""
+    h = x.shape[2]
+    ho = out.shape[2]
+    for job in prange(x.shape[0] * x.shape[1] * ho):
+        n, c, oh = job // (x.shape[1] * ho), (job // ho) % x.shape[1], job % ho
+        row = out[n, c, oh]
+        for j in range(row.shape[0]):
+            row[j] = 0
+        for u in range(kh):
+            ih = oh * sh - ph + u
+            if 0 <= ih < h:
+                for v in range(kw):
+                    _add_tap(row, x[n, c, ih], 1, cols, v, sw, ph_w, 0)
+        scale = divisor[oh]
+        for j in range(row.shape[0]):
+            row[j] /= scale[j]
+def avg_pool2d(call: PoolCall, count_include_pad: bool, divisor_override: int | None):
+    x = np.ascontiguousarray(call.input)
+    out = np.empty(x.shape[:2] + call.out_size, x.dtype)
+    if out.size:
+        (kh, kw), (sh, sw), (ph, pw) = call.kernel, call.stride, call.padding
+        if divisor_override:
+            divisor = np.full(call.out_size, divisor_override, x.dtype)
+        else:
+            rows, cols = (
+                avg_pool_counts(size, n, k, s, p, count_include_pad)
+                for size, n, k, s, p in zip(x.shape[2:], call.out_size, call.kernel, call.stride, call.padding)
+            )
+            divisor = np.multiply.outer(rows, cols).astype(x.dtype)
+        table = source_index(x.shape[3], pw, (call.out_size[1] - 1) * sw + kw, "constant")
+        _avg_pool2d_kernel(x, kh, kw, sh, sw, ph, pw, table, divisor, out)
+    return out
+
+
+@njit(**KERNEL)
+def _adaptive_avg_pool2d_kernel(x, out):
+    n_batch, chans, h, wd = x.shape
+    _, _, ho, wo = out.shape
+    for job in prange(n_batch * chans * ho):
+        n, c, oh = job // (chans * ho), (job // ho) % chans, job % ho
+        h0, h1 = _adaptive_span(oh, h, ho)
+        for ow in range(wo):
+            w0, w1 = _adaptive_span(ow, wd, wo)
+            total = 0.0
+            for ih in range(h0, h1):
+                segment = x[n, c, ih, w0:w1]
+                for j in range(segment.shape[0]):
+                    total += segment[j]
+            out[n, c, oh, ow] = total / ((h1 - h0) * (w1 - w0))
+
+
+@njit(**KERNEL)
+def _adaptive_max_pool2d_kernel(x, lowest, out, indices):
+    """Adaptive max with torch's flat indices (see ``_window_max``)."""
+    n_batch, chans, h, wd = x.shape
+    _, _, ho, wo = out.shape
+    for job in prange(n_batch * chans * ho):
+        n, c, oh = job // (chans * ho), (job // ho) % chans, job % ho
+        h0, h1 = _adaptive_span(oh, h, ho)
+        for ow in range(wo):
+            w0, w1 = _adaptive_span(ow, wd, wo)
+            best, where = _window_max(x[n, c], h0, w0, h1 - h0, w1 - w0, 1, 1, lowest, h0 * wd + w0)
+            out[n, c, oh, ow] = best
+            indices[n, c, oh, ow] = where
+
+
+@njit(**KERNEL)
+def _global_avg_pool_kernel(planes, out):
+    """Mean of each row of ``planes`` (B, H * W): global average pooling."""
+    for b in prange(planes.shape[0]):
+        plane = planes[b]
+        total = 0.0
+        for j in range(plane.shape[0]):
+            total += plane[j]
+        out[b] = total / plane.shape[0]
+
+
+def adaptive_avg_pool2d(call: AdaptiveCall) -> np.ndarray:
+    x = np.ascontiguousarray(call.input)
+    out = np.empty(x.shape[:2] + call.out_size, x.dtype)
+    if out.size and call.out_size == (1, 1):
+        _global_avg_pool_kernel(x.reshape(out.size, -1), out.reshape(-1))
+    elif out.size:
+        _adaptive_avg_pool2d_kernel(x, out)
+    return out
+
+
+def adaptive_max_pool2d(call: AdaptiveCall, return_indices: bool):
+    x = _as_comparable(call.input)
+    out = np.empty(x.shape[:2] + call.out_size, x.dtype)
+    indices = np.empty(out.shape, np.int64)
+    if out.size:
+        _adaptive_max_pool2d_kernel(x, lowest(x.dtype), out, indices)
+    out = out.view(call.input.dtype)
+    return (out, indices) if return_indices else out
