@@ -3,12 +3,15 @@
 #   make test    run the test suite, then the cuda backend's tests in the CUDA simulator
 #   make lint    ruff, as configured in pyproject.toml (CI runs it before the tests)
 #   make asv     the asv suite, once, on the installed fastconv
+#   make gpu-check   on a machine with a GPU: the cuda tests without the simulator, a quick GPU benchmark
+#                    and the cache=True probe, into $(GPU_CHECK_OUT) (benchmarks/gpu_check.sh; the image's python3, no venv)
 PYTHON ?= python3
 TEST_VENV := .venv-test
 BENCH_VENV := .venv-bench
 BENCH_OUT ?= bench-out
+GPU_CHECK_OUT ?= $(if $(OUT),$(OUT),gpu-check-out)
 
-.PHONY: test lint bench asv clean
+.PHONY: test lint bench asv gpu-check clean
 
 $(TEST_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(TEST_VENV)
@@ -34,5 +37,8 @@ asv: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/asv machine --yes
 	$(BENCH_VENV)/bin/asv run --python=same --quick --show-stderr $(ASV_ARGS)
 
+gpu-check:
+	PYTHON=$(PYTHON) PYTHONPATH=src$${PYTHONPATH:+:$$PYTHONPATH} bash benchmarks/gpu_check.sh $(GPU_CHECK_OUT)
+
 clean:
-	rm -rf $(TEST_VENV) $(BENCH_VENV) $(BENCH_OUT) .asv
+	rm -rf $(TEST_VENV) $(BENCH_VENV) $(BENCH_OUT) gpu-check-out .asv

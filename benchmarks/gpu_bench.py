@@ -9,7 +9,14 @@ by CUDA events (``seconds``) and by the synchronized wall clock
 the wall clock, and the medians are kept.  GB/s and GFLOP/s are reported against the device's measured
 copy bandwidth and fp32 GEMM peak.
 
-    python benchmarks/gpu_bench.py [--rounds 20] [--budget 20] [--out benchmarks/results/gpu-<device>.json]
+    python benchmarks/gpu_bench.py [--rounds 20] [--budget 20] [--out benchmarks/results/gpu-<device>.json] [--table FILE]
+
+``--quick`` (what ``benchmarks/gpu_check.sh`` runs, about 3 minutes on an
+H100/H200): at most 5 rounds and 1.5 s per case, and the cpu backend timed on
+the shared set's public tier only.  The record is rewritten after every case,
+so a run cut short keeps the cases it finished.  Each row also gives
+``rel_err``, ||cuda - cpu|| / ||cpu|| against the cpu backend's result
+(itself tested against the numpy oracle in CI).
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import argparse
 import functools
 import json
 import platform
+import sys
 import statistics
 
 import numpy as np
@@ -101,17 +109,64 @@ def work(case: Case, args: dict) -> _cost.Work | None:
     return None
 
 
+def _host(value) -> np.ndarray:
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+def rel_err(got, want) -> float:
+    got, want = _host(got).astype(np.float64), _host(want).astype(np.float64)
+    if got.shape != want.shape:
+        return float("inf")
+    scale = np.linalg.norm(want)
+    return float(np.linalg.norm(got - want) / (scale if scale else 1.0))
+
+
+def table(result: dict) -> str:
+    """The record as a text table: median GPU times, speedups, bandwidth fractions and errors."""
+    peaks = result["peaks"]
+    lines = [
+        f"{result['machine']['hardware']['gpu'].get('name')}: copy {peaks['copy_GBps']:.0f} GB/s, fp32 GEMM {peaks['gemm_fp32_GFLOPs']:.0f} GFLOP/s",
+        f"{'case':<44} {'op':<20} {'cuda ms':>9} {'cudnn32 ms':>10} {'vs fp32':>8} {'vs tf32':>8} {'GB/s':>7} {'of copy':>7} {'cpu ms':>8} {'rel err':>8}",
+    ]
+    for row in result["rows"]:
+        sec = row["seconds"]
+
+        def ms(name):
+            return f"{sec[name] * 1e3:.3f}" if name in sec else "-"
+
+        def num(key, fmt):
+            return format(row[key], fmt) if key in row else "-"
+
+        lines.append(
+            f"{row['case'][:44]:<44} {row['op'][:20]:<20} {ms('fastconv-cuda'):>9} {ms('torch-cudnn-fp32'):>10} "
+            f"{num('speedup_vs_torch-cudnn-fp32', '.2f'):>8} {num('speedup_vs_torch-cudnn-tf32', '.2f'):>8} "
+            f"{num('cuda_GBps', '.0f'):>7} {num('fraction_of_copy_bandwidth', '.0%'):>7} {ms('fastconv-cpu'):>8} {num('rel_err', '.1e'):>8}"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--budget", type=float, default=20.0, help="seconds per case, at least 3 rounds")
     parser.add_argument("--out", default=None)
     parser.add_argument("--skip-cpu", action="store_true", help="do not time the cpu backend")
+    parser.add_argument("--quick", action="store_true", help="about 3 minutes: 5 rounds, 1.5 s per case, cpu on the public tier only")
+    parser.add_argument("--table", default=None, help="also write the record as a text table here")
     opts = parser.parse_args()
+    if opts.quick:
+        opts.rounds, opts.budget = min(opts.rounds, 5), min(opts.budget, 1.5)
     if not torch.cuda.is_available() or not fc.backends()["cuda"]["available"]:
         raise SystemExit(f"needs a GPU: torch.cuda={torch.cuda.is_available()}, cuda backend: {fc.backends()['cuda']}")
     peaks = device_peaks()
     rows = []
+    name = fc.hardware()["gpu"]["name"].replace(" ", "-")
+    path = opts.out or f"benchmarks/results/gpu-{name}.json"
+    machine = {"hardware": fc.hardware(), "python": platform.python_version(), "torch": torch.__version__,
+               "cudnn": torch.backends.cudnn.version(), "fastconv": fc.__version__,
+               "options": {"rounds": opts.rounds, "budget_s": opts.budget, "quick": opts.quick, "skip_cpu": opts.skip_cpu}}
     for case in [*CASES, *TARGETS]:
         args = case.args()
         dev = {k: torch.from_numpy(v).cuda() if isinstance(v, np.ndarray) else v for k, v in args.items()}
@@ -122,17 +177,22 @@ def main() -> None:
         events: dict[str, list[float]] = {name: [] for name in gpu}
         funcs = {name: event_timed(run, events[name]) for name, run in gpu.items()}
         prepare = {name: functools.partial(setattr, torch.backends.cudnn, "allow_tf32", name.endswith("tf32")) for name in gpu}
-        if not opts.skip_cpu:
+        time_cpu = not opts.skip_cpu and (not opts.quick or (any(case is c for c in CASES) and case.tier == "public"))
+        if time_cpu:
             funcs["fastconv-cpu"] = lambda: op(**args, backend="cpu")
-        for name, run in funcs.items():  # warm-up: compiles, and lets cuDNN pick its algorithms
-            prepare.get(name, lambda: None)()
+        started = time.perf_counter()
+        for impl, run in funcs.items():  # warm-up: compiles, and lets cuDNN pick its algorithms
+            prepare.get(impl, lambda: None)()
             run()
+        warmup_s = time.perf_counter() - started
+        error = rel_err(op(**dev, backend="cuda"), op(**args, backend="cpu"))
         wall = interleaved_times(funcs, opts.rounds, opts.budget, prepare=prepare, shuffle=True)
         medians = {name: statistics.median(t) for name, t in wall.items()}
         for name, log in events.items():
             medians[name] = statistics.median(log[1:])  # log[0] is the warm-up
         job = work(case, args)
-        row = {"op": case.op, "case": case.label, "seconds": medians, "wall_seconds": {n: statistics.median(t) for n, t in wall.items()}}
+        row = {"op": case.op, "case": case.label, "seconds": medians, "wall_seconds": {n: statistics.median(t) for n, t in wall.items()},
+               "rounds": min(len(t) for t in wall.values()), "warmup_s": warmup_s, "rel_err": error}
         if job is not None:
             seconds = medians["fastconv-cuda"]
             row["cuda_GBps"] = (job.in_bytes + job.out_bytes) / seconds / 1e9
@@ -143,16 +203,15 @@ def main() -> None:
             if name in medians:
                 row[f"speedup_vs_{name}"] = medians[name] / medians["fastconv-cuda"]
         rows.append(row)
-        print(json.dumps(row))
-    result = {
-        "machine": {"hardware": fc.hardware(), "python": platform.python_version(), "torch": torch.__version__,
-                    "cudnn": torch.backends.cudnn.version(), "fastconv": fc.__version__},
-        "peaks": peaks,
-        "rows": rows,
-    }
-    name = fc.hardware()["gpu"]["name"].replace(" ", "-")
-    with open(opts.out or f"benchmarks/results/gpu-{name}.json", "w") as out:
-        json.dump(result, out, indent=1, default=str)
+        print(json.dumps(row), flush=True)
+        result = {"machine": machine, "peaks": peaks, "rows": rows, "complete": len(rows) == len(CASES) + len(TARGETS)}
+        with open(path, "w") as out:  # after every case: a run cut short keeps what it finished
+            json.dump(result, out, indent=1, default=str)
+        if opts.table:
+            with open(opts.table, "w") as out:
+                out.write(table(result))
+    if opts.table:
+        sys.stdout.write(table(result))
 
 
 if __name__ == "__main__":

@@ -1,11 +1,26 @@
-"""Device-array inputs stay on the (simulated) device: results are device arrays and nothing is copied to the host."""
+"""Device-array inputs stay on the (simulated or real) device: results are device arrays and nothing is copied to the host."""
+
+import os
 
 import numpy as np
 import pytest
 from numba import cuda
-from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray
 
 import fastconv as fc
+
+if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
+    from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray as DEVICE_ARRAY
+
+    def host(device_array):
+        return device_array._ary.copy()  # read the simulated device memory without copy_to_host
+
+else:  # on a GPU (benchmarks/gpu_check.sh): numba's own device arrays
+    from numba.cuda.cudadrv.devicearray import DeviceNDArray as DEVICE_ARRAY
+
+    _copy_to_host = DEVICE_ARRAY.copy_to_host
+
+    def host(device_array):
+        return _copy_to_host(device_array)  # the unpatched method, so no_host_copies still catches fastconv's copies
 
 rng = np.random.default_rng(7)
 
@@ -17,12 +32,8 @@ def no_host_copies(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a device array was copied to the host")
 
-    monkeypatch.setattr(FakeCUDAArray, "copy_to_host", refuse)
-    monkeypatch.setattr(FakeCUDAArray, "__array__", refuse, raising=False)
-
-
-def host(device_array):
-    return device_array._ary.copy()  # read the simulated device memory without copy_to_host
+    monkeypatch.setattr(DEVICE_ARRAY, "copy_to_host", refuse)
+    monkeypatch.setattr(DEVICE_ARRAY, "__array__", refuse, raising=False)
 
 
 OPS = {
@@ -48,7 +59,7 @@ def test_device_inputs_give_device_results_without_host_copies(op, dtype, no_hos
     got = OPS[op](cuda.to_device(x), k)  # auto: a device input runs on cuda
     got, want = (got, want) if isinstance(got, tuple) else ((got,), (want,))
     for g, w in zip(got, want):
-        assert isinstance(g, FakeCUDAArray)
+        assert isinstance(g, DEVICE_ARRAY)
         assert g.dtype == w.dtype and g.shape == w.shape
         np.testing.assert_allclose(host(g), w, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6)
 
@@ -58,7 +69,7 @@ def test_strided_and_cast_device_inputs_are_handled_on_the_device(no_host_copies
     d = cuda.to_device(x)[:, ::-1, ::2]  # negative and non-unit strides; int32 is cast to int64 on the device
     k = rng.integers(-2, 2, (2, 2))
     got = fc.convolve2d(d[0], k, mode="same", boundary="symm")
-    assert isinstance(got, FakeCUDAArray) and got.dtype == np.int64
+    assert isinstance(got, DEVICE_ARRAY) and got.dtype == np.int64
     np.testing.assert_array_equal(host(got), fc.convolve2d(x[0, ::-1, ::2], k, mode="same", boundary="symm"))
     got = fc.correlate2d(k, d[1], mode="valid")  # scipy's swap: a flipped device result
     np.testing.assert_array_equal(host(got), fc.correlate2d(k, x[1, ::-1, ::2], mode="valid"))
@@ -66,6 +77,7 @@ def test_strided_and_cast_device_inputs_are_handled_on_the_device(no_host_copies
     np.testing.assert_array_equal(host(got), np.convolve(x[0, 0], k[0]))
 
 
+@pytest.mark.simulator_only
 def test_results_stay_on_the_input_stream():
     stream = cuda.stream()
     d = cuda.to_device(rng.standard_normal((1, 1, 4, 4))).bind(stream)  # the simulator's to_device drops stream=
@@ -78,9 +90,10 @@ def test_host_backends_refuse_device_arrays():
         with pytest.raises(ValueError, match=f"backend '{backend}' runs on host arrays"):
             fc.max_pool2d(d, 2, backend=backend)
     with fc.use_backend("cuda"):
-        assert isinstance(fc.max_pool2d(d, 2), FakeCUDAArray)
+        assert isinstance(fc.max_pool2d(d, 2), DEVICE_ARRAY)
 
 
+@pytest.mark.simulator_only
 def test_backends_and_hardware_in_the_simulator():
     assert fc.backends()["cuda"]["available"]
     gpu = fc.hardware()["gpu"]
@@ -111,8 +124,8 @@ def test_repeated_device_calls_copy_nothing_to_the_device(monkeypatch, no_host_c
 @pytest.mark.parametrize("name", ["max_pool2d", "adaptive_max_pool2d"])
 def test_max_pools_without_indices_neither_write_nor_copy_them(monkeypatch, name):
     copied = []
-    real = FakeCUDAArray.copy_to_host
-    monkeypatch.setattr(FakeCUDAArray, "copy_to_host", lambda self, *a, **k: copied.append(self.shape) or real(self, *a, **k))
+    real = DEVICE_ARRAY.copy_to_host
+    monkeypatch.setattr(DEVICE_ARRAY, "copy_to_host", lambda self, *a, **k: copied.append(self.shape) or real(self, *a, **k))
     x = rng.standard_normal((1, 2, 4, 4))
     got = getattr(fc, name)(x, 2, backend="cuda")
     assert copied == [(1, 2, 2, 2)]  # the result only
