@@ -25,8 +25,9 @@ import argparse
 import functools
 import json
 import platform
-import sys
 import statistics
+import sys
+import time
 
 import numpy as np
 import torch

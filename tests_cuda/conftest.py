@@ -22,7 +22,7 @@ if not SIMULATED:
             "or on a machine with a usable GPU; this one has none"
         )
 
-from fastconv._backends.cuda import common
+from fastconv._backends.cuda import common  # noqa: E402  (after the check that numba.cuda can run here)
 
 assert common.SIMULATED == SIMULATED
 

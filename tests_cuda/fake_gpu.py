@@ -11,7 +11,6 @@ this file as a program::
 
 from __future__ import annotations
 
-import runpy
 import sys
 import time
 from pathlib import Path

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from fake_gpu import TINY, install
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
