@@ -332,7 +332,7 @@ def _run_cached(root: Path, tmp_path: Path, **env) -> tuple[int, int, str]:
 def test_the_cache_is_reused_next_to_the_package(package_copy, tmp_path):
     assert _run_cached(package_copy, tmp_path)[:2] == (0, 1)
     hits, misses, path = _run_cached(package_copy, tmp_path)
-    assert (hits, misses, path) == (1, 0, str(package_copy / "fastconv" / "__pycache__"))
+    assert (hits, misses, path) == (1, 0, str(package_copy / "fastconv" / "_backends" / "cpu" / "__pycache__"))
 
 
 @needs_cpu
