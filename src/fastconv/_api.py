@@ -519,7 +519,7 @@ def convolve(a: ArrayLike, v: ArrayLike, mode: SignalMode = "full", *, backend: 
     >>> fc.convolve([1, 2, 3], [0, 1, 0.5]).tolist()
     [0.0, 1.0, 2.5, 4.0, 1.5]
     >>> fc.convolve([1, 2j], [1j, 1]).tolist()
-    [1j, (-1+1j), 2j]
+    [1j, (-1+0j), 2j]
     """
     x = check.as_array(a, "a", "convolve", complex_ok=True)
     k = check.as_array(v, "v", "convolve", complex_ok=True)
