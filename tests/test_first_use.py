@@ -322,3 +322,35 @@ def test_complex_fillvalue_with_real_inputs_is_scipys_value_error() -> None:
     assert fc.convolve2d([[1j]], [[1, 2]], fillvalue=2 + 0j, mode="same", backend="numpy").tolist() == signal.convolve2d([[1j]], [[1, 2]], fillvalue=2 + 0j, mode="same").tolist()
     with pytest.raises(TypeError, match="filter2d: image must hold real numbers"):
         fc.filter2d(np.ones((3, 3), complex), np.ones((3, 3)))
+
+
+# --- fc.hardware() before any kernel ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("requested", [None, "workqueue", "safe"])
+def test_hardware_reports_the_threading_layer_before_any_kernel_runs(requested, tmp_path) -> None:
+    """In a fresh process: the layer hardware() names before a kernel is the one the first kernel starts."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if not fc.backends()["cpu"]["available"]:
+        pytest.skip("numba is not usable here")
+    code = (
+        "import json, numpy as np, numba, fastconv as fc\n"
+        "before = fc.hardware()['cpu']['threading_layer']\n"
+        "fc.max_pool2d(np.ones((1, 1, 4, 4)), 2, backend='cpu')\n"
+        "after = fc.hardware()['cpu']['threading_layer']\n"
+        "print(json.dumps([before, after, numba.threading_layer()]))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_THREADING_LAYER"}
+    if requested:
+        env["NUMBA_THREADING_LAYER"] = requested
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(Path(fc.__file__).resolve().parent.parent), env.get("PYTHONPATH")) if p)
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600, check=True)
+    before, after, started = json.loads(out.stdout.splitlines()[-1])
+    assert before["started"] is False and before["active"] is None
+    assert before["layer"] == started == after["layer"] == after["active"], (before, after, started)
+    assert after["started"] is True and before["thread_safe"] == after["thread_safe"]
