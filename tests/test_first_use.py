@@ -354,3 +354,23 @@ def test_hardware_reports_the_threading_layer_before_any_kernel_runs(requested, 
     assert before["started"] is False and before["active"] is None
     assert before["layer"] == started == after["layer"] == after["active"], (before, after, started)
     assert after["started"] is True and before["thread_safe"] == after["thread_safe"]
+
+
+# --- the demo ---------------------------------------------------------------------------------------
+
+
+def test_demo_help_panels_and_timing_size(tmp_path, capsys) -> None:
+    pytest.importorskip("skimage")
+    pytest.importorskip("matplotlib")
+    from fastconv.__main__ import main
+    from fastconv.demo import gallery, run
+
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    text = capsys.readouterr().out
+    assert "skimage.data.chelsea()" in text and "--sizes" in text and "--time-size" in text
+    titles = [title for title, _, _ in gallery((3, 9))]
+    assert {"box 3x3", "box 9x9", "gaussian 9x9 s=1.5", "sobel_x 3x3", "laplacian_tutorial 3x3"} <= set(titles)
+    assert run(str(tmp_path / "g.png"), repeat=1, sizes=(3,), time_size=0) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("note: on a 300x451 image") and "OpenCV" in line for line in lines)
