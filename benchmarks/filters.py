@@ -1,4 +1,4 @@
-"""Issue 4's filtering targets and the auto-versus-best-method grid, as interleaved medians.
+"""The filtering targets and the auto-versus-best-method grid, as interleaved medians.
 
     PYTHONPATH=src python benchmarks/filters.py targets [--rounds 15]
     PYTHONPATH=src python benchmarks/filters.py grid [--sizes 64 256 1024 2048 4096] [--kernels 3 5 7 15 31 63]

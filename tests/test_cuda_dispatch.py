@@ -44,7 +44,7 @@ def test_hardware_reports_the_cpu():
     cpu = fc.hardware()["cpu"]
     assert cpu["logical_cores"] >= cpu["usable_cores"] >= 1
     assert cpu["simd"] in {name for _, name in fc._hardware.SIMD_LEVELS} | {"none detected"}
-    assert set(cpu["threading_layer"]) == {"configured", "active", "threads", "tbb", "thread_safe", "fork_safe"}
+    assert set(cpu["threading_layer"]) == {"configured", "layer", "started", "active", "threads", "tbb", "thread_safe", "fork_safe"}
 
 
 REAL_MODULE = _dispatch.module

@@ -207,9 +207,13 @@ def test_signal2d_uint8_never_wraps(backend: str) -> None:
 
 @pytest.mark.parametrize("name", ["convolve2d", "correlate2d", "convolve"])
 @pytest.mark.parametrize("which", [0, 1])
-def test_signal_complex_is_a_type_error(backend: str, name: str, which: int) -> None:
+def test_signal_complex_matches_the_peer(backend: str, name: str, which: int) -> None:
+    """Complex inputs are computed as real passes, as scipy and numpy accept them (tests/test_first_use.py has the rest)."""
     args = [np.ones((3, 3)), np.ones((2, 2))] if name != "convolve" else [np.ones(3), np.ones(2)]
     args[which] = args[which] + 1j
+    peer = np.convolve if name == "convolve" else getattr(scipy.signal, name)
+    np.testing.assert_allclose(getattr(fc, name)(*args, backend=backend), peer(*args), atol=1e-12)
+    args[which] = args[which].astype(np.clongdouble)  # no real pass for extended precision
     with pytest.raises(TypeError):
         getattr(fc, name)(*args, backend=backend)
 

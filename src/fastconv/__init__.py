@@ -18,18 +18,22 @@ from ._api import (
     choose_conv_method,
     conv1d,
     conv2d,
+    conv_output_size,
     conv_transpose1d,
     conv_transpose2d,
+    conv_transpose_output_size,
     convolve,
     convolve2d,
     correlate2d,
     filter2d,
     interpolate,
     max_pool2d,
+    pool_output_size,
     upsample,
 )
 from ._dispatch import backends, use_backend
 from ._hardware import hardware
+from ._validate import ChannelAxisWarning
 from .filters import gaussian_blur, sobel
 
 # Before numba starts its threads: make the tbb threading layer findable, the JIT cache writable.
@@ -42,12 +46,15 @@ __all__ = [
     "adaptive_avg_pool2d",
     "adaptive_max_pool2d",
     "avg_pool2d",
+    "ChannelAxisWarning",
     "backends",
     "choose_conv_method",
     "conv1d",
     "conv2d",
+    "conv_output_size",
     "conv_transpose1d",
     "conv_transpose2d",
+    "conv_transpose_output_size",
     "convolve",
     "convolve2d",
     "correlate2d",
@@ -58,6 +65,7 @@ __all__ = [
     "kernels",
     "max_pool2d",
     "nn",
+    "pool_output_size",
     "sobel",
     "upsample",
     "use_backend",

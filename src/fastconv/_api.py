@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
@@ -55,8 +56,14 @@ def conv2d(
 ) -> np.ndarray:
     """2-D cross-correlation over (N, C, H, W) or (C, H, W) input, as ``torch.nn.functional.conv2d``.
 
-    ``padding_mode`` pads as ``torch.nn.Conv2d`` does.  Floats keep their dtype;
-    integer and bool inputs give exact int64 results.
+    ``padding_mode`` pads as ``torch.nn.Conv2d`` does.
+
+    Dtypes: floating inputs give ``np.result_type(input, weight, bias)``, so
+    float32 input with a float32 weight stays float32, but float32 input with
+    a float64 weight gives float64 (torch raises a RuntimeError for mixed
+    dtypes; cast the weight to keep float32).  float16 is computed in float32
+    and returned as float16.  Integer and bool inputs give exact int64
+    results (uint64 gives float64, ``np.result_type(uint64, int64)``).
 
     ``activation`` is applied to each output (bias included) as the kernel
     stores it, in the same pass: "relu", "relu6" (``clamp(0, 6)``), "silu"
@@ -110,7 +117,8 @@ def conv1d(
 ) -> np.ndarray:
     """1-D cross-correlation over (N, C, L) or (C, L) input, as ``torch.nn.functional.conv1d``.
 
-    The arguments are those of :func:`conv2d` with one spatial axis.
+    The arguments and the result dtype are those of :func:`conv2d` with one
+    spatial axis.
 
     Examples
     --------
@@ -139,8 +147,10 @@ def conv_transpose2d(
 
     The output is ``(H - 1) * stride - 2 * padding + dilation * (kH - 1) +
     output_padding + 1`` high (and likewise wide); ``output_padding`` must be
-    smaller than ``stride`` or ``dilation`` on each axis.  Floats keep their
-    dtype; integer and bool inputs give exact int64 results.
+    smaller than ``stride`` or ``dilation`` on each axis (see
+    :func:`fastconv.conv_transpose_output_size`).  Dtypes as in
+    :func:`conv2d`: floats give ``np.result_type`` of the inputs, integer
+    and bool inputs exact int64 results.
 
     Parameters
     ----------
@@ -181,7 +191,8 @@ def conv_transpose1d(
 ) -> np.ndarray:
     """1-D transposed convolution over (N, C, L) or (C, L) input, as ``torch.nn.functional.conv_transpose1d``.
 
-    The arguments are those of :func:`conv_transpose2d` with one spatial axis.
+    The arguments and the result dtype are those of :func:`conv_transpose2d`
+    with one spatial axis.
 
     Examples
     --------
@@ -208,7 +219,8 @@ def max_pool2d(
     """2-D max pooling, as ``torch.nn.functional.max_pool2d``.
 
     NaN wins a window.  The indices are int64 flat ``h * W + w`` positions in
-    each input plane.  Every real dtype is kept.
+    each input plane.  Every real dtype is kept (float16 is compared in
+    float32).  The output size is :func:`fastconv.pool_output_size`.
 
     Examples
     --------
@@ -257,6 +269,8 @@ def adaptive_avg_pool2d(
 ) -> np.ndarray:
     """Adaptive average pooling to ``output_size``, as ``torch.nn.functional.adaptive_avg_pool2d``.
 
+    Floats keep their dtype; integer and bool inputs give float64.
+
     Examples
     --------
     >>> import numpy as np, fastconv as fc
@@ -276,6 +290,8 @@ def adaptive_max_pool2d(
     backend: Backend = "auto",
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Adaptive max pooling to ``output_size``, as ``torch.nn.functional.adaptive_max_pool2d``.
+
+    Every real dtype is kept; the indices are int64, as in :func:`max_pool2d`.
 
     Examples
     --------
@@ -339,7 +355,7 @@ def upsample(
     *,
     backend: Backend = "auto",
 ) -> np.ndarray:
-    """:func:`interpolate` under torch's deprecated name ``torch.nn.functional.upsample``.
+    """:func:`interpolate` under torch's deprecated name ``torch.nn.functional.upsample``; dtypes as there.
 
     Examples
     --------
@@ -375,8 +391,15 @@ def convolve2d(
 
     ``boundary`` is "fill" (alias "pad"), "wrap" (alias "circular") or "symm"
     (alias "symmetric").  In "valid" mode the inputs are swapped when ``in2``
-    is the larger.  Floats keep their dtype; integer and bool inputs give exact
-    int64 results (scipy would keep a narrow integer type and wrap around).
+    is the larger.
+
+    Dtypes: floats give ``np.result_type(in1, in2)`` (float32 with float64 is
+    float64, as in scipy); integer and bool inputs give exact int64 results
+    (scipy would keep a narrow integer type and wrap around).  Complex inputs
+    (complex64, complex128) give ``np.result_type(in1, in2)`` as scipy does,
+    computed as real passes over the real and imaginary parts; ``fillvalue``
+    may then be complex (a complex ``fillvalue`` with real inputs is a
+    ``ValueError``, as in scipy).
 
     ``method`` is "direct", "separable" (1-D passes over the kernel's rank-r
     SVD factors), "fft" (overlap-save through ``scipy.fft``) or "auto", which
@@ -389,8 +412,64 @@ def convolve2d(
     >>> fc.convolve2d([[1, 2], [3, 4]], [[1, 1]]).tolist()
     [[1, 3, 2], [3, 7, 4]]
     """
-    call, swapped = check.signal2d("convolve2d", in1, in2, mode, boundary, fillvalue, flip=True)
-    return _plane_result(call, backend, method, "convolve2d")[0]
+    return _signal2d("convolve2d", in1, in2, mode, boundary, fillvalue, method, backend)
+
+
+def _real_signal2d(func: str, a, b, mode, boundary, fillvalue, method: Method, backend: Backend) -> np.ndarray:
+    call, swapped = check.signal2d(func, a, b, mode, boundary, fillvalue, flip=func == "convolve2d")
+    out = _plane_result(call, backend, method, func)[0]
+    return out[::-1, ::-1].copy() if swapped and func == "correlate2d" else out
+
+
+def _complex_parts(x: np.ndarray, part: np.dtype) -> tuple[np.ndarray, np.ndarray | None]:
+    """The real and imaginary parts of ``x`` in ``part`` (None for the imaginary part of a real array)."""
+    if x.dtype.kind != "c":
+        return np.asarray(x, dtype=part), None
+    return np.ascontiguousarray(x.real, dtype=part), np.ascontiguousarray(x.imag, dtype=part)
+
+
+def _complex_result(real: Callable, a, b, fill: complex, conjugate: bool) -> np.ndarray:
+    """``sum(a * b)``-bilinear ``real(x, k, fill)`` on complex inputs, as real passes over their parts.
+
+    ``conjugate``: ``b`` is conjugated first (correlate2d).  ``fill`` pads ``a``:
+    its real part pads the real part, its imaginary part the imaginary part.
+    """
+    dtype = np.result_type(a.dtype, b.dtype)
+    part = np.finfo(dtype).dtype
+    ar, ai = _complex_parts(a, part)
+    br, bi = _complex_parts(b, part)
+    if conjugate and bi is not None:
+        bi = -bi
+    if ai is None and fill.imag != 0:
+        ai = np.zeros_like(ar)
+    re = real(ar, br, fill.real)
+    im = np.zeros_like(re)
+    if ai is not None and bi is not None:
+        re = re - real(ai, bi, fill.imag)
+    if bi is not None:
+        im = im + real(ar, bi, fill.real)
+    if ai is not None:
+        im = im + real(ai, br, fill.imag)
+    out = np.empty(re.shape, dtype)
+    out.real, out.imag = re, im
+    return out
+
+
+def _signal2d(func: str, in1, in2, mode, boundary, fillvalue, method: Method, backend: Backend) -> np.ndarray:
+    a = check.as_array(in1, "in1", func, complex_ok=True)
+    b = check.as_array(in2, "in2", func, complex_ok=True)
+    fill = check.fillvalue_scalar(fillvalue, func, complex_ok=True)
+    if a.dtype.kind != "c" and b.dtype.kind != "c":
+        if isinstance(fill, complex):  # scipy refuses even 2 + 0j here
+            raise check.fail(func, f"could not cast `fillvalue` directly to the output type (it was first converted to complex), got {fillvalue!r} for real inputs")
+        return _real_signal2d(func, a, b, mode, boundary, fill, method, backend)
+    if a.ndim != 2 or b.ndim != 2:  # checked here, before the parts are taken
+        raise check.fail(func, f"in1 and in2 must both be 2-D arrays, got in1 shape {a.shape} and in2 shape {b.shape}")
+    swapped = mode == "valid" and not all(m >= p for m, p in zip(a.shape, b.shape))
+    out = _complex_result(
+        lambda x, k, f: _real_signal2d(func, x, k, mode, boundary, f, method, backend), a, b, complex(fill), func == "correlate2d"
+    )
+    return out.conj() if swapped and func == "correlate2d" else out
 
 
 @keeps_device_type
@@ -404,31 +483,50 @@ def correlate2d(
     method: Method = "auto",
     backend: Backend = "auto",
 ) -> np.ndarray:
-    """2-D cross-correlation, as ``scipy.signal.correlate2d``; the arguments are :func:`convolve2d`'s.
+    """2-D cross-correlation, as ``scipy.signal.correlate2d``; the arguments and dtypes are :func:`convolve2d`'s.
+
+    As in scipy, a complex ``in2`` is conjugated:
+    ``out[i, j] = sum(in1[i + m, j + n] * conj(in2[m, n]))`` (and in "valid"
+    mode with the inputs swapped, the result is scipy's, flipped and
+    conjugated accordingly).
 
     Examples
     --------
     >>> import fastconv as fc
     >>> fc.correlate2d([[1, 2], [3, 4]], [[1, 1]], mode="valid").tolist()
     [[3], [7]]
+    >>> fc.correlate2d([[1]], [[2j]]).tolist()
+    [[-2j]]
     """
-    call, swapped = check.signal2d("correlate2d", in1, in2, mode, boundary, fillvalue, flip=False)
-    out = _plane_result(call, backend, method, "correlate2d")[0]
-    return out[::-1, ::-1].copy() if swapped else out
+    return _signal2d("correlate2d", in1, in2, mode, boundary, fillvalue, method, backend)
 
 
 @keeps_device_type
 def convolve(a: ArrayLike, v: ArrayLike, mode: SignalMode = "full", *, backend: Backend = "auto") -> np.ndarray:
-    """1-D convolution, as ``numpy.convolve``; integer inputs give exact int64 results.
+    """1-D convolution, as ``numpy.convolve``.
+
+    ``mode`` is "full", "same", "valid" or numpy's codes 2, 1, 0; another
+    string or integer is a ``ValueError`` and anything else (``None``) a
+    ``TypeError``, as in numpy.  Dtypes: floats give ``np.result_type(a,
+    v)``; integer and bool inputs give exact int64 results (numpy keeps a
+    narrow integer type and wraps around); complex inputs give
+    ``np.result_type(a, v)``, computed as real passes (no conjugation, as in
+    numpy).
 
     Examples
     --------
     >>> import fastconv as fc
     >>> fc.convolve([1, 2, 3], [0, 1, 0.5]).tolist()
     [0.0, 1.0, 2.5, 4.0, 1.5]
+    >>> fc.convolve([1, 2j], [1j, 1]).tolist()
+    [1j, (-1+0j), 2j]
     """
-    call = check.convolve1d("convolve", a, v, mode)
-    return _plane_result(call, backend)[0, 0]
+    x = check.as_array(a, "a", "convolve", complex_ok=True)
+    k = check.as_array(v, "v", "convolve", complex_ok=True)
+    if x.dtype.kind != "c" and k.dtype.kind != "c":
+        return _plane_result(check.convolve1d("convolve", x, k, mode), backend)[0, 0]
+    check.convolve1d("convolve", np.zeros(x.shape), np.zeros(k.shape), mode)  # the shape and mode errors, before the parts
+    return _complex_result(lambda p, q, f: _plane_result(check.convolve1d("convolve", p, q, mode), backend)[0, 0], x, k, 0j, False)
 
 
 @keeps_device_type
@@ -451,8 +549,20 @@ def filter2d(
     (``d c b | a b c d``, the default) and "nearest" (``a a a | a b c d``).
     The image is (..., H, W); with ``channel_axis`` (say -1 for (H, W, C)),
     H and W are the last two of the other axes.  ``method`` is as in
-    :func:`convolve2d`.  The result is ``np.result_type(image, kernel)`` when
-    that is floating, float64 otherwise.
+    :func:`convolve2d`.
+
+    A 3-D image whose last axis is 3 or 4 and at most a quarter of each of the
+    other two, given without ``channel_axis``, looks like a cv2 (H, W, 3)
+    photo; it is still filtered as H planes of W x C, and a
+    :class:`fastconv.ChannelAxisWarning` (a ``UserWarning``) says to pass
+    ``channel_axis=-1``.
+
+    Dtypes: a floating image keeps its dtype and the kernel is cast to it
+    (float32 image, float64 kernel: float32), as ``cv2.filter2D`` with
+    ``ddepth=-1`` and ``scipy.ndimage`` do; float16 is computed in float32.
+    An integer or bool image gives ``np.result_type(image, kernel)`` when
+    that is floating (uint8 image, float32 kernel: float32), float64
+    otherwise (an integer kernel, or a named kernel), and never wraps around.
 
     Examples
     --------
@@ -460,12 +570,21 @@ def filter2d(
     >>> fc.filter2d(np.eye(3), np.ones((1, 3)) / 3, boundary="fill").round(3).tolist()
     [[0.333, 0.333, 0.0], [0.333, 0.333, 0.333], [0.0, 0.333, 0.333]]
     """
+    check.warn_channels_last("filter2d", image, channel_axis)
+    return _filter2d(image, kernel, boundary, fillvalue, channel_axis, method, backend, "filter2d")
+
+
+def _filter2d_planes(image, kernel, boundary, fillvalue, channel_axis, method: Method, backend: Backend, func: str) -> np.ndarray:
     if isinstance(kernel, str):
-        image = check.as_array(image, "image", "filter2d")
-        kernel = for_image(_named_kernel(kernel, "filter2d"), image)
-    call, shape, axis = check.filter2d("filter2d", image, kernel, boundary, fillvalue, channel_axis)
-    out = _plane_result(call, backend, method, "filter2d").reshape(shape)
+        image = check.as_array(image, "image", func)
+        kernel = for_image(_named_kernel(kernel, func), image)
+    call, shape, axis = check.filter2d(func, image, kernel, boundary, fillvalue, channel_axis)
+    out = _plane_result(call, backend, method, func).reshape(shape)
     return out if axis is None else np.ascontiguousarray(np.moveaxis(out, 0, axis))
+
+
+# filter2d without the channel_axis warning, for gaussian_blur and sobel (which give their own).
+_filter2d = keeps_device_type(_filter2d_planes)
 
 
 def _measure(call: check.PlaneCall, backend: str, repeat: int = 3) -> dict[str, float]:
@@ -502,3 +621,96 @@ def choose_conv_method(
         timings = _measure(call, name)
         return min(timings, key=timings.get), timings
     return plan(call, "auto", name).method
+
+
+# --- geometry ---------------------------------------------------------------------------------
+
+
+def conv_output_size(
+    size: int | tuple[int, ...],
+    kernel_size: int | tuple[int, ...],
+    stride: int | tuple[int, ...] = 1,
+    padding: int | tuple[int, ...] = 0,
+    dilation: int | tuple[int, ...] = 1,
+) -> int | tuple[int, ...]:
+    """Output size of a convolution (``torch.nn.Conv2d``, :func:`conv2d`, :func:`conv1d`).
+
+    Per axis, with ``padding`` added on both sides::
+
+        out = (size + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1
+
+    Each argument is an int or a tuple (one entry per axis; ints apply to
+    every axis); the result is an int when all are ints, else a tuple.
+    ``ValueError`` when the output would be empty, as torch raises.
+
+    Examples
+    --------
+    >>> import fastconv as fc
+    >>> fc.conv_output_size(224, 3, stride=2, padding=1)   # torch.nn.Conv2d(3, 32, 3, 2, 1): 224 -> 112
+    112
+    >>> fc.conv_output_size((28, 28), 5)                   # LeNet's first layer
+    (24, 24)
+    >>> fc.conv_output_size(7, 3, dilation=2)
+    3
+    """
+    return check.conv_output_size("conv_output_size", size, kernel_size, stride, padding, dilation)
+
+
+def pool_output_size(
+    size: int | tuple[int, ...],
+    kernel_size: int | tuple[int, ...],
+    stride: int | tuple[int, ...] | None = None,
+    padding: int | tuple[int, ...] = 0,
+    dilation: int | tuple[int, ...] = 1,
+    ceil_mode: bool = False,
+) -> int | tuple[int, ...]:
+    """Output size of max or average pooling (``torch.nn.MaxPool2d``, :func:`max_pool2d`, :func:`avg_pool2d`).
+
+    ``stride`` defaults to ``kernel_size``.  Per axis::
+
+        out = (size + 2 * padding - dilation * (kernel_size - 1) - 1 + (stride - 1 if ceil_mode else 0)) // stride + 1
+
+    and with ``ceil_mode`` the last window is dropped when it would start in
+    the right padding (``(out - 1) * stride >= size + padding``), as torch
+    does.  ``padding`` must be at most ``kernel_size // 2``.  Ints and tuples
+    as in :func:`conv_output_size`.
+
+    Examples
+    --------
+    >>> import fastconv as fc
+    >>> fc.pool_output_size(112, 3, stride=2, padding=1)   # ResNet's max pool: 112 -> 56
+    56
+    >>> fc.pool_output_size(5, 2), fc.pool_output_size(5, 2, ceil_mode=True)
+    (2, 3)
+    """
+    return check.pool_output_size("pool_output_size", size, kernel_size, stride, padding, dilation, ceil_mode)
+
+
+def conv_transpose_output_size(
+    size: int | tuple[int, ...],
+    kernel_size: int | tuple[int, ...],
+    stride: int | tuple[int, ...] = 1,
+    padding: int | tuple[int, ...] = 0,
+    output_padding: int | tuple[int, ...] = 0,
+    dilation: int | tuple[int, ...] = 1,
+) -> int | tuple[int, ...]:
+    """Output size of a transposed convolution (``torch.nn.ConvTranspose2d``, :func:`conv_transpose2d`).
+
+    Per axis::
+
+        out = (size - 1) * stride - 2 * padding + dilation * (kernel_size - 1) + output_padding + 1
+
+    ``output_padding`` must be smaller than ``stride`` or ``dilation``.  Ints
+    and tuples as in :func:`conv_output_size`.
+
+    Examples
+    --------
+    >>> import fastconv as fc
+    >>> fc.conv_transpose_output_size(7, 4, stride=2, padding=1)   # a DCGAN up-sampling layer: 7 -> 14
+    14
+    >>> fc.conv_transpose_output_size(7, 3, stride=2, padding=1, output_padding=1)
+    14
+    """
+    return check.conv_transpose_output_size(
+        "conv_transpose_output_size", size, kernel_size, stride, padding, output_padding, dilation
+    )

@@ -86,7 +86,7 @@ def tables(data: dict[str, Any]) -> Iterator[Table]:
         )
     if data.get("targets"):
         yield (
-            "Issue 3 targets (speed-up of fastconv[cpu] over the peer)",
+            "Targets (speed-up of fastconv[cpu] over the peer)",
             ["op", "case", "peer", "target", "speed-up", "met"],
             [[t["op"], t["case"], t["peer"], f">= {t['target']:g}x", _x(t["speedup"]), "yes" if t["met"] else "MISSED"] for t in data["targets"]],
         )

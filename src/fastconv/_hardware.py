@@ -7,7 +7,7 @@ import platform
 from typing import Any
 
 from ._dispatch import _unavailable_reason, simulated
-from ._runtime import active_layer, layer_safety, load_tbb
+from ._runtime import active_layer, expected_layer, layer_safety, load_tbb
 
 # Widest first: the first flag the CPU has names its SIMD level.
 SIMD_LEVELS = (
@@ -38,18 +38,27 @@ def _cpu_flags() -> set[str]:
 
 
 def _threading_layer() -> dict[str, Any]:
-    """Numba's threading layer: as configured, as started (None until a parallel kernel runs), and its safety."""
+    """Numba's threading layer: as configured, the one it runs (``layer``, known before any kernel), and its safety.
+
+    ``active`` is the layer once a parallel kernel has started it (None
+    before); ``layer`` is that one, or before the first kernel the layer
+    numba will pick, found by loading the candidates' libraries as numba
+    does without starting any threads; ``started`` says which.
+    """
     try:
         import numba
     except Exception:  # not installed, or broken: _dispatch reports why
-        return {"configured": None, "active": None, "threads": None, "tbb": None, **layer_safety(None)}
+        return {"configured": None, "layer": None, "started": False, "active": None, "threads": None, "tbb": None, **layer_safety(None)}
     active = active_layer()
+    layer = active if active is not None else expected_layer()
     return {
         "configured": numba.config.THREADING_LAYER,
+        "layer": layer,
+        "started": active is not None,
         "active": active,
         "threads": numba.config.NUMBA_NUM_THREADS,
         "tbb": load_tbb(),
-        **layer_safety(active),
+        **layer_safety(layer),
     }
 
 
@@ -93,7 +102,8 @@ def hardware() -> dict[str, Any]:
     -------
     dict
         ``{"cpu": {...}, "gpu": {...}}``.  The CPU entry gives the cores, the
-        widest SIMD level and numba's threading layer; the GPU entry gives the
+        widest SIMD level and numba's threading layer (``layer``: the one it
+        runs, known before any kernel has started it); the GPU entry gives the
         name, compute capability and memory, or ``available: False`` and the
         reason there is none.
 

@@ -137,6 +137,54 @@ def active_layer() -> str | None:
         return None
 
 
+# numba's named layer requests and the layers each allows, in its own order of preference
+_LAYER_REQUESTS = {"safe": ("tbb",), "threadsafe": ("tbb", "omp"), "forksafe": ("tbb", "omp", "workqueue")}
+
+
+def _loads(layer: str) -> bool:
+    """Whether numba could load ``layer``'s library: imports its pool module, which starts no threads."""
+    try:
+        if layer == "tbb":
+            from numba.np.ufunc import parallel
+
+            parallel._check_tbb_version_compatible()
+            from numba.np.ufunc import tbbpool  # noqa: F401
+        elif layer == "omp":
+            from numba.np.ufunc import omppool  # noqa: F401
+        elif layer == "workqueue":
+            from numba.np.ufunc import workqueue  # noqa: F401
+        else:
+            return False
+    except (ImportError, OSError, AttributeError):
+        return False
+    return True
+
+
+def expected_layer() -> str | None:
+    """The threading layer numba runs: the active one, or before any parallel kernel the one it will pick.
+
+    Follows numba's own choice (``NUMBA_THREADING_LAYER``, then
+    ``NUMBA_THREADING_LAYER_PRIORITY``) by loading each candidate's library
+    as numba does, without starting its threads.  None without numba, or
+    when no layer can be loaded.
+    """
+    active = active_layer()
+    if active is not None or sys.modules.get("numba") is None:
+        return active
+    try:
+        from numba.core import config
+    except ImportError:
+        return None
+    requested = str(config.THREADING_LAYER).lower()
+    priority = [str(layer) for layer in config.THREADING_LAYER_PRIORITY]
+    if requested in ("tbb", "omp", "workqueue"):
+        candidates = [requested]
+    else:
+        allowed = _LAYER_REQUESTS.get(requested, ("tbb", "omp", "workqueue"))
+        candidates = [layer for layer in priority if layer in allowed]
+    return next((layer for layer in candidates if _loads(layer)), None)
+
+
 def kernel_lock() -> contextlib.AbstractContextManager:
     """A lock held around parallel kernel launches while the layer may be workqueue; else no lock.
 

@@ -9,6 +9,9 @@ value received.
 from __future__ import annotations
 
 import operator
+import sys
+import warnings
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -22,6 +25,7 @@ from ._calls import (
     InterpolateCall,
     PlaneCall,
     PoolCall,
+    conv_out_size,
     conv_transpose_out_size,
     pool_out_size,
 )
@@ -63,8 +67,12 @@ def fail(func: str, message: str, exc: type[Exception] = ValueError) -> Exceptio
     return exc(f"{func}: {message}")
 
 
-def as_array(value: Any, name: str, func: str) -> np.ndarray:
-    """Return ``value`` as a real numeric ndarray, as ``np.asarray`` reads it."""
+def as_array(value: Any, name: str, func: str, complex_ok: bool = False) -> np.ndarray:
+    """Return ``value`` as a real numeric ndarray, as ``np.asarray`` reads it.
+
+    ``complex_ok``: complex64 and complex128 host arrays are accepted too (the
+    scipy- and numpy-style signal functions compute them as real passes).
+    """
     if value is None or isinstance(value, (str, bytes)):
         raise fail(func, f"{name} must be an array, got {value!r}", TypeError)
     if is_device(value):  # CUDA memory: read shape and dtype only, never copy to the host
@@ -74,6 +82,10 @@ def as_array(value: Any, name: str, func: str) -> np.ndarray:
             array = np.asarray(value)
         except Exception as exc:  # ragged lists and the like
             raise fail(func, f"{name} could not be read as an array: {exc}", TypeError) from exc
+    if complex_ok and array.dtype.kind == "c" and array.dtype.itemsize <= 16:
+        if isinstance(array, DeviceArray):
+            raise fail(func, f"{name}: complex device arrays are not supported, got dtype {array.dtype}; copy it to the host", TypeError)
+        return array
     if array.dtype.kind not in "biuf" or array.dtype.itemsize > 8:
         raise fail(
             func,
@@ -171,6 +183,18 @@ def conv_dtypes(*arrays: np.ndarray) -> Dtypes:
         return _floating(result)
     exact = np.result_type(result, np.int64)
     return Dtypes(exact, exact)
+
+
+def image_dtypes(image: np.ndarray, *kernels: np.ndarray) -> Dtypes:
+    """``filter2d``: a floating image keeps its dtype (the kernel is cast to it), as cv2 (ddepth=-1) and scipy.ndimage do.
+
+    An integer or bool image gives ``np.result_type(image, kernel)`` when that
+    is floating (uint8 with a float32 kernel: float32), float64 otherwise.
+    """
+    native = _native(image)
+    if native.kind == "f":
+        return _floating(native)
+    return filter_dtypes(image, *kernels)
 
 
 def filter_dtypes(*arrays: np.ndarray) -> Dtypes:
@@ -501,10 +525,15 @@ def interpolate(
     )
 
 
-def fillvalue_scalar(value: Any, func: str) -> Any:
+def fillvalue_scalar(value: Any, func: str, complex_ok: bool = False) -> Any:
+    """``fillvalue`` as a Python scalar (scipy's messages: it must have one element, a real one unless ``complex_ok``)."""
     fill = np.asarray(value)
+    if fill.size == 0:
+        raise fail(func, f"`fillvalue` cannot be an empty array, got {_short(value)}")
     if fill.size != 1:
-        raise fail(func, f"fillvalue must be a scalar or an array with one element, got {_short(value)}")
+        raise fail(func, f"`fillvalue` must be scalar or an array with one element, got {_short(value)}")
+    if complex_ok and fill.dtype.kind == "c":
+        return complex(fill.reshape(()).item())
     if fill.dtype.kind not in "biuf":
         raise fail(func, f"fillvalue must be a real number, got {_short(value)}", TypeError)
     return fill.reshape(()).item()
@@ -567,6 +596,20 @@ def _signal_pads(k: int, mode: str, flip: bool) -> tuple[int, int]:
     return before, k - 1 - before
 
 
+NUMPY_INT_MODES = {0: "valid", 1: "same", 2: "full"}
+
+
+def numpy_mode(mode: Any, func: str) -> str:
+    """``np.convolve``'s ``mode``: "valid", "same", "full" or their codes 0, 1, 2 (ValueError); anything else is a TypeError."""
+    if isinstance(mode, str):
+        return choice(mode, "mode", func, SIGNAL_MODES)
+    if _is_int(mode):
+        if operator.index(mode) not in NUMPY_INT_MODES:
+            raise fail(func, f"mode must be 'valid', 'same' or 'full', or the integer 0, 1 or 2; got {mode!r}")
+        return NUMPY_INT_MODES[operator.index(mode)]
+    raise fail(func, f"mode must be 'valid', 'same' or 'full', or the integer 0, 1 or 2; got {mode!r}", TypeError)
+
+
 def convolve1d(func: str, a: Any, v: Any, mode: Any) -> PlaneCall:
     """Check a numpy-style ``convolve`` call: 1-D, the longer input first."""
     x, k = as_array(a, "a", func), as_array(v, "v", func)
@@ -576,7 +619,7 @@ def convolve1d(func: str, a: Any, v: Any, mode: Any) -> PlaneCall:
         if arr.size == 0:
             raise fail(func, f"{name} cannot be empty, got shape {arr.shape}")
     x, k = x.reshape(-1), k.reshape(-1)
-    mode = choice(mode, "mode", func, SIGNAL_MODES)
+    mode = numpy_mode(mode, func)
     if k.size > x.size:
         x, k = k, x
     dtypes = conv_dtypes(x, k)
@@ -623,7 +666,121 @@ def filter2d(
         raise fail(func, f"kernel must not be empty, got shape {k.shape}")
     boundary = choice(boundary, "boundary", func, FILTER_BOUNDARIES)
     fill = fillvalue_scalar(fillvalue, func)
-    dtypes = filter_dtypes(x, k)
+    dtypes = image_dtypes(x, k)
     pads = tuple(v for n in k.shape for v in (n // 2, n - 1 - n // 2))
     planes = prepared(x, dtypes.compute).reshape(int(np.prod(x.shape[:-2])), *x.shape[-2:])
     return PlaneCall(planes, prepared(k, dtypes.compute), pads, boundary, fill, dtypes.out), x.shape, axis
+
+
+# --- cv2's (H, W, C) colour images -----------------------------------------------------------
+
+PACKAGE_DIR = str(Path(__file__).resolve().parent)
+CHANNELS_LAST = (3, 4)
+
+
+class ChannelAxisWarning(UserWarning):
+    """An (H, W, 3) or (H, W, 4) image filtered without ``channel_axis``: as H planes of W x C, not as a colour image."""
+
+
+def looks_channels_last(shape: tuple[int, ...]) -> bool:
+    """A 3-D shape whose last axis is 3 or 4 and at most a quarter of each of the other two: a cv2 (H, W, C) photo."""
+    return len(shape) == 3 and shape[-1] in CHANNELS_LAST and min(shape[0], shape[1]) >= 4 * shape[-1]
+
+
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` that points a warning at the first frame outside this package."""
+    frame, level = sys._getframe(1), 1  # the function that calls warnings.warn is stacklevel 1
+    while frame is not None and frame.f_code.co_filename.startswith(PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def warn_channels_last(func: str, image: Any, channels: Any) -> None:
+    """Warn when ``image`` looks like a cv2 (H, W, 3|4) colour image and no ``channel_axis`` was given."""
+    if channels is not None:
+        return
+    shape = tuple(getattr(image, "shape", None) or np.shape(image))
+    if looks_channels_last(shape):
+        h, w, c = shape
+        warnings.warn(
+            f"{func}: image shape {shape} looks like an (H, W, {c}) colour image, but without channel_axis it is "
+            f"filtered as {h} planes of {w} x {c}; pass channel_axis=-1 to filter each colour channel "
+            "(silence this with warnings.filterwarnings('ignore', category=fastconv.ChannelAxisWarning))",
+            ChannelAxisWarning,
+            stacklevel=_caller_stacklevel(),
+        )
+
+
+# --- public geometry helpers ------------------------------------------------------------------
+
+
+def _geometry(func: str, specs: tuple[tuple[str, Any, int], ...]) -> tuple[int, list[tuple[int, ...]]]:
+    """Read each (name, value, minimum) as an int or a tuple; ints broadcast to the tuples' common length (1 if none)."""
+    lengths = {len(v) for _, v, _ in specs if isinstance(v, (tuple, list))}
+    if len(lengths) > 1:
+        given = ", ".join(f"{name}={value!r}" for name, value, _ in specs if isinstance(value, (tuple, list)))
+        raise fail(func, f"the tuple arguments must have one length, got {given}")
+    n = lengths.pop() if lengths else 1
+    if n == 0:
+        raise fail(func, "the tuple arguments must not be empty")
+    return n, [int_tuple(value, name, func, n, minimum) for name, value, minimum in specs]
+
+
+def _sizes(func: str, out: tuple[int, ...], scalar: bool, detail: str) -> int | tuple[int, ...]:
+    if min(out) < 1:
+        raise fail(func, f"the output would have size {out[0] if scalar else out}, it must be at least 1 ({detail})")
+    return out[0] if scalar else out
+
+
+def _all_ints(*values: Any) -> bool:
+    return not any(isinstance(v, (tuple, list)) for v in values)
+
+
+def conv_output_size(func: str, size: Any, kernel_size: Any, stride: Any, padding: Any, dilation: Any) -> int | tuple[int, ...]:
+    _, (sizes, kernels, strides, pads, dilations) = _geometry(
+        func, (("size", size, 1), ("kernel_size", kernel_size, 1), ("stride", stride, 1), ("padding", padding, 0), ("dilation", dilation, 1))
+    )
+    out = tuple(conv_out_size(n, k, 2 * p, s, d) for n, k, s, p, d in zip(sizes, kernels, strides, pads, dilations))
+    detail = f"size={size!r}, kernel_size={kernel_size!r}, stride={stride!r}, padding={padding!r}, dilation={dilation!r}"
+    return _sizes(func, out, _all_ints(size, kernel_size, stride, padding, dilation), detail)
+
+
+def pool_output_size(
+    func: str, size: Any, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: Any
+) -> int | tuple[int, ...]:
+    stride = kernel_size if stride is None else stride
+    _, (sizes, kernels, strides, pads, dilations) = _geometry(
+        func, (("size", size, 1), ("kernel_size", kernel_size, 1), ("stride", stride, 1), ("padding", padding, 0), ("dilation", dilation, 1))
+    )
+    if not isinstance(ceil_mode, (bool, np.bool_)):
+        raise fail(func, f"ceil_mode must be True or False, got {ceil_mode!r}", TypeError)
+    if any(p > k // 2 for p, k in zip(pads, kernels)):
+        raise fail(func, f"padding must be at most half of kernel_size, got padding={padding!r} and kernel_size={kernel_size!r}")
+    out = tuple(pool_out_size(n, k, p, s, d, bool(ceil_mode)) for n, k, s, p, d in zip(sizes, kernels, strides, pads, dilations))
+    detail = f"size={size!r}, kernel_size={kernel_size!r}, stride={stride!r}, padding={padding!r}, dilation={dilation!r}"
+    return _sizes(func, out, _all_ints(size, kernel_size, stride, padding, dilation), detail)
+
+
+def conv_transpose_output_size(
+    func: str, size: Any, kernel_size: Any, stride: Any, padding: Any, output_padding: Any, dilation: Any
+) -> int | tuple[int, ...]:
+    _, (sizes, kernels, strides, pads, extra, dilations) = _geometry(
+        func,
+        (
+            ("size", size, 1),
+            ("kernel_size", kernel_size, 1),
+            ("stride", stride, 1),
+            ("padding", padding, 0),
+            ("output_padding", output_padding, 0),
+            ("dilation", dilation, 1),
+        ),
+    )
+    if any(op >= s and op >= d for op, s, d in zip(extra, strides, dilations)):
+        raise fail(
+            func,
+            f"output_padding must be smaller than stride or dilation, got output_padding={output_padding!r} "
+            f"with stride={stride!r} and dilation={dilation!r}",
+        )
+    out = tuple(conv_transpose_out_size(*args) for args in zip(sizes, kernels, strides, pads, dilations, extra))
+    detail = f"size={size!r}, kernel_size={kernel_size!r}, stride={stride!r}, padding={padding!r}, output_padding={output_padding!r}"
+    return _sizes(func, out, _all_ints(size, kernel_size, stride, padding, output_padding, dilation), detail)

@@ -7,7 +7,7 @@ done beforehand so that only the call itself is timed.  The same table feeds
 ``python -m fastconv bench``, the pytest-benchmark suite (tests/test_peer_table.py)
 and the asv suite (benchmarks/).
 
-``CASES`` is the shape set: the ``public`` tier is issue 3's set of real
+``CASES`` is the shape set: the ``public`` tier is a set of real
 network layers and images, ``extra`` covers the other operations, and
 ``large`` only runs with ``--full``.
 """
@@ -40,7 +40,7 @@ class Case:
     """One benchmark shape.
 
     ``targets`` maps a peer to the smallest speed-up of ``fastconv[cpu]`` over
-    it that issue 3 asks for (5x over the reference on every public and extra shape).
+    it that the speed-up targets ask for (5x over the reference on every public and extra shape).
     """
 
     op: str
@@ -107,7 +107,7 @@ CASES: list[Case] = [
     Case("convolve2d", "512x512 * 5x5 same symm", lambda rng: dict(in1=_f32(rng, 512, 512), in2=_f32(rng, 5, 5), mode="same", boundary="symm"), "extra", _targets()),
     Case("correlate2d", "512x512 * 5x5 same fill", lambda rng: dict(in1=_f32(rng, 512, 512), in2=_f32(rng, 5, 5), mode="same"), "extra", _targets()),
     Case("convolve", "1e6 * 63 full", lambda rng: dict(a=_f32(rng, 1_000_000), v=_f32(rng, 63)), "extra", _targets()),
-    # Issue 4's filtering targets (benchmarks/filters.py times them against the best peer).
+    # The filtering targets (benchmarks/filters.py times them against the best peer).
     Case("filter2d", "15x15 gaussian 2048x2048 reflect", _gaussian_plane(2048, 15, 2.5), "extra", _targets()),
     Case("filter2d", "5x5 2048x2048 reflect", _plane(2048, 5), "large"),
     Case("filter2d", "15x15 2048x2048 reflect", _plane(2048, 15), "large"),
@@ -517,7 +517,7 @@ def run(
 
 
 def targets(results: list[dict[str, Any]], impl: str = "fastconv[cpu]") -> list[dict[str, Any]]:
-    """Issue 3's targets: the speed-up of ``impl`` over each peer named by a case, and whether it is met."""
+    """The speed-up targets: the speed-up of ``impl`` over each peer named by a case, and whether it is met."""
     by_name = {c.name: c for c in CASES}
     out = []
     for result in results:

@@ -274,7 +274,8 @@ def filter2d(
     if isinstance(kernel, str):
         check.as_array(_Described(x), "image", func)
         kernel = for_image(_named_kernel(kernel, func), np.zeros(0, x.dtype))
-    proxy, compute, out_dtype = _stand_in(x, "image", func, check.filter_dtypes, kernel)
+    check.warn_channels_last(func, x, channel_axis)
+    proxy, compute, out_dtype = _stand_in(x, "image", func, check.image_dtypes, kernel)
     call, shape, axis = check.filter2d(func, proxy, kernel, boundary, fillvalue, channel_axis)
     method = check.choice(method, "method", func, METHODS)
     resolve(backend)

@@ -1,7 +1,9 @@
 """Image filters built on :func:`fastconv.filter2d`: Gaussian blur and the Sobel gradient magnitude.
 
 Both take what ``filter2d`` takes: an (..., H, W) stack, or colour images
-with ``channel_axis``, and its ``boundary``, ``method`` and ``backend``.
+with ``channel_axis``, and its ``boundary``, ``method`` and ``backend``; and
+both warn, as ``filter2d`` does, when a 3-D image given without
+``channel_axis`` looks like a cv2 (H, W, 3) or (H, W, 4) photo.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from numpy.typing import ArrayLike
 
 from . import _validate as check
 from . import kernels
-from ._api import Backend, Method, filter2d
+from ._api import Backend, Method, _filter2d
 
 
 def gaussian_blur(
@@ -30,7 +32,11 @@ def gaussian_blur(
     ``scipy.ndimage.gaussian_filter`` truncates at 4 sigma; with
     ``boundary="reflect"`` this equals ``gaussian_filter(image, sigma,
     mode="mirror")`` on each plane.  ``auto`` runs it as two 1-D passes.
-    Floating images keep their dtype.
+
+    Dtypes: a floating image keeps its dtype (the kernel is built in it);
+    integer and bool images give float64.  For an (H, W, 3) colour image pass
+    ``channel_axis=-1``: without it such an image is blurred as H planes of
+    W x 3 and a :class:`fastconv.ChannelAxisWarning` says so.
 
     Examples
     --------
@@ -42,8 +48,9 @@ def gaussian_blur(
     if size is None:
         size = tuple(2 * int(4 * s + 0.5) + 1 for s in (sy, sx))
     image = check.as_array(image, "image", "gaussian_blur")
+    check.warn_channels_last("gaussian_blur", image, channel_axis)
     kernel = kernels.for_image(kernels.gaussian(size, (sy, sx)), image)
-    return filter2d(image, kernel, boundary, channel_axis=channel_axis, method=method, backend=backend)
+    return _filter2d(image, kernel, boundary, 0, channel_axis, method, backend, "gaussian_blur")
 
 
 def sobel(
@@ -56,7 +63,9 @@ def sobel(
 ) -> np.ndarray:
     """Gradient magnitude ``hypot(filter2d(image, "sobel_x"), filter2d(image, "sobel_y"))``.
 
-    Floating images keep their dtype.  ``skimage.filters.sobel`` scales its
+    Dtypes: a floating image keeps its dtype; integer and bool images give
+    float64.  For an (H, W, 3) colour image pass ``channel_axis=-1`` (see
+    :func:`gaussian_blur`).  ``skimage.filters.sobel`` scales its
     kernels by 1/4 and its magnitude by 1/sqrt(2): it equals
     ``sobel(image, "symm") / (4 * sqrt(2))``.
 
@@ -66,7 +75,7 @@ def sobel(
     >>> fc.sobel(np.tile(np.arange(4.0), (3, 1))).tolist()[1]
     [0.0, 8.0, 8.0, 0.0]
     """
-    options = dict(channel_axis=channel_axis, method=method, backend=backend)
-    gx = filter2d(image, "sobel_x", boundary, **options)
-    gy = filter2d(image, "sobel_y", boundary, **options)
+    check.warn_channels_last("sobel", image, channel_axis)
+    gx = _filter2d(image, "sobel_x", boundary, 0, channel_axis, method, backend, "sobel")
+    gy = _filter2d(image, "sobel_y", boundary, 0, channel_axis, method, backend, "sobel")
     return np.hypot(gx, gy, out=gx)

@@ -6,6 +6,14 @@ responds positively where the image grows to the right, ``sobel_y`` where it
 grows downwards.  :data:`NAMES` maps the names that ``filter2d(image,
 "sobel_x")`` accepts to builders called with their defaults.
 
+The Laplacian variants, by name:
+
+* ``"laplacian"`` (= ``"laplacian4"``): ``[[0, 1, 0], [1, -4, 1], [0, 1, 0]]``,
+  the discrete Laplacian of ``scipy.ndimage.laplace`` and ``cv2.Laplacian``;
+* ``"laplacian8"``: ``[[1, 1, 1], [1, -8, 1], [1, 1, 1]]``, over 8 neighbours;
+* ``"laplacian_tutorial"`` (= ``"outline"``): ``[[-1, -1, -1], [-1, 8, -1],
+  [-1, -1, -1]]``, the tutorials' "Laplacian" edge detector, ``-laplacian(8)``.
+
 Examples
 --------
 >>> from fastconv import kernels
@@ -116,7 +124,11 @@ def prewitt_y() -> np.ndarray:
 
 
 def laplacian(neighbours: int = 4) -> np.ndarray:
-    """Discrete Laplacian over the 4 or the 8 nearest neighbours.
+    """Discrete Laplacian over the 4 or the 8 nearest neighbours, centre negative.
+
+    The sign is the mathematical one (``scipy.ndimage.laplace``,
+    ``cv2.Laplacian``); the tutorials' edge detector with a positive centre
+    is :func:`laplacian_tutorial`, ``-laplacian(8)``.
 
     Examples
     --------
@@ -129,6 +141,18 @@ def laplacian(neighbours: int = 4) -> np.ndarray:
     if neighbours == 8:
         return np.array([[1.0, 1, 1], [1, -8, 1], [1, 1, 1]])
     raise fail("laplacian", f"neighbours must be 4 or 8, got {neighbours!r}")
+
+
+def laplacian_tutorial() -> np.ndarray:
+    """The tutorials' Laplacian (or "outline") edge detector, ``-laplacian(8)``: centre 8, every neighbour -1.
+
+    Examples
+    --------
+    >>> from fastconv import kernels
+    >>> kernels.laplacian_tutorial().tolist()
+    [[-1.0, -1.0, -1.0], [-1.0, 8.0, -1.0], [-1.0, -1.0, -1.0]]
+    """
+    return -laplacian(8)
 
 
 def sharpen() -> np.ndarray:
@@ -163,6 +187,8 @@ NAMES: dict[str, Callable[[], np.ndarray]] = {
     "laplacian": laplacian,
     "laplacian4": laplacian,
     "laplacian8": lambda: laplacian(8),
+    "laplacian_tutorial": laplacian_tutorial,
+    "outline": laplacian_tutorial,
     "sharpen": sharpen,
     "emboss": emboss,
     "vertical": vertical_edge,
