@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+from naive import rtol as default_rtol
 
 import fastconv as fc
 
@@ -55,16 +56,7 @@ def backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-# --- tolerances and comparison ------------------------------------------------------
-
-# Relative tolerances from the issue (float32 1e-5, float64 1e-12); float16 is
-# compared against an oracle computed in float32 and rounded to float16, where
-# one unit in the last place is 2**-10 ~ 9.8e-4 relative.
-RTOL = {
-    np.dtype(np.float16): 2e-3,
-    np.dtype(np.float32): 1e-5,
-    np.dtype(np.float64): 1e-12,
-}
+# --- comparison ---------------------------------------------------------------------
 
 
 def assert_nan_mask_equal(actual: np.ndarray, expected: np.ndarray) -> None:
@@ -86,15 +78,18 @@ def assert_close(
     dtype: Any = None,
     bound: Any = None,
     rtol: float | None = None,
+    atol: Any = 0.0,
 ) -> None:
     """Compare a result with its oracle.
 
     ``dtype`` is the dtype the result must have.  Integer and bool results must
     be equal.  Floating results must have the same shape, the same NaN mask and
     the same infinities; elsewhere ``|actual - expected| <= rtol * (|expected| +
-    bound)`` where ``bound`` is the magnitude of the sum that produced each
+    bound) + atol`` where ``bound`` is the magnitude of the sum that produced each
     element (for a convolution ``sum(|x| * |w|)``, i.e. the oracle applied to the
     absolute values), so cancellation is measured against the terms summed.
+    ``rtol`` defaults to the result dtype's :data:`naive.RTOL`; ``rtol=0`` with
+    ``atol`` gives an absolute tolerance.
     """
     actual = np.asarray(actual)
     expected = np.asarray(expected)
@@ -106,7 +101,7 @@ def assert_close(
         np.testing.assert_array_equal(actual, expected)
         return
     if rtol is None:
-        rtol = RTOL[actual.dtype] if actual.dtype in RTOL else RTOL[np.dtype(np.float64)]
+        rtol = default_rtol(actual.dtype)
     a = actual.astype(np.float64)
     e = expected.astype(np.float64)
     assert_nan_mask_equal(a, e)
@@ -115,14 +110,15 @@ def assert_close(
         np.testing.assert_array_equal(a[inf], e[inf], err_msg="infinities differ")
     finite = np.isfinite(a) & np.isfinite(e)
     scale = np.abs(e) if bound is None else np.abs(e) + np.broadcast_to(np.abs(np.asarray(bound, np.float64)), e.shape)
+    allowed = rtol * scale + np.broadcast_to(np.asarray(atol, np.float64), e.shape)
     err = np.zeros(a.shape)
     err[finite] = np.abs(a[finite] - e[finite])
-    bad = finite & ~(err <= rtol * scale)
+    bad = finite & ~(err <= allowed)
     if bad.any():
         where = tuple(np.argwhere(bad)[0])
         raise AssertionError(
-            f"{int(bad.sum())} of {a.size} elements differ beyond rtol={rtol}; first at {where}: "
-            f"got {a[where]!r}, oracle {e[where]!r}, allowed error {rtol * scale[where]!r}\n"
+            f"{int(bad.sum())} of {a.size} elements differ beyond rtol={rtol}, atol; first at {where}: "
+            f"got {a[where]!r}, oracle {e[where]!r}, allowed error {allowed[where]!r}\n"
             f"max abs error {err[finite].max()!r}"
         )
 

@@ -4,7 +4,7 @@ Each fuzzed case is every public operation on arrays of any real dtype, in
 any memory layout (C, Fortran, strided, negative strides, read-only,
 big-endian), with geometries that include empty dimensions, 1x1 inputs and
 strides or dilations larger than the input.  The oracle (torch, scipy,
-numpy) runs in float64 on the same values; ``check`` demands the oracle's
+numpy: ``naive.py``) runs in float64 on the same values; ``check`` demands the oracle's
 answer in the dtype of the README's table, or a ValueError/TypeError when
 the oracle refuses the input too.
 """
@@ -14,20 +14,15 @@ from __future__ import annotations
 import math
 import threading
 
+import naive
 import numpy as np
-import scipy.ndimage as ndi
-import scipy.signal as signal
-import torch
-import torch.nn.functional as F
 from hypothesis import strategies as st
+from naive import FILTER_BOUNDARIES, PADDING_MODES, UNROUNDED_RTOL
 
 import fastconv as fc
 
 DTYPES = ("float64", "float32", "float16", "int8", "uint8", "int32", "uint64", "bool")
 LAYOUTS = ("C", "F", "strided", "reversed", "readonly", "bigendian")
-TOLERANCE = {"float16": 4e-3, "float32": 1e-5, "float64": 1e-12}
-TORCH_PADDING = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate", "circular": "circular"}
-NDIMAGE_MODES = {"fill": "constant", "wrap": "grid-wrap", "symm": "reflect", "reflect": "mirror", "nearest": "nearest"}
 
 
 def with_layout(a: np.ndarray, layout: str) -> np.ndarray:
@@ -76,28 +71,25 @@ def _result_type(*arrays):
     return np.result_type(*(a.dtype for a in arrays)).newbyteorder("=")
 
 
-def conv_dtype(*arrays):
+def conv_dtype(*arrays, **_):
     """README: floats keep the result type, integers and bools give int64 (uint64: float64)."""
     r = _result_type(*arrays)
     return r if r.kind == "f" else np.result_type(r, np.int64)
 
 
-def filter_dtype(*arrays):
+def filter_dtype(*arrays, **_):
     """README: floats keep the result type, integers and bools give float64."""
     r = _result_type(*arrays)
     return r if r.kind == "f" else np.dtype(np.float64)
 
 
-def pool_dtype(a):
+def pool_dtype(a, **_):
     return _result_type(a)
 
 
-def _t(a):
-    return torch.from_numpy(np.array(a, dtype=np.float64))
-
-
-def _np(t):
-    return t.numpy()
+def interpolate_dtype(x, mode="nearest", **_):
+    """README: nearest modes keep every dtype, linear ones are filters."""
+    return pool_dtype(x) if mode.startswith("nearest") else filter_dtype(x)
 
 
 # --- one entry per public operation: a strategy of arguments, the fastconv call, the oracle, the dtype rule ----
@@ -113,29 +105,24 @@ def conv_args(draw, nd=2):
     kwargs = dict(
         stride=draw(st.tuples(*[sizes(1, 8)] * nd)), dilation=draw(st.tuples(*[sizes(1, 7)] * nd)), groups=groups,
         padding=draw(st.one_of(st.tuples(*[sizes(0, 2)] * nd), st.sampled_from(("same", "valid")))),
-        padding_mode=draw(st.sampled_from(tuple(TORCH_PADDING))),
+        padding_mode=draw(st.sampled_from(PADDING_MODES)),
     )
     return (x, w, bias), kwargs
 
 
-def conv2d_oracle(x, w, bias, stride, dilation, groups, padding, padding_mode):
-    kh, kw = w.shape[2:]
-    if padding == "same":
-        if stride != (1, 1):
-            raise ValueError("torch: padding='same' needs stride 1")
-        th, tw = dilation[0] * (kh - 1), dilation[1] * (kw - 1)
-        pads = (tw // 2, tw - tw // 2, th // 2, th - th // 2)
-    else:
-        ph, pw = (0, 0) if padding == "valid" else padding
-        pads = (pw, pw, ph, ph)
-    tx = F.pad(_t(x), pads, mode=TORCH_PADDING[padding_mode])
-    return _np(F.conv2d(tx, _t(w), None if bias is None else _t(bias), stride, 0, dilation, groups))
-
-
-def conv1d_oracle(x, w, bias, stride, dilation, groups, padding, padding_mode):
-    same = padding if isinstance(padding, str) else (0, padding[0])
-    y = conv2d_oracle(x[:, :, None], w[:, :, None], bias, (1, stride[0]), (1, dilation[0]), groups, same, padding_mode)
-    return y[:, :, 0]
+@st.composite
+def conv_transpose_args(draw, nd=2):
+    n, groups = draw(sizes(0, 2)), draw(st.sampled_from((1, 2)))
+    c, o = groups * draw(sizes(1, 2)), groups * draw(sizes(1, 2))
+    x = draw(arrays((n, c) + tuple(draw(sizes(0, 5)) for _ in range(nd))))
+    w = draw(arrays((c, o // groups) + tuple(draw(sizes(1, 3)) for _ in range(nd))))
+    bias = draw(st.one_of(st.none(), arrays((o,))))
+    per_axis = lambda low, high: st.tuples(*[sizes(low, high)] * nd)
+    kwargs = dict(  # output_padding may reach max(stride, dilation), which both refuse
+        stride=draw(per_axis(1, 3)), padding=draw(per_axis(0, 2)), output_padding=draw(per_axis(0, 2)),
+        groups=groups, dilation=draw(per_axis(1, 3)),
+    )
+    return (x, w, bias), kwargs
 
 
 @st.composite
@@ -152,11 +139,6 @@ def max_pool2d_args(draw):
     )
 
 
-def max_pool2d_oracle(x, **kwargs):
-    result = F.max_pool2d(_t(x), **kwargs)
-    return tuple(map(_np, result)) if kwargs["return_indices"] else _np(result)
-
-
 @st.composite
 def avg_pool2d_args(draw):
     return (draw(pool_input()),), dict(
@@ -164,10 +146,6 @@ def avg_pool2d_args(draw):
         ceil_mode=draw(st.booleans()), count_include_pad=draw(st.booleans()),
         divisor_override=draw(st.one_of(st.none(), st.integers(1, 5))),
     )
-
-
-def avg_pool2d_oracle(x, **kwargs):
-    return _np(F.avg_pool2d(_t(x), **kwargs))
 
 
 @st.composite
@@ -182,13 +160,25 @@ def adaptive_max_args(draw):
     return args, dict(kwargs, return_indices=draw(st.booleans()))
 
 
-def adaptive_avg_oracle(x, output_size):
-    return _np(F.adaptive_avg_pool2d(_t(x), output_size))
+@st.composite
+def interpolate_args(draw):
+    nd = draw(st.sampled_from((1, 2)))
+    mode = draw(st.sampled_from(("nearest", "nearest-exact", "linear" if nd == 1 else "bilinear")))
+    x = draw(arrays((draw(sizes(0, 2)), draw(sizes(0, 3))) + tuple(draw(sizes(0, 6)) for _ in range(nd))))
+    kwargs = dict(mode=mode)
+    if not mode.startswith("nearest"):
+        kwargs["align_corners"] = draw(st.sampled_from((None, False, True)))
+    if draw(st.booleans()):
+        kwargs["size"] = draw(st.one_of(sizes(1, 8), st.tuples(*[sizes(1, 8)] * nd)))
+    else:
+        factors = st.sampled_from((0.5, 1, 1.5, 2, 2.7, 3))
+        kwargs["scale_factor"] = draw(st.one_of(factors, st.tuples(*[factors] * nd)))
+        kwargs["recompute_scale_factor"] = draw(st.sampled_from((None, False, True)))
+    return (x,), kwargs
 
 
-def adaptive_max_oracle(x, output_size, return_indices):
-    result = F.adaptive_max_pool2d(_t(x), output_size, return_indices)
-    return tuple(map(_np, result)) if return_indices else _np(result)
+def interpolate_oracle(x, **kwargs):
+    return naive.interpolate(x, dtype=np.float64, **kwargs)
 
 
 @st.composite
@@ -208,7 +198,7 @@ def _signal_oracle(func):
         if a.size == 0 or b.size == 0:  # scipy dies of SIGFPE on some of these (scipy 1.16, "wrap"/"symm")
             raise ValueError("no oracle for empty inputs")
         fillvalue = float(np.asarray(fillvalue).astype(conv_dtype(a, b)))  # cast to the type computed in, as scipy does
-        return func(np.asarray(a, np.float64), np.asarray(b, np.float64), mode, boundary, fillvalue)
+        return func(a, b, mode, boundary, fillvalue)
 
     return oracle
 
@@ -220,29 +210,13 @@ def convolve_args(draw):
     )
 
 
-def convolve_oracle(a, v, mode):
-    return np.convolve(np.asarray(a, np.float64), np.asarray(v, np.float64), mode)
-
-
 @st.composite
 def filter2d_args(draw):
     shape = tuple(draw(st.lists(sizes(1, 3), max_size=1))) + (draw(sizes(0, 6)), draw(sizes(0, 6)))
     return (draw(arrays(shape)), draw(arrays(draw(pair(1, 4))))), dict(
-        boundary=draw(st.sampled_from(tuple(NDIMAGE_MODES))), fillvalue=draw(st.sampled_from((0, 2.5))),
+        boundary=draw(st.sampled_from(FILTER_BOUNDARIES)), fillvalue=draw(st.sampled_from((0, 2.5))),
         method=draw(st.sampled_from(("auto", "direct", "separable", "fft"))),
     )
-
-
-def _correlate_planes(image, kernel, boundary, fillvalue=0.0):
-    image = np.asarray(image, np.float64)
-    if image.size == 0:
-        return image.copy()
-    kernel = np.asarray(kernel, np.float64).reshape((1,) * (image.ndim - 2) + np.shape(kernel))
-    return ndi.correlate(image, kernel, mode=NDIMAGE_MODES[boundary], cval=fillvalue)
-
-
-def filter2d_oracle(image, kernel, boundary, fillvalue, method):
-    return _correlate_planes(image, kernel, boundary, fillvalue)
 
 
 @st.composite
@@ -253,37 +227,31 @@ def gaussian_blur_args(draw):
     )
 
 
-def gaussian_blur_oracle(image, sigma, method):
-    image = np.asarray(image, np.float64)
-    return image.copy() if image.size == 0 else ndi.gaussian_filter(image, sigma, mode="mirror")
-
-
 @st.composite
 def sobel_args(draw):
     return (draw(arrays((draw(sizes(0, 7)), draw(sizes(0, 7))))),), dict(
-        boundary=draw(st.sampled_from(tuple(NDIMAGE_MODES)))
+        boundary=draw(st.sampled_from(FILTER_BOUNDARIES))
     )
 
 
-def sobel_oracle(image, boundary):
-    gx = _correlate_planes(image, fc.kernels.sobel_x(), boundary)
-    return np.hypot(gx, _correlate_planes(image, fc.kernels.sobel_y(), boundary))
-
-
-# name: (arguments, oracle, result dtype from the array arguments)
+# name: (arguments, oracle, result dtype from the array arguments and the keywords); every operation of
+# fastconv._samples.OPERATIONS (test_fuzz.py checks it)
 CASES = {
-    "conv2d": (conv_args(2), conv2d_oracle, conv_dtype),
-    "conv1d": (conv_args(1), conv1d_oracle, conv_dtype),
-    "max_pool2d": (max_pool2d_args(), max_pool2d_oracle, pool_dtype),
-    "avg_pool2d": (avg_pool2d_args(), avg_pool2d_oracle, filter_dtype),
-    "adaptive_avg_pool2d": (adaptive_args(), adaptive_avg_oracle, filter_dtype),
-    "adaptive_max_pool2d": (adaptive_max_args(), adaptive_max_oracle, pool_dtype),
-    "convolve2d": (signal_args(), _signal_oracle(signal.convolve2d), conv_dtype),
-    "correlate2d": (signal_args(), _signal_oracle(signal.correlate2d), conv_dtype),
-    "convolve": (convolve_args(), convolve_oracle, conv_dtype),
-    "filter2d": (filter2d_args(), filter2d_oracle, filter_dtype),
-    "gaussian_blur": (gaussian_blur_args(), gaussian_blur_oracle, filter_dtype),
-    "sobel": (sobel_args(), sobel_oracle, filter_dtype),
+    "conv2d": (conv_args(2), naive.conv2d, conv_dtype),
+    "conv1d": (conv_args(1), naive.conv1d, conv_dtype),
+    "conv_transpose2d": (conv_transpose_args(2), naive.conv_transpose2d, conv_dtype),
+    "conv_transpose1d": (conv_transpose_args(1), naive.conv_transpose1d, conv_dtype),
+    "max_pool2d": (max_pool2d_args(), naive.max_pool2d, pool_dtype),
+    "avg_pool2d": (avg_pool2d_args(), naive.avg_pool2d, filter_dtype),
+    "adaptive_avg_pool2d": (adaptive_args(), naive.adaptive_avg_pool2d, filter_dtype),
+    "adaptive_max_pool2d": (adaptive_max_args(), naive.adaptive_max_pool2d, pool_dtype),
+    "interpolate": (interpolate_args(), interpolate_oracle, interpolate_dtype),
+    "convolve2d": (signal_args(), _signal_oracle(naive.convolve2d), conv_dtype),
+    "correlate2d": (signal_args(), _signal_oracle(naive.correlate2d), conv_dtype),
+    "convolve": (convolve_args(), naive.convolve, conv_dtype),
+    "filter2d": (filter2d_args(), naive.filter2d, filter_dtype),
+    "gaussian_blur": (gaussian_blur_args(), naive.gaussian_blur, filter_dtype),
+    "sobel": (sobel_args(), naive.sobel, filter_dtype),
 }
 
 
@@ -291,7 +259,7 @@ def _tolerance(dtype: np.dtype, arrays) -> float:
     if dtype.kind != "f":
         return 0.0
     scale = math.prod(float(np.abs(np.asarray(a, np.float64)).sum()) + 1 for a in arrays if isinstance(a, np.ndarray))
-    return TOLERANCE[dtype.name] * 8 * scale
+    return UNROUNDED_RTOL[dtype] * 8 * scale
 
 
 def check(name: str, args: tuple, kwargs: dict, backend: str) -> None:
@@ -326,7 +294,7 @@ def check(name: str, args: tuple, kwargs: dict, backend: str) -> None:
         picked = np.take_along_axis(flat, got_indices.reshape(got_indices.shape[:-2] + (ho * wo,)), axis=-1)
         picked = picked.reshape(expected.shape)
         np.testing.assert_array_equal(picked, expected)
-    dtype = rule(*arrays)
+    dtype = rule(*arrays, **kwargs)
     if dtype.kind in "iub":  # a window that only covers padding: -inf in float, the lowest value otherwise
         expected = np.where(np.isneginf(expected), np.iinfo(dtype).min if dtype.kind != "b" else 0, expected)
     assert got.dtype == dtype, f"{name} gave {got.dtype}, the README says {dtype}"

@@ -1,8 +1,9 @@
 """conv2d and conv1d against torch.nn.functional (CPU).
 
-The oracle applies ``padding_mode`` exactly as ``torch.nn.Conv2d`` does:
-``F.conv2d(F.pad(x, pads, mode), w, padding=0)``, with "same" split as
-``left = total // 2``, ``right = total - left``, ``total = dilation * (k - 1)``.
+The oracle, ``naive.conv``, applies ``padding_mode`` exactly as
+``torch.nn.Conv2d`` does: ``F.conv2d(F.pad(x, pads, mode), w, padding=0)``,
+with "same" split as ``left = total // 2``, ``right = total - left``,
+``total = dilation * (k - 1)``.
 """
 
 from __future__ import annotations
@@ -27,62 +28,12 @@ from conftest import (
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from naive import PADDING_MODES, axis_pads
+from naive import conv as conv_oracle
 
 import fastconv as fc
 
 nan = np.nan
-PADDING_MODES = ["zeros", "reflect", "replicate", "circular"]
-TORCH_PAD = {"reflect": "reflect", "replicate": "replicate", "circular": "circular"}
-
-
-# --- the oracle ------------------------------------------------------------------------
-
-
-def axis_pads(padding: Any, kernel: tuple[int, ...], dilation: tuple[int, ...]) -> list[tuple[int, int]]:
-    """(before, after) padding of each spatial axis, as torch.nn.ConvNd computes it."""
-    nd = len(kernel)
-    if padding == "same":
-        totals = [d * (k - 1) for d, k in zip(dilation, kernel)]
-        return [(t // 2, t - t // 2) for t in totals]
-    if padding == "valid":
-        return [(0, 0)] * nd
-    if isinstance(padding, int):
-        return [(padding, padding)] * nd
-    return [(p, p) for p in padding]
-
-
-def conv_oracle(
-    x: np.ndarray,
-    w: np.ndarray,
-    b: np.ndarray | None,
-    *,
-    stride: Any = 1,
-    padding: Any = 0,
-    dilation: Any = 1,
-    groups: int = 1,
-    padding_mode: str = "zeros",
-    dtype: Any = np.float64,
-) -> np.ndarray:
-    """torch's convolution computed in ``dtype`` (float64, float32 or int64)."""
-    nd = np.ndim(w) - 2
-    conv = {1: F.conv1d, 2: F.conv2d}[nd]
-    xt = torch.from_numpy(np.array(x, dtype=dtype))
-    wt = torch.from_numpy(np.array(w, dtype=dtype))
-    bt = None if b is None else torch.from_numpy(np.array(b, dtype=dtype))
-    unbatched = xt.ndim == nd + 1
-    if unbatched:
-        xt = xt.unsqueeze(0)
-    if padding_mode == "zeros":
-        out = conv(xt, wt, bt, stride, padding, dilation, groups)
-    else:
-        kernel = tuple(wt.shape[2:])
-        dil = (dilation,) * nd if isinstance(dilation, int) else tuple(dilation)
-        pads = axis_pads(padding, kernel, dil)
-        flat = [p for lo_hi in reversed(pads) for p in lo_hi]  # last axis first, as F.pad wants
-        out = conv(F.pad(xt, flat, mode=TORCH_PAD[padding_mode]), wt, bt, stride, 0, dilation, groups)
-    if unbatched:
-        out = out[0]
-    return out.numpy()
 
 
 # --- random valid configurations ---------------------------------------------------------

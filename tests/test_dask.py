@@ -22,13 +22,12 @@ import numpy as np
 import psutil
 import pytest
 from conftest import assert_close, assert_same_values, random_array
+from naive import FILTER_BOUNDARIES, PADDING_MODES
 
 import fastconv as fc
 import fastconv.dask as fcd
 
-FILTER_BOUNDARIES = ["fill", "wrap", "symm", "reflect", "nearest"]
 SIGNAL_BOUNDARIES = ["fill", "wrap", "symm"]
-PADDING_MODES = ["zeros", "reflect", "replicate", "circular"]
 
 
 @pytest.fixture(autouse=True, scope="module")

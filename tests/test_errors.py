@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import fastconv as fc
+from fastconv import _samples
 
 
 def ones(*shape: int) -> np.ndarray:
@@ -111,7 +112,22 @@ CASES: list[tuple[str, Callable[[str], Any], str, list[str]]] = [
     ("filter2d-3d-kernel", lambda b: fc.filter2d(ones(5, 5), ones(3, 3, 3), backend=b), "kernel", [r"\(3, 3, 3\)"]),
     ("filter2d-boundary-mirror2", lambda b: fc.filter2d(ones(5, 5), ones(3, 3), boundary="mirror2", backend=b), "boundary", ["mirror2"]),
     ("filter2d-1d-image", lambda b: fc.filter2d(ones(5), ones(3, 3), backend=b), "image", [r"\(5,\)"]),
+    # gaussian_blur
+    ("gaussian_blur-sigma-negative", lambda b: fc.gaussian_blur(ones(5, 5), -1.0, backend=b), "sigma", [r"-1\.0"]),
+    ("gaussian_blur-size-0", lambda b: fc.gaussian_blur(ones(5, 5), 1.0, size=0, backend=b), "size", [zero("0")]),
+    ("gaussian_blur-1d-image", lambda b: fc.gaussian_blur(ones(5), 1.0, backend=b), "image", [r"\(5,\)"]),
+    # sobel
+    ("sobel-1d-image", lambda b: fc.sobel(ones(5), backend=b), "image", [r"\(5,\)"]),
+    ("sobel-boundary-bogus", lambda b: fc.sobel(ones(5, 5), boundary="bogus", backend=b), "boundary", ["bogus"]),
 ]
+# public names that are another operation of the table under a second name
+ALIASES = {"upsample": "interpolate"}
+
+
+def test_every_operation_of_the_table_has_error_cases() -> None:
+    ops = {case_id.split("-")[0] for case_id, *_ in CASES}
+    assert {ALIASES.get(op, op) for op in ops} == set(_samples.OPERATIONS)
+    assert all(callable(getattr(fc, op)) for op in ops)
 
 
 def message_pattern(arg: str, values: list[str]) -> str:
@@ -134,45 +150,20 @@ def test_message_pattern_is_order_free() -> None:
     assert not re.search(message_pattern("groups", [zero("0")]), "groups must be positive, got 10")
 
 
-OPS: dict[str, Callable[..., Any]] = {
-    "conv2d": lambda **k: fc.conv2d(X4, W4, **k),
-    "conv1d": lambda **k: fc.conv1d(ones(1, 2, 6), ones(3, 2, 2), **k),
-    "conv_transpose2d": lambda **k: fc.conv_transpose2d(X4, ones(2, 3, 3, 3), **k),
-    "max_pool2d": lambda **k: fc.max_pool2d(X4, 2, **k),
-    "interpolate": lambda **k: fc.interpolate(X4, scale_factor=2, **k),
-    "avg_pool2d": lambda **k: fc.avg_pool2d(X4, 2, **k),
-    "adaptive_avg_pool2d": lambda **k: fc.adaptive_avg_pool2d(X4, 2, **k),
-    "adaptive_max_pool2d": lambda **k: fc.adaptive_max_pool2d(X4, 2, **k),
-    "convolve2d": lambda **k: fc.convolve2d(ones(4, 4), ones(2, 2), **k),
-    "correlate2d": lambda **k: fc.correlate2d(ones(4, 4), ones(2, 2), **k),
-    "convolve": lambda **k: fc.convolve(ones(4), ones(2), **k),
-    "filter2d": lambda **k: fc.filter2d(ones(4, 4), ones(2, 2), **k),
-}
+OPS = sorted(_samples.OPERATIONS)
 
 
 @pytest.mark.parametrize("bad", ["gpu2", "", "nonexistent"])
-@pytest.mark.parametrize("op", list(OPS))
+@pytest.mark.parametrize("op", OPS)
 def test_unknown_backend_is_a_value_error(op: str, bad: Any) -> None:
     with pytest.raises(ValueError, match=message_pattern("backend", [re.escape(repr(bad))])):
-        OPS[op](backend=bad)
+        getattr(fc, op)(**_samples.sample_args(op), backend=bad)
 
 
-@pytest.mark.parametrize("op", list(OPS))
+@pytest.mark.parametrize("op", OPS)
 def test_every_op_rejects_non_numeric_input(backend: str, op: str) -> None:
-    first = {
-        "conv2d": lambda v: fc.conv2d(v, W4, backend=backend),
-        "conv1d": lambda v: fc.conv1d(v, ones(3, 2, 2), backend=backend),
-        "conv_transpose2d": lambda v: fc.conv_transpose2d(v, ones(2, 3, 3, 3), backend=backend),
-        "max_pool2d": lambda v: fc.max_pool2d(v, 2, backend=backend),
-        "interpolate": lambda v: fc.interpolate(v, scale_factor=2, backend=backend),
-        "avg_pool2d": lambda v: fc.avg_pool2d(v, 2, backend=backend),
-        "adaptive_avg_pool2d": lambda v: fc.adaptive_avg_pool2d(v, 2, backend=backend),
-        "adaptive_max_pool2d": lambda v: fc.adaptive_max_pool2d(v, 2, backend=backend),
-        "convolve2d": lambda v: fc.convolve2d(v, ones(2, 2), backend=backend),
-        "correlate2d": lambda v: fc.correlate2d(v, ones(2, 2), backend=backend),
-        "convolve": lambda v: fc.convolve(v, ones(2), backend=backend),
-        "filter2d": lambda v: fc.filter2d(v, ones(2, 2), backend=backend),
-    }[op]
     for bad, shown in [("abc", "abc"), (None, "None"), (object(), "object")]:
+        args = _samples.sample_args(op)
+        args[next(iter(args))] = bad  # the first argument: the input array
         with pytest.raises((ValueError, TypeError), match=shown):
-            first(bad)
+            getattr(fc, op)(**args, backend=backend)

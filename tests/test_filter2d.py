@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-import scipy.ndimage as ndi
 import torch
 from conftest import (
     FLOATS,
@@ -31,23 +30,10 @@ from conftest import (
 )
 from hypothesis import given
 from hypothesis import strategies as st
+from naive import FILTER_BOUNDARIES as BOUNDARIES
+from naive import filter2d as filter_oracle
 
 import fastconv as fc
-
-NDIMAGE_MODE = {"fill": "constant", "wrap": "grid-wrap", "symm": "reflect", "reflect": "mirror", "nearest": "nearest"}
-BOUNDARIES = list(NDIMAGE_MODE)
-
-
-def filter_oracle(image: Any, kernel: Any, boundary: str = "reflect", fillvalue: float = 0.0, dtype: Any = np.float64) -> np.ndarray:
-    """scipy.ndimage.correlate of every (H, W) plane, computed in ``dtype``."""
-    image = np.asarray(image, dtype=dtype)
-    kernel = np.asarray(kernel, dtype=dtype)
-    out = np.empty(image.shape, dtype=dtype)
-    planes = image.reshape(-1, *image.shape[-2:])
-    flat = out.reshape(-1, *image.shape[-2:])
-    for i, plane in enumerate(planes):
-        flat[i] = ndi.correlate(plane, kernel, mode=NDIMAGE_MODE[boundary], cval=fillvalue, origin=0)
-    return out
 
 
 def expected_dtype(image: np.ndarray, kernel: np.ndarray) -> np.dtype:

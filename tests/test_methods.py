@@ -2,13 +2,14 @@
 
 Tolerances are elementwise, relative to the scale of the sum,
 ``max|in1| * sum|in2|`` (outputs near zero have no relative accuracy):
-1e-12 in float64; in float32 1e-5 for direct and separable and 1e-4 for fft.
+``naive.METHOD_RTOL``, 1e-12 in float64; in float32 1e-5 for direct and
+separable and 1e-4 for fft (and auto).
 """
 
+import naive
 import numpy as np
 import pytest
-import scipy.ndimage as ndimage
-import scipy.signal as signal
+from conftest import assert_close
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,17 +18,10 @@ from fastconv import _methods
 
 BACKENDS = [n for n, info in fc.backends().items() if info["available"]]
 METHODS = ["direct", "separable", "fft", "auto"]
-TOL = {np.float64: {m: 1e-12 for m in METHODS}, np.float32: {"direct": 1e-5, "separable": 1e-5, "fft": 1e-4, "auto": 1e-4}}
-NDIMAGE = {"fill": "constant", "wrap": "grid-wrap", "symm": "reflect", "reflect": "mirror", "nearest": "nearest"}
 
 
 def kernel_of_rank(rng, shape, rank):
     return sum(np.outer(rng.standard_normal(shape[0]), rng.standard_normal(shape[1])) for _ in range(rank))
-
-
-def assert_close(got, want, scale, rtol):
-    assert got.shape == want.shape
-    np.testing.assert_allclose(got, want, rtol=0, atol=rtol * scale)
 
 
 KERNELS = [  # (kernel shape, rank); even sizes and kernels larger than the 9 x 11 image included
@@ -47,10 +41,10 @@ def test_signal_modes_and_boundaries_match_scipy(backend, method, shape, rank, f
         if mode == "valid" and not (all(a >= b for a, b in zip(x.shape, k.shape)) or all(a <= b for a, b in zip(x.shape, k.shape))):
             continue
         for boundary in ("fill", "wrap", "symm"):
-            want = getattr(signal, func)(x, k, mode=mode, boundary=boundary, fillvalue=0.5)
+            want = getattr(naive, func)(x, k, mode, boundary, 0.5)
             got = getattr(fc, func)(x, k, mode=mode, boundary=boundary, fillvalue=0.5, method=method, backend=backend)
             assert got.dtype == np.float64
-            assert_close(got, want, np.abs(x).max() * np.abs(k).sum(), 1e-12)
+            assert_close(got, want, rtol=0, atol=naive.rtol(np.float64, method) * np.abs(x).max() * np.abs(k).sum())
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -62,13 +56,13 @@ def test_filter2d_every_boundary_matches_ndimage_and_direct(backend, method, dty
     x = rng.standard_normal((2, 9, 11)).astype(dtype)
     k = kernel_of_rank(rng, shape, rank).astype(dtype)
     scale = np.abs(x).max() * np.abs(k).sum()
-    for boundary, mode in NDIMAGE.items():
+    for boundary in naive.FILTER_BOUNDARIES:
         got = fc.filter2d(x, k, boundary, 0.5, method=method, backend=backend)
         assert got.dtype == dtype
-        want = ndimage.correlate(x.astype(np.float64), k[None].astype(np.float64), mode=mode, cval=0.5)
-        assert_close(got, want, scale, 1e-4 if dtype == np.float32 else 1e-12)
+        want = naive.filter2d(x, k, boundary, 0.5)
+        assert_close(got, want, rtol=0, atol=naive.rtol(dtype, "fft") * scale)
         direct = fc.filter2d(x, k, boundary, 0.5, method="direct", backend=backend)
-        assert_close(got, direct, scale, TOL[dtype][method])
+        assert_close(got, direct, rtol=0, atol=naive.rtol(dtype, method) * scale)
 
 
 @settings(max_examples=60, deadline=None)
@@ -83,17 +77,17 @@ def test_random_configurations_match_scipy(h, w, kh, kw, rank, mode, boundary, m
     k = kernel_of_rank(rng, (kh, kw), min(rank, kh, kw)).astype(np.float32)
     if mode == "valid" and not (h >= kh and w >= kw or h <= kh and w <= kw):
         return
-    want = signal.convolve2d(x.astype(np.float64), k.astype(np.float64), mode=mode, boundary=boundary, fillvalue=-1.5)
+    want = naive.convolve2d(x, k, mode, boundary, -1.5)
     got = fc.convolve2d(x, k, mode=mode, boundary=boundary, fillvalue=-1.5, method=method)
     assert got.dtype == np.float32
-    assert_close(got, want, max(np.abs(x).max(), 1.5) * np.abs(k).sum(), TOL[np.float32][method])
+    assert_close(got, want, rtol=0, atol=naive.rtol(np.float32, method) * max(np.abs(x).max(), 1.5) * np.abs(k).sum())
 
 
 @pytest.mark.parametrize("method", ["separable", "fft", "auto"])
 @pytest.mark.parametrize("kernel", [np.outer([1, 2, 1], [1, 0, -1]), np.arange(-6, 6).reshape(3, 4)])
 def test_integer_inputs_stay_exact_int64(method, kernel):
     x = np.random.default_rng(2).integers(-1000, 1000, (30, 27))
-    want = signal.convolve2d(x, kernel, mode="same", boundary="symm")
+    want = naive.convolve2d(x, kernel, "same", "symm", dtype=np.int64)
     got = fc.convolve2d(x, kernel, mode="same", boundary="symm", method=method)
     assert got.dtype == np.int64
     np.testing.assert_array_equal(got, want)
@@ -165,7 +159,7 @@ def test_filter2d_colour_and_stacks_filter_every_plane(method):
     k = rng.standard_normal((5, 5))
 
     def check(got, want, image):
-        assert_close(got, want, np.abs(image).max() * np.abs(k).sum(), 1e-12)
+        assert_close(got, want, rtol=0, atol=naive.rtol(np.float64, method) * np.abs(image).max() * np.abs(k).sum())
 
     colour = rng.standard_normal((20, 30, 3))
     got = fc.filter2d(colour, k, channel_axis=-1, method=method)

@@ -18,10 +18,11 @@ import numpy as np
 import pytest
 import torch
 import torch_models
+from naive import NETWORK_RTOL
 
 from fastconv import nn
 
-RTOL = 1e-4
+RTOL = NETWORK_RTOL
 
 
 def assert_matches_torch(actual: np.ndarray, expected: np.ndarray) -> None:

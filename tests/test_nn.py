@@ -14,6 +14,7 @@ import subprocess
 import sys
 from typing import Any
 
+import naive
 import numpy as np
 import pytest
 import torch
@@ -22,7 +23,7 @@ from torch import nn as tnn
 
 from fastconv import nn
 
-RTOL = 1e-5
+RTOL = naive.RTOL[np.dtype(np.float32)]
 
 
 def torch_out(module: tnn.Module, x: np.ndarray) -> np.ndarray:

@@ -13,8 +13,9 @@ import functools
 
 import numpy as np
 import pytest
+from naive import FLOAT32_PATHS_RTOL, RTOL
 
-from fastconv import bench
+from fastconv import _samples, bench
 
 PAIRS = [(op, impl) for op, impls in bench.IMPLEMENTATIONS.items() for impl in impls]
 CASES = {case.name: case for case in bench.select_cases(tiers=("public", "extra"))}
@@ -38,8 +39,9 @@ CASE_PAIRS = [(name, impl) for name, case in CASES.items() for impl in bench.IMP
 
 
 def test_every_op_has_smoke_args_and_a_benchmark_case():
-    for op in bench.OPS:
-        assert bench.smoke_args(op)
+    assert set(bench.OPS) <= set(_samples.OPERATIONS)
+    for op in _samples.OPERATIONS:  # the smoke arguments are the shared table's
+        assert bench.smoke_args(op).keys() == _samples.sample_args(op).keys()
     assert {case.op for case in bench.CASES} == set(bench.OPS)
     assert len({case.name for case in bench.CASES}) == len(bench.CASES)
     for name in CASES:  # every timed shape has a peer to compare with
@@ -52,7 +54,7 @@ def test_implementation_matches_reference(op, impl, benchmark):
     expected = bench.IMPLEMENTATIONS[op]["fastconv[numpy]"](args)()
     benchmark.group = f"{op}|smoke"
     got = benchmark(bench.IMPLEMENTATIONS[op][impl](args))
-    np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(got), expected, rtol=RTOL[np.dtype(np.float64)], atol=RTOL[np.dtype(np.float64)])
 
 
 @functools.cache
@@ -70,7 +72,7 @@ def test_shape(name, impl, benchmark):
     benchmark.group = name
     got = np.asarray(benchmark(call))
     expected = _reference(name)
-    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * float(np.abs(expected).max()))
+    np.testing.assert_allclose(got, expected, rtol=FLOAT32_PATHS_RTOL, atol=FLOAT32_PATHS_RTOL * float(np.abs(expected).max()))
 
 
 def test_benchmark_cases_are_float32_and_every_tier_is_known():

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import naive
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from conftest import (
     FLOATS,
     INTS,
@@ -33,34 +33,6 @@ from hypothesis import strategies as st
 import fastconv as fc
 
 nan, inf = np.nan, np.inf
-
-
-# --- oracles ---------------------------------------------------------------------------------
-
-
-def torch_pool(fn: Any, x: np.ndarray, *args: Any, dtype: Any = np.float64, **kwargs: Any) -> Any:
-    """Run a torch pooling function on ``x`` cast to ``dtype``, (C, H, W) or (N, C, H, W)."""
-    xt = torch.from_numpy(np.array(x, dtype=dtype))
-    unbatched = xt.ndim == 3
-    if unbatched:
-        xt = xt.unsqueeze(0)
-    out = fn(xt, *args, **kwargs)
-    if isinstance(out, tuple):
-        return tuple((o[0] if unbatched else o).numpy() for o in out)
-    return (out[0] if unbatched else out).numpy()
-
-
-def max_pool_oracle(x: np.ndarray, fn: Any, *args: Any, **kwargs: Any) -> tuple[np.ndarray, np.ndarray]:
-    """(values cast back to x.dtype, int64 indices) from torch.
-
-    Floats run in float64 (exact for max), integers in int64, bools as int64
-    (torch has no bool max pooling); values are kept small so that this is exact.
-    """
-    dtype = np.float64 if x.dtype.kind == "f" else np.int64
-    if fn is F.adaptive_max_pool2d and dtype == np.int64:
-        dtype = np.float64  # torch has no integer adaptive max pooling; small ints are exact
-    values, indices = torch_pool(fn, x, *args, dtype=dtype, return_indices=True, **kwargs)
-    return values.astype(x.dtype), indices
 
 
 # --- random valid configurations --------------------------------------------------------------
@@ -175,7 +147,7 @@ def check_max_pool(case: dict[str, Any], backend: str) -> None:
     before = snapshot(x)
     result = fc.max_pool2d(x, case["kernel_size"], backend=backend, **case["kwargs"])
     assert_unchanged(before, x)
-    ref_values, ref_indices = max_pool_oracle(x, F.max_pool2d, **case["oracle"])
+    ref_values, ref_indices = naive.max_pool_exact(x, "max_pool2d", **case["oracle"])
     if case["kwargs"]["return_indices"]:
         assert isinstance(result, tuple) and len(result) == 2
         values, indices = result
@@ -201,10 +173,10 @@ def check_avg_pool(case: dict[str, Any], backend: str) -> None:
     out = fc.avg_pool2d(x, case["kernel_size"], backend=backend, **case["kwargs"])
     assert_unchanged(before, x)
     if x.dtype == np.float16:
-        ref = torch_pool(F.avg_pool2d, x, dtype=np.float32, **case["oracle"]).astype(np.float16)
+        ref = naive.avg_pool2d(x, dtype=np.float32, **case["oracle"]).astype(np.float16)
     else:
-        ref = torch_pool(F.avg_pool2d, x, **case["oracle"])
-    bound = torch_pool(F.avg_pool2d, np.abs(x.astype(np.float64)), **case["oracle"])
+        ref = naive.avg_pool2d(x, **case["oracle"])
+    bound = naive.avg_pool2d(np.abs(x.astype(np.float64)), **case["oracle"])
     expected_dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
     assert_close(out, ref, dtype=expected_dtype, bound=bound)
 
@@ -226,10 +198,10 @@ def test_adaptive_avg_pool2d_matches_torch(backend: str, case: dict[str, Any]) -
     out = fc.adaptive_avg_pool2d(x, case["output_size"], backend=backend)
     assert_unchanged(before, x)
     if x.dtype == np.float16:
-        ref = torch_pool(F.adaptive_avg_pool2d, x, case["output_size"], dtype=np.float32).astype(np.float16)
+        ref = naive.adaptive_avg_pool2d(x, case["output_size"], dtype=np.float32).astype(np.float16)
     else:
-        ref = torch_pool(F.adaptive_avg_pool2d, x, case["output_size"])
-    bound = torch_pool(F.adaptive_avg_pool2d, np.abs(x.astype(np.float64)), case["output_size"])
+        ref = naive.adaptive_avg_pool2d(x, case["output_size"])
+    bound = naive.adaptive_avg_pool2d(np.abs(x.astype(np.float64)), case["output_size"])
     expected_dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
     assert_close(out, ref, dtype=expected_dtype, bound=bound)
 
@@ -240,7 +212,7 @@ def test_adaptive_max_pool2d_matches_torch(backend: str, case: dict[str, Any], r
     before = snapshot(x)
     result = fc.adaptive_max_pool2d(x, case["output_size"], return_indices=return_indices, backend=backend)
     assert_unchanged(before, x)
-    ref_values, ref_indices = max_pool_oracle(x, F.adaptive_max_pool2d, case["output_size"])
+    ref_values, ref_indices = naive.max_pool_exact(x, "adaptive_max_pool2d", case["output_size"])
     if return_indices:
         assert isinstance(result, tuple) and len(result) == 2
         values, indices = result
@@ -302,7 +274,7 @@ def test_max_pool2d_window_entirely_in_padding(backend: str, dtype: Any) -> None
     # H = 1, kernel 2, dilation 2, padding 1: the window's taps are rows -1 and 1, both
     # outside the input.  torch gives the lowest value of the dtype (-inf for floats).
     x = np.array([[[[5]]]], dtype=dtype)
-    ref_values = F.max_pool2d(torch.from_numpy(x), (2, 1), padding=(1, 0), dilation=(2, 1)).numpy()
+    ref_values = naive.max_pool2d(x, (2, 1), padding=(1, 0), dilation=(2, 1), dtype=x.dtype)
     values = fc.max_pool2d(x, (2, 1), padding=(1, 0), dilation=(2, 1), backend=backend)
     lowest = -np.inf if np.dtype(dtype).kind == "f" else np.iinfo(dtype).min
     assert ref_values[0, 0, 0, 0] == lowest
@@ -315,7 +287,7 @@ def test_max_pool2d_window_entirely_in_padding_index_as_torch(backend: str) -> N
     # torch's index for a window with no input element is where its first tap would
     # land after stepping past the padding (row 1 here: flat index 1, past the plane).
     x = np.array([[[[5.0]]]])
-    _, ref_indices = max_pool_oracle(x, F.max_pool2d, kernel_size=(2, 1), padding=(1, 0), dilation=(2, 1))
+    _, ref_indices = naive.max_pool_exact(x, "max_pool2d", kernel_size=(2, 1), padding=(1, 0), dilation=(2, 1))
     _, indices = fc.max_pool2d(x, (2, 1), padding=(1, 0), dilation=(2, 1), return_indices=True, backend=backend)
     assert ref_indices[0, 0, 0, 0] == 1
     assert_same_values(indices, ref_indices, dtype=np.int64)
@@ -391,11 +363,11 @@ def test_pools_empty_batch(backend: str, op: str, args: tuple[Any, ...]) -> None
 @pytest.mark.parametrize("dtype", INTS + [np.float16, np.float32, np.float64])
 def test_max_pools_keep_every_real_dtype(backend: str, dtype: Any) -> None:
     x = random_array(np.random.default_rng(2), (2, 3, 5, 5), dtype, low=-100, high=100)
-    ref_values, ref_indices = max_pool_oracle(x, F.max_pool2d, kernel_size=3, stride=2, padding=1)
+    ref_values, ref_indices = naive.max_pool_exact(x, "max_pool2d", kernel_size=3, stride=2, padding=1)
     values, indices = fc.max_pool2d(x, 3, 2, 1, return_indices=True, backend=backend)
     assert_same_values(values, ref_values, dtype=dtype)
     assert_same_values(indices, ref_indices, dtype=np.int64)
-    ref_values, ref_indices = max_pool_oracle(x, F.adaptive_max_pool2d, (2, 3))
+    ref_values, ref_indices = naive.max_pool_exact(x, "adaptive_max_pool2d", (2, 3))
     values, indices = fc.adaptive_max_pool2d(x, (2, 3), return_indices=True, backend=backend)
     assert_same_values(values, ref_values, dtype=dtype)
     assert_same_values(indices, ref_indices, dtype=np.int64)
@@ -419,11 +391,11 @@ def test_avg_pools_dtype(backend: str, dtype: Any) -> None:
     expected = np.dtype(dtype) if np.dtype(dtype).kind == "f" else np.dtype(np.float64)
     oracle_dtype = np.float32 if dtype == np.float16 else np.float64
     out = fc.avg_pool2d(x, 3, 2, 1, backend=backend)
-    ref = torch_pool(F.avg_pool2d, x, 3, 2, 1, dtype=oracle_dtype).astype(expected)
-    assert_close(out, ref, dtype=expected, bound=torch_pool(F.avg_pool2d, np.abs(x.astype(np.float64)), 3, 2, 1))
+    ref = naive.avg_pool2d(x, 3, 2, 1, dtype=oracle_dtype).astype(expected)
+    assert_close(out, ref, dtype=expected, bound=naive.avg_pool2d(np.abs(x.astype(np.float64)), 3, 2, 1))
     out = fc.adaptive_avg_pool2d(x, (2, 3), backend=backend)
-    ref = torch_pool(F.adaptive_avg_pool2d, x, (2, 3), dtype=oracle_dtype).astype(expected)
-    assert_close(out, ref, dtype=expected, bound=torch_pool(F.adaptive_avg_pool2d, np.abs(x.astype(np.float64)), (2, 3)))
+    ref = naive.adaptive_avg_pool2d(x, (2, 3), dtype=oracle_dtype).astype(expected)
+    assert_close(out, ref, dtype=expected, bound=naive.adaptive_avg_pool2d(np.abs(x.astype(np.float64)), (2, 3)))
 
 
 def test_avg_pool2d_uint8_never_wraps(backend: str) -> None:
@@ -449,11 +421,11 @@ def test_pools_accept_nested_lists_and_tensors(backend: str) -> None:
     t = torch.arange(16, dtype=torch.float32).reshape(1, 1, 4, 4)
     out = fc.adaptive_avg_pool2d(t, 2, backend=backend)
     assert isinstance(out, np.ndarray) and out.dtype == np.float32
-    np.testing.assert_array_equal(out, F.adaptive_avg_pool2d(t, 2).numpy())
+    np.testing.assert_array_equal(out, naive.adaptive_avg_pool2d(t.numpy(), 2, dtype=np.float32))
     values, indices = fc.adaptive_max_pool2d(t, 2, return_indices=True, backend=backend)
-    ref = F.adaptive_max_pool2d(t, 2, return_indices=True)
-    np.testing.assert_array_equal(values, ref[0].numpy())
-    np.testing.assert_array_equal(indices, ref[1].numpy())
+    ref = naive.adaptive_max_pool2d(t.numpy(), 2, True, dtype=np.float32)
+    np.testing.assert_array_equal(values, ref[0])
+    np.testing.assert_array_equal(indices, ref[1])
 
 
 def test_pools_do_not_modify_read_only_inputs(backend: str) -> None:

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from naive import FLOAT32_PATHS_RTOL
 from reliability_cases import run_threads
 
 import fastconv as fc
-from fastconv import _runtime
+from fastconv import _runtime, _samples
 
 SRC = Path(fc.__file__).resolve().parents[1]
 BACKENDS = [name for name, info in fc.backends().items() if info["available"]]
@@ -27,35 +28,25 @@ COMPILED = [name for name in BACKENDS if name != "numpy"]
 needs_cpu = pytest.mark.skipif("cpu" not in BACKENDS, reason="threading layers and the JIT cache belong to the cpu backend")
 
 rng = np.random.default_rng(7)
-X = rng.standard_normal((2, 4, 17, 19)).astype(np.float32)
-W = rng.standard_normal((6, 4, 3, 3)).astype(np.float32)
-IMG = rng.standard_normal((33, 29))
-K = rng.standard_normal((5, 4))
 
-# One call of every public operation, on small arrays.
-OPERATIONS = {
-    "conv2d": lambda b: fc.conv2d(X, W, padding=1, stride=(1, 2), backend=b),
-    "conv1d": lambda b: fc.conv1d(X[:, :, 0], W[:, :, 0], padding="same", backend=b),
-    "max_pool2d": lambda b: fc.max_pool2d(X, 3, 2, 1, return_indices=True, backend=b),
-    "avg_pool2d": lambda b: fc.avg_pool2d(X, 3, 2, 1, count_include_pad=False, backend=b),
-    "adaptive_avg_pool2d": lambda b: fc.adaptive_avg_pool2d(X, (5, 4), backend=b),
-    "adaptive_max_pool2d": lambda b: fc.adaptive_max_pool2d(X, (5, 4), return_indices=True, backend=b),
-    "convolve2d": lambda b: fc.convolve2d(IMG, K, "same", "symm", method="direct", backend=b),
-    "correlate2d": lambda b: fc.correlate2d(IMG, K, "full", "wrap", method="separable", backend=b),
-    "convolve": lambda b: fc.convolve(IMG[0], K[0], backend=b),
-    "filter2d": lambda b: fc.filter2d(IMG, K, "reflect", method="fft", backend=b),
-    "gaussian_blur": lambda b: fc.gaussian_blur(IMG, 1.5, backend=b),
-    "sobel": lambda b: fc.sobel(IMG, backend=b),
-    "conv_transpose2d": lambda b: fc.conv_transpose2d(X, W.transpose(1, 0, 2, 3), stride=2, padding=1, backend=b),
-    "interpolate": lambda b: fc.interpolate(X, scale_factor=1.5, mode="bilinear", backend=b),
+# One call of every public operation (fastconv._samples' table), on small arrays; the extra arguments
+# send the signal and filter functions down each method and make the max pools return their indices.
+EXTRAS = {
+    "max_pool2d": dict(return_indices=True),
+    "adaptive_max_pool2d": dict(return_indices=True),
+    "convolve2d": dict(method="direct"),
+    "correlate2d": dict(method="separable"),
+    "filter2d": dict(method="fft"),
 }
+ARGS = {op: {**_samples.sample_args(op), **EXTRAS.get(op, {})} for op in _samples.OPERATIONS}
+OPERATIONS = {op: (lambda b, op=op: getattr(fc, op)(**ARGS[op], backend=b)) for op in ARGS}
 REFERENCE = {name: op("numpy") for name, op in OPERATIONS.items()}
 
 
 def assert_matches(got, expected, name):
     for g, e in zip(got, expected) if isinstance(expected, tuple) else [(got, expected)]:
         assert g.dtype == e.dtype, name
-        np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-4, err_msg=name)
+        np.testing.assert_allclose(g, e, rtol=FLOAT32_PATHS_RTOL, atol=FLOAT32_PATHS_RTOL, err_msg=name)
 
 
 def run_script(code: str, tmp_path: Path, env: dict | None = None, timeout: float = 240) -> str:
