@@ -12,6 +12,7 @@ from typing import Any
 import naive
 import numpy as np
 import pytest
+import scipy.signal
 import torch
 from conftest import (
     EXACT_INTS,
