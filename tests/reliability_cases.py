@@ -83,6 +83,12 @@ def filter_dtype(*arrays, **_):
     return r if r.kind == "f" else np.dtype(np.float64)
 
 
+def image_dtype(image, *kernels, **_):
+    """README: a floating image keeps its dtype; integer images follow filter_dtype with the kernel."""
+    r = _result_type(image)
+    return r if r.kind == "f" else filter_dtype(image, *kernels)
+
+
 def pool_dtype(a, **_):
     return _result_type(a)
 
@@ -249,9 +255,9 @@ CASES = {
     "convolve2d": (signal_args(), _signal_oracle(naive.convolve2d), conv_dtype),
     "correlate2d": (signal_args(), _signal_oracle(naive.correlate2d), conv_dtype),
     "convolve": (convolve_args(), naive.convolve, conv_dtype),
-    "filter2d": (filter2d_args(), naive.filter2d, filter_dtype),
-    "gaussian_blur": (gaussian_blur_args(), naive.gaussian_blur, filter_dtype),
-    "sobel": (sobel_args(), naive.sobel, filter_dtype),
+    "filter2d": (filter2d_args(), naive.filter2d, image_dtype),
+    "gaussian_blur": (gaussian_blur_args(), naive.gaussian_blur, image_dtype),
+    "sobel": (sobel_args(), naive.sobel, image_dtype),
 }
 
 

@@ -433,22 +433,28 @@ def adaptive(func: str, input: Any, output_size: Any, dtypes: Any) -> AdaptiveCa
 INTERPOLATE_MODES = ("nearest", "nearest-exact", "linear", "bilinear")
 
 
-def interpolate_axis(size: int, out: int, scale: float | None, mode: str, align_corners: bool, dtype: np.dtype):
+def interpolate_axis(
+    size: int, out: int, scale: float | None, mode: str, align_corners: bool, dtype: np.dtype, two_d: bool = True
+):
     """torch's source indices and weights on one axis (ATen's UpSample.h), in torch's float arithmetic.
 
     ``scale`` is the user's scale factor when torch passes it to the kernel
     (given and not recomputed), else None: then ``size / out`` is used.
     Nearest modes compute in float32; linear in float64 for float64 data and
-    float32 otherwise.
+    float32 otherwise.  torch's 2-D nearest kernel copies (``out == size``)
+    or halves (``out == 2 * size``) whatever the scale; its 1-D kernel always
+    scales.  A linear output that lands on an input position (weight 0 on
+    its neighbour) reads that position alone, as torch does: an inf beside
+    it does not make it NaN.
     """
     dst = np.arange(out)
     if mode in ("nearest", "nearest-exact"):
         step = np.float32(1.0 / scale) if scale else np.float32(size) / np.float32(out)
         if mode == "nearest-exact":
             index = np.floor(((dst + 0.5) * np.float64(step)).astype(np.float32))
-        elif out == size:
+        elif two_d and out == size:
             index = dst
-        elif out == 2 * size:
+        elif two_d and out == 2 * size:
             index = dst >> 1
         else:
             index = np.floor(dst.astype(np.float32) * step)
@@ -456,6 +462,9 @@ def interpolate_axis(size: int, out: int, scale: float | None, mode: str, align_
         weight = np.ones(out, dtype if dtype.kind == "f" else np.float64)
         return (index, index), (weight, weight * 0)
     f = np.float64 if dtype == np.float64 else np.float32
+    if out == size:
+        weight = np.ones(out, dtype)
+        return (dst, dst), (weight, weight * 0)
     if align_corners:
         step = f(size - 1) / f(out - 1) if out > 1 else f(0)
         real = step * dst.astype(f)
@@ -517,8 +526,8 @@ def interpolate(
     dtypes = pool_dtypes(x) if mode.startswith("nearest") else filter_dtypes(x)
     if nd == 1:
         x, out, scales = x[:, :, np.newaxis], (1, *out), (None, *scales)
-    rows, row_weights = interpolate_axis(x.shape[2], out[0], scales[0], mode, bool(align_corners), dtypes.compute)
-    cols, col_weights = interpolate_axis(x.shape[3], out[1], scales[1], mode, bool(align_corners), dtypes.compute)
+    rows, row_weights = interpolate_axis(x.shape[2], out[0], scales[0], mode, bool(align_corners), dtypes.compute, nd == 2)
+    cols, col_weights = interpolate_axis(x.shape[3], out[1], scales[1], mode, bool(align_corners), dtypes.compute, nd == 2)
     linear = mode in ("linear", "bilinear")
     return InterpolateCall(
         prepared(x, dtypes.compute), rows, cols, row_weights, col_weights, linear, nd == 2, out, dtypes.out, True
