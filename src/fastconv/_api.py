@@ -571,7 +571,7 @@ def filter2d(
     [[0.333, 0.333, 0.0], [0.333, 0.333, 0.333], [0.0, 0.333, 0.333]]
     """
     check.warn_channels_last("filter2d", image, channel_axis)
-    return _filter2d(image, kernel, boundary, fillvalue, channel_axis, method, backend, "filter2d")
+    return _filter2d_planes(image, kernel, boundary, fillvalue, channel_axis, method, backend, "filter2d")
 
 
 def _filter2d_planes(image, kernel, boundary, fillvalue, channel_axis, method: Method, backend: Backend, func: str) -> np.ndarray:

@@ -23,6 +23,8 @@ import numpy as np
 
 def is_device(value: Any) -> bool:
     """Whether ``value`` is a CUDA device array (or a simulated one)."""
+    if isinstance(value, DeviceArray):
+        return True
     if isinstance(value, (np.ndarray, list, tuple, int, float, str, bytes)) or value is None:
         return False
     return hasattr(value, "__cuda_array_interface__") or _is_simulated(value)
