@@ -58,8 +58,10 @@ def summary(data: dict[str, Any]) -> list[str]:
     if start and start[0] >= 0.5:
         lines.append(f"note: other processes were running (load {start[0]:.2f} before the run), so these numbers are noisy")
     if p:
-        lines.insert(4, f"peaks measured in this run: GEMM {p['gflops']:.0f} GFLOP/s (float32 np.matmul {p['gemm_n']}x{p['gemm_n']}), "
-                     f"copy {p['gbps']:.1f} GB/s (np.copyto {p['copy_mib']} MiB, read + write)")
+        gemm = f"GEMM {p.get('gemm_gflops', p['gflops']):.0f} GFLOP/s (float32 np.matmul {p['gemm_n']}x{p['gemm_n']})"
+        kind = p.get("peak_kind", "gemm")
+        compute = gemm if kind == "gemm" else f"FMA {p['gflops']:.0f} GFLOP/s (float32, {kind[3:]}-bit vectors, the compute peak), {gemm}"
+        lines.insert(4, f"peaks measured in this run: {compute}, copy {p['gbps']:.1f} GB/s (np.copyto {p['copy_mib']} MiB, read + write)")
     return lines
 
 
@@ -79,7 +81,7 @@ def tables(data: dict[str, Any]) -> Iterator[Table]:
     if rows:
         yield (
             "Median time per call (interleaved rounds in shuffled order, each timed call after two untimed ones); speed-up = this row's time / the fastconv backend's time; "
-            "% peak = rate / the measured GEMM peak (compute-bound) or copy bandwidth (memory-bound); "
+            "% peak = rate / the measured compute peak (the FMA peak of the vector type, or GEMM without one) or copy bandwidth (memory-bound); "
             "FLOPs are the direct method's, so separable or FFT methods can pass 100%",
             ["op", "case", "implementation", "ms", "rate", "% peak", *[f"speed-up of {i}" for i in impls]],
             rows,

@@ -1,8 +1,15 @@
 """The cpu backend's convolutions: ``conv2d`` and ``conv_transpose2d``.
 
-``conv2d`` picks its kernel per call: BLAS GEMMs on im2col tiles for dense
-float layers (``_uses_gemm``), the banded depthwise kernel for narrow
-depthwise planes, and the direct tiled correlation for everything else.
+``conv2d`` picks its kernel family per call (see :func:`conv2d`):
+
+- dense and grouped float32 / float64 layers: the register-blocked
+  explicit-SIMD kernel of ``direct.py``, on a target with AVX2 or AVX-512;
+- depthwise layers: the banded depthwise kernel for planes up to
+  ``DEPTHWISE_MAX_WIDTH`` wide, the direct tiled correlation beyond;
+- on a target without SIMD vectors: BLAS GEMMs on im2col tiles for dense
+  float layers (``_uses_gemm``), the direct tiled correlation otherwise;
+- integers: the direct tiled correlation (exact int64).
+
 Each kernel parallelizes with ``prange`` over disjoint outputs, so that a
 single image still uses every core.
 """
@@ -15,6 +22,7 @@ from numba import njit, prange
 
 from ..._calls import ConvCall, ConvTransposeCall, conv_out_size
 from ..._padding import SKIP
+from . import direct
 from .common import FASTMATH, KERNEL, _activate, _fill_band, _fill_phases, _inside, _nine_taps, _tables, _tap_span, _three_taps
 
 
@@ -308,12 +316,16 @@ def conv2d(call: ConvCall) -> np.ndarray:
     out = np.empty((n, o, ho, wo), x.dtype)
     if out.size == 0:
         return out
+    depthwise = call.groups == x.shape[1] == o
+    if not depthwise and direct.supported(x.dtype):
+        bias = None if call.bias is None else np.ascontiguousarray(call.bias)
+        return direct.conv2d_direct(x, w, bias, call.stride, call.pads, call.dilation, call.boundary, call.activation, out)
     if _uses_gemm(x, w, call.groups):
         bias = None if call.bias is None else np.ascontiguousarray(call.bias)
         _conv2d_gemm(x, w, bias, *_tables(x.shape, call.pads, call.boundary), call, out)
         return out
     bias = np.zeros(o, x.dtype) if call.bias is None else np.ascontiguousarray(call.bias)
-    if call.groups == x.shape[1] == o and wo <= DEPTHWISE_MAX_WIDTH:
+    if depthwise and wo <= DEPTHWISE_MAX_WIDTH:
         _conv2d_depthwise(x, w, bias, call, out)
         return out
     _run_correlation(
