@@ -27,14 +27,15 @@ Examples
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import _api
+from . import _api, _calls
 from ._api import IntPair
+from ._backends.numpy import activate
 
 __all__ = [
     "ACTIVATIONS",
@@ -67,48 +68,24 @@ def _array(value: ArrayLike | None) -> np.ndarray | None:
     return None if value is None else np.ascontiguousarray(value)
 
 
-def _relu(x: np.ndarray, out: np.ndarray) -> np.ndarray:
-    return np.maximum(x, 0, out=out)
-
-
-def _relu6(x: np.ndarray, out: np.ndarray) -> np.ndarray:
-    return np.minimum(np.maximum(x, 0, out=out), 6, out=out)
-
-
-def _silu(x: np.ndarray, out: np.ndarray) -> np.ndarray:
-    from scipy.special import expit
-
-    return np.multiply(x, expit(x), out=out)
-
-
-def _gelu(x: np.ndarray, out: np.ndarray) -> np.ndarray:
-    from scipy.special import erf
-
-    half = x * x.dtype.type(0.5)
-    return np.multiply(half, erf(x * x.dtype.type(np.sqrt(0.5))) + 1, out=out)
-
-
 def _gelu_tanh(x: np.ndarray, out: np.ndarray) -> np.ndarray:
     inner = np.tanh(x.dtype.type(np.sqrt(2 / np.pi)) * (x + x.dtype.type(0.044715) * x * x * x)) + 1
     return np.multiply(x * x.dtype.type(0.5), inner, out=out)
 
 
 # torch's activations that a convolution can apply in its own pass (``fastconv.conv2d(activation=...)``).
-ACTIVATIONS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
-    "relu": _relu,
-    "relu6": _relu6,
-    "silu": _silu,
-    "gelu": _gelu,
-}
+ACTIVATIONS = tuple(name for name in _calls.ACTIVATIONS if name is not None)
 
 
 def _activate(name: str | None, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """``x`` through the named activation, written into ``out`` (a fresh array when None)."""
+    """``x`` through the named activation (the numpy backend's, as the conv kernels fuse it), written into ``out``."""
     if name is None:
         return x
+    y = activate(x, _calls.ACTIVATIONS.index(name))
     if out is None:
-        out = np.empty_like(x)
-    return ACTIVATIONS[name](x, out)
+        return y if y is not x else y.copy()
+    np.copyto(out, y)
+    return out
 
 
 def _pair(value: Any) -> Any:

@@ -1,4 +1,9 @@
-"""The cpu backend's pooling: max (with torch's indices), average, adaptive and global."""
+"""The cpu backend's pooling: max (with torch's indices), average, adaptive and global.
+
+On a target with SIMD vectors, float max and average pooling run on the
+explicit-SIMD band kernels (``pool_simd.py``, ``bands.py``); the plain
+kernels here run the other dtypes and targets, and adaptive pooling.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from numba import njit, prange
 
 from ..._calls import AdaptiveCall, PoolCall, adaptive_span, avg_pool_counts, lowest, wins
 from ..._padding import source_index
+from . import pool_simd
 from .common import KERNEL, _add_tap, _inside
 
 _wins = njit(inline="always")(wins)
@@ -96,7 +102,12 @@ def max_pool2d(call: PoolCall, return_indices: bool):
     out = np.empty(x.shape[:2] + call.out_size, x.dtype)
     geometry = (*call.kernel, *call.stride, *call.padding, *call.dilation)
     indices = np.empty(out.shape, np.int64) if return_indices else None
-    if out.size and return_indices:
+    simd = pool_simd.supported(x.dtype) and (
+        not return_indices or pool_simd.supports_indices(x.shape, call.kernel, call.padding, call.dilation, x.dtype)
+    )
+    if out.size and simd:
+        pool_simd.max_pool2d(x, call.kernel, call.stride, call.padding, call.dilation, call.out_size, out, indices)
+    elif out.size and return_indices:
         _max_pool2d_indices_kernel(x, *geometry, lowest(x.dtype), out, indices)
     elif out.size:
         _max_pool2d_kernel(x, *geometry, lowest(x.dtype), out)
@@ -125,7 +136,9 @@ def _avg_pool2d_kernel(x, kh, kw, sh, sw, ph, ph_w, cols, divisor, out):
 def avg_pool2d(call: PoolCall, count_include_pad: bool, divisor_override: int | None):
     x = np.ascontiguousarray(call.input)
     out = np.empty(x.shape[:2] + call.out_size, x.dtype)
-    if out.size:
+    if out.size and pool_simd.supported(x.dtype):
+        pool_simd.avg_pool2d(x, call.kernel, call.stride, call.padding, call.out_size, count_include_pad, divisor_override, out)
+    elif out.size:
         (kh, kw), (sh, sw), (ph, pw) = call.kernel, call.stride, call.padding
         if divisor_override:
             divisor = np.full(call.out_size, divisor_override, x.dtype)

@@ -1,0 +1,68 @@
+"""Depthwise conv2d (groups == in channels == out channels), NCHW in and out, on the SIMD band kernels (``bands.py``).
+
+Entry: :func:`conv2d_depthwise` takes plain arrays and parameters and fills a
+preallocated output; no validation.  :func:`supported` says whether the path
+exists for a dtype on numba's target.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..._padding import source_index
+from . import bands
+
+ACTIVATIONS = (None, "relu", "relu6", "silu", "gelu")
+_plans: dict = {}
+
+
+def supported(dtype) -> bool:
+    """Whether the SIMD depthwise kernel exists for ``dtype`` on numba's target."""
+    return bands.supported(dtype)
+
+
+def _plan(key):
+    p = _plans.get(key)
+    if p is None:
+        (nb, c, h, wd), (kh, kw), stride, pads, dilation, boundary, itemsize, band_bytes = key
+        top, bottom, left, right = pads
+        (sh, sw), (dh, dw) = stride, dilation
+        ho = (h + top + bottom - dh * (kh - 1) - 1) // sh + 1
+        wo = (wd + left + right - dw * (kw - 1) - 1) // sw + 1
+        g = bands.geometry(h, wd, ho, wo, (kh, kw), stride, dilation, pads, itemsize, band_bytes)
+        rows = source_index(h, top, h + top + bottom, boundary)
+        cols = source_index(wd, left, wd + left + right, boundary)
+        units = nb * c * -(-ho // g["band_rows"])
+        p = (rows, cols, g["slots"], g["toff"], ho, wo, g["wq"], g["ext_h"], g["band_rows"], bands.per_job(units))
+        if len(_plans) > 256:
+            _plans.clear()
+        _plans[key] = p
+    return p
+
+
+def conv2d_depthwise(x, w, bias, stride, pads, dilation, boundary, activation, out, band_bytes=None):
+    """``out[:] = conv2d(pad(x, pads, boundary), w, bias, stride, dilation, groups=C)`` + activation.
+
+    ``x`` (N, C, H, W) and ``w`` (C, 1, kh, kw) C-contiguous float32 / float64,
+    ``bias`` (C,) or None, ``stride`` / ``dilation`` pairs, ``pads`` (top,
+    bottom, left, right), ``boundary`` "constant" (zeros), "reflect", "edge",
+    "wrap" or "symmetric", ``activation`` a code (0 none, 1 relu, 2 relu6,
+    3 silu, 4 gelu) or its name, ``out`` a C-contiguous (N, C, Ho, Wo) array of
+    x's dtype, which is returned.  ``band_bytes`` overrides the band size (tests).
+    """
+    act = activation if isinstance(activation, (int, np.integer)) else ACTIVATIONS.index(activation)
+    nb, c, h, wd = x.shape
+    kh, kw = w.shape[2], w.shape[3]
+    key = (x.shape, (kh, kw), tuple(stride), tuple(pads), tuple(dilation), boundary, x.itemsize, band_bytes)
+    rows, cols, slots, toff, ho, wo, wq, ext_h, band_rows, per_job = _plan(key)
+    if bias is None:
+        bias = np.zeros(c, x.dtype)
+    mod = bands.kernel_module(x.dtype)
+    flat = out.reshape(-1)
+    mod.depthwise(
+        x.reshape(-1), w.reshape(-1), bias, rows, cols, slots, toff, nb * c, c, h, wd, ho, wo, wq, ext_h,
+        stride[0], pads[2], band_rows, per_job, int(act) if act < 3 else 0, flat,
+    )
+    if act >= 3:  # silu / gelu: a scalar pass over the output
+        mod.activate(flat, nb * c, int(act))
+    return out

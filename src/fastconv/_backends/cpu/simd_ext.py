@@ -1,0 +1,119 @@
+"""Intrinsics on top of ``simd.py`` that the depthwise and pooling kernels need (``simd.py`` stays as it is).
+
+=====================================  ==============================================
+``veven(a, b)``, ``vodd(a, b)``        lanes 0, 2, 4, ... / 1, 3, 5, ... of the concatenation ``a ++ b``
+                                       (a stride-2 de-interleave: ``vpermt2ps`` on AVX-512)
+``vwins(v, best)``                     the mask ``v > best or v != v`` (torch's max-pool rule: NaN wins,
+                                       first of equal maxima), lane-wise
+``vany(m)``                            whether any lane of a mask is set
+``vstore_i64(a, i, v)``                ``a.flat[i : i+N] = int64(v)`` (truncating; ``a`` an int64 array)
+``vstore_i64_masked(a, i, v, n)``      the lanes ``< n`` only
+=====================================  ==============================================
+
+Kernels built on these must carry :data:`SOURCE_HASH` in their cache identity, as for ``simd.SOURCE_HASH``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from .simd import Vec, VMask, _lane_mask, _llvm_vec, _ptr, _same_vec
+
+SOURCE_HASH = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
+
+
+def _half(which):
+    @intrinsic
+    def impl(typingctx, a, b):
+        if not _same_vec(a, b):
+            return None
+
+        def codegen(context, builder, sig, args):
+            lanes = [2 * i + which for i in range(a.n)]
+            return builder.shuffle_vector(args[0], args[1], ir.Constant(ir.VectorType(ir.IntType(32), a.n), lanes))
+
+        return a(a, b), codegen
+
+    return impl
+
+
+veven, vodd = _half(0), _half(1)
+
+
+@intrinsic
+def vwins(typingctx, v, best):
+    """``v > best or v != v`` lane-wise (ordered greater-than, or v NaN)."""
+    if not _same_vec(v, best):
+        return None
+
+    def codegen(context, builder, sig, args):
+        gt = builder.fcmp_ordered(">", args[0], args[1])
+        nan = builder.fcmp_unordered("uno", args[0], args[0])
+        return builder.or_(gt, nan)
+
+    return VMask(v.n)(v, best), codegen
+
+
+@intrinsic
+def vany(typingctx, m):
+    """Whether any lane of the mask ``m`` is set."""
+    if not isinstance(m, VMask):
+        return None
+
+    def codegen(context, builder, sig, args):
+        bits = builder.bitcast(args[0], ir.IntType(m.n))
+        return builder.icmp_unsigned("!=", bits, ir.Constant(ir.IntType(m.n), 0))
+
+    return types.boolean(m), codegen
+
+
+def _i64_vec(v: Vec):
+    return ir.VectorType(ir.IntType(64), v.n)
+
+
+@intrinsic
+def vstore_i64(typingctx, arr, idx, v):
+    """``arr.flat[idx : idx + N] = v`` converted (truncating) to int64."""
+    if not (isinstance(arr, types.Array) and arr.dtype == types.int64 and isinstance(idx, types.Integer) and isinstance(v, Vec)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        p = _ptr(context, builder, sig.args[0], args[0], sig.args[1], args[1])
+        iv = builder.fptosi(args[2], _i64_vec(v))
+        builder.store(iv, builder.bitcast(p, _i64_vec(v).as_pointer()), align=8)
+        return context.get_dummy_value()
+
+    return types.void(arr, idx, v), codegen
+
+
+@intrinsic
+def vstore_i64_masked(typingctx, arr, idx, v, count):
+    """The lanes ``l < count`` of ``vstore_i64``; the others touch no memory."""
+    if not (
+        isinstance(arr, types.Array) and arr.dtype == types.int64 and isinstance(idx, types.Integer)
+        and isinstance(v, Vec) and isinstance(count, types.Integer)
+    ):
+        return None
+
+    def codegen(context, builder, sig, args):
+        ivt = _i64_vec(v)
+        p = builder.bitcast(_ptr(context, builder, sig.args[0], args[0], sig.args[1], args[1]), ivt.as_pointer())
+        iv = builder.fptosi(args[2], ivt)
+        mask = _lane_mask(builder, v, context.cast(builder, args[3], sig.args[3], types.intp))
+        fnty = ir.FunctionType(ir.VoidType(), [ivt, ivt.as_pointer(), ir.IntType(32), mask.type])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.masked.store.v{v.n}i64.p0")
+        builder.call(fn, [iv, p, ir.Constant(ir.IntType(32), 8), mask])
+        return context.get_dummy_value()
+
+    return types.void(arr, idx, v, count), codegen
+
+
+_ = _llvm_vec  # re-exported helpers stay referenced
+
+__all__ = ["SOURCE_HASH", "vany", "veven", "vodd", "vstore_i64", "vstore_i64_masked", "vwins"]
