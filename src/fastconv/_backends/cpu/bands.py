@@ -34,18 +34,12 @@ kernel compiled against other intrinsics.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import os
-import sys
-import tempfile
-import threading
 from pathlib import Path
 
 import numpy as np
 
-from . import simd, simd_ext
+from . import generated, simd, simd_ext
 
-HERE = Path(__file__).resolve().parent
 GEN_HASH = hashlib.sha256(
     Path(simd.__file__).read_bytes() + Path(simd_ext.__file__).read_bytes() + Path(__file__).read_bytes()
 ).hexdigest()[:12]
@@ -458,47 +452,11 @@ def _source(dtype: str, n: int) -> str:
     return "\n".join(parts)
 
 
-def _gen_dir() -> Path:
-    for folder in (HERE / "_gen", Path(os.environ.get("NUMBA_CACHE_DIR") or tempfile.gettempdir()) / f"fastconv-gen-{os.getuid() if hasattr(os, 'getuid') else 0}"):
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            probe = folder / f".probe-{os.getpid()}"
-            probe.write_text("")
-            probe.unlink()
-            return folder
-        except OSError:
-            continue
-    raise OSError("fastconv: no writable folder for the generated SIMD kernels")
-
-
-_modules: dict = {}
-_lock = threading.Lock()
-
-
 def kernel_module(dtype, n: int | None = None):
     """The generated module of band kernels for ``dtype`` and ``n`` lanes (default: the target's)."""
     dtype = np.dtype(dtype).name
     n = n or simd.lanes(dtype)
-    key = (dtype, n)
-    mod = _modules.get(key)
-    if mod is not None:
-        return mod
-    with _lock:
-        mod = _modules.get(key)
-        if mod is None:
-            name = f"_bands_{simd.SOURCE_HASH}_{simd_ext.SOURCE_HASH}_{GEN_HASH}_{dtype}_n{n}"
-            path = _gen_dir() / f"{name}.py"
-            src = _source(dtype, n)
-            if not path.exists() or path.read_text() != src:
-                tmp = path.with_suffix(f".tmp{os.getpid()}")
-                tmp.write_text(src)
-                os.replace(tmp, path)
-            spec = importlib.util.spec_from_file_location(f"fastconv._backends.cpu._gen.{name}", path)
-            mod = importlib.util.module_from_spec(spec)
-            sys.modules[spec.name] = mod
-            spec.loader.exec_module(mod)
-            _modules[key] = mod
-    return mod
+    return generated.load(f"_bands_{simd.SOURCE_HASH}_{simd_ext.SOURCE_HASH}_{GEN_HASH}_{dtype}_n{n}", lambda: _source(dtype, n))
 
 
 def geometry(h, wd, ho, wo, kernel, stride, dilation, pads, itemsize, band_bytes=None):

@@ -46,11 +46,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.util
-import os
-import sys
-import tempfile
-import threading
 from pathlib import Path
 
 import numba
@@ -58,9 +53,8 @@ import numpy as np
 
 from ..._calls import ACTIVATIONS, conv_out_size
 from ..._padding import source_index
-from . import simd
+from . import generated, simd
 
-HERE = Path(__file__).resolve().parent
 GEN_HASH = hashlib.sha256(
     Path(simd.__file__).read_bytes() + Path(__file__).read_bytes()
 ).hexdigest()[:12]
@@ -372,53 +366,15 @@ def _source(dtype: str, n: int, tiles) -> str:
     return head + "\n" + uks + _PLANES + _DRIVER
 
 
-def _gen_dir() -> Path:
-    for folder in (
-        HERE / "_gen",
-        Path(os.environ.get("NUMBA_CACHE_DIR") or tempfile.gettempdir())
-        / f"fastconv-gen-{os.getuid() if hasattr(os, 'getuid') else 0}",
-    ):
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            probe = folder / f".probe-{os.getpid()}"
-            probe.write_text("")
-            probe.unlink()
-            return folder
-        except OSError:
-            continue
-    raise OSError("fastconv: no writable folder for the generated SIMD kernels")
-
-
-_modules: dict = {}
-_lock = threading.Lock()
-
-
 def kernel_module(dtype, n: int | None = None, tiles=None):
     """The generated module of kernels for ``dtype`` and ``n`` lanes, with a micro-kernel ``uk{i}`` per tile of
     ``tiles`` ((OT, PT) pairs; default: the target's TILE_CHOICES), and ``tile_index(tile)``."""
     dtype = np.dtype(dtype).name
     n = n or simd.lanes(dtype)
     tiles = tuple(tuple(t) for t in (tiles or TILE_CHOICES[simd.VECTOR_BITS]))
-    key = (dtype, n, tiles)
-    with _lock:
-        mod = _modules.get(key)
-        if mod is None:
-            tag = "_".join(f"o{ot}p{pt}" for ot, pt in tiles)
-            name = f"_direct_{simd.SOURCE_HASH}_{GEN_HASH}_{dtype}_n{n}_{tag}"
-            path = _gen_dir() / f"{name}.py"
-            src = _source(dtype, n, tiles)
-            if not path.exists() or path.read_text() != src:
-                tmp = path.with_suffix(f".tmp{os.getpid()}")
-                tmp.write_text(src)
-                os.replace(tmp, path)
-            spec = importlib.util.spec_from_file_location(
-                f"fastconv._backends.cpu._gen.{name}", path
-            )
-            mod = importlib.util.module_from_spec(spec)
-            sys.modules[spec.name] = mod
-            spec.loader.exec_module(mod)
-            mod.TILES = tiles
-            _modules[key] = mod
+    tag = "_".join(f"o{ot}p{pt}" for ot, pt in tiles)
+    mod = generated.load(f"_direct_{simd.SOURCE_HASH}_{GEN_HASH}_{dtype}_n{n}_{tag}", lambda: _source(dtype, n, tiles))
+    mod.TILES = tiles
     return mod
 
 
