@@ -297,7 +297,7 @@ def test_a_3x3_conv2d_on_64_1024x1024_channels_needs_only_its_result_and_a_small
 CACHE_SCRIPT = """
     import os, warnings, numpy as np, fastconv as fc
     warnings.simplefilter("ignore")
-    x = np.arange(64.0).reshape(1, 1, 8, 8)
+    x = np.arange(64).reshape(1, 1, 8, 8)  # int64: the plain kernel (floats run the generated SIMD ones)
     assert (fc.max_pool2d(x, 2, backend="cpu") == fc.max_pool2d(x, 2, backend="numpy")).all()
     from fastconv._backends.cpu import pool
     stats = pool._max_pool2d_kernel.stats

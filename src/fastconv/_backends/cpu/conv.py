@@ -3,7 +3,10 @@
 ``conv2d`` picks its kernel family per call (see :func:`conv2d`):
 
 - dense and grouped float32 / float64 layers: the register-blocked
-  explicit-SIMD kernel of ``direct.py``, on a target with AVX2 or AVX-512;
+  explicit-SIMD kernel of ``direct.py``, on a target with AVX2 or AVX-512,
+  as many images at a time as its padded copy of the input fits in
+  ``DIRECT_WORKSPACE_BYTES`` (an image larger than that runs the GEMM path,
+  whose workspace is a 4 MiB tile);
 - depthwise layers: the banded depthwise kernel for planes up to
   ``DEPTHWISE_MAX_WIDTH`` wide, the direct tiled correlation beyond;
 - on a target without SIMD vectors: BLAS GEMMs on im2col tiles for dense
@@ -306,6 +309,15 @@ def _conv2d_depthwise(x, w, bias, call: ConvCall, out):
     )
 
 
+DIRECT_WORKSPACE_BYTES = 32 << 20  # the SIMD kernel's padded copy of the input: a call takes as many images as fit
+
+
+def _direct_images(x: np.ndarray, w: np.ndarray, call: ConvCall) -> int:
+    """How many images one call of the SIMD kernel takes (0: one image's planes exceed the workspace)."""
+    per_image = direct.workspace_bytes(x.shape[1:], w.shape, call.stride, call.pads, call.dilation, x.itemsize)
+    return x.shape[0] if per_image == 0 else min(x.shape[0], DIRECT_WORKSPACE_BYTES // per_image)
+
+
 def conv2d(call: ConvCall) -> np.ndarray:
     x, w = np.ascontiguousarray(call.input), np.ascontiguousarray(call.weight)
     n, _, h, wd = x.shape
@@ -317,9 +329,12 @@ def conv2d(call: ConvCall) -> np.ndarray:
     if out.size == 0:
         return out
     depthwise = call.groups == x.shape[1] == o
-    if not depthwise and direct.supported(x.dtype):
+    per_call = _direct_images(x, w, call) if not depthwise and direct.supported(x.dtype) else 0
+    if per_call:
         bias = None if call.bias is None else np.ascontiguousarray(call.bias)
-        return direct.conv2d_direct(x, w, bias, call.stride, call.pads, call.dilation, call.boundary, call.activation, out)
+        for i in range(0, n, per_call):
+            direct.conv2d_direct(x[i : i + per_call], w, bias, call.stride, call.pads, call.dilation, call.boundary, call.activation, out[i : i + per_call])
+        return out
     if _uses_gemm(x, w, call.groups):
         bias = None if call.bias is None else np.ascontiguousarray(call.bias)
         _conv2d_gemm(x, w, bias, *_tables(x.shape, call.pads, call.boundary), call, out)

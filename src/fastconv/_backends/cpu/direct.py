@@ -558,6 +558,13 @@ def _zeros(n, dtype):
     return np.zeros(n, dtype)
 
 
+@functools.lru_cache(maxsize=256)
+def workspace_bytes(image_shape, w_shape, stride, pads, dilation, itemsize) -> int:
+    """Bytes of the flat phase planes one image of ``image_shape`` (C, H, W) is copied into (0: read in place)."""
+    g = plan((1, *image_shape), w_shape, stride, pads, dilation, None, itemsize, TILES[simd.VECTOR_BITS])
+    return 0 if g["in_place"] else image_shape[0] * g["plane_len"] * itemsize
+
+
 def conv2d_direct(
     x,
     w,
