@@ -15,6 +15,7 @@ Hypothesis runs the "ci" profile (300 examples per property, derandomized);
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 import numpy as np
@@ -247,3 +248,17 @@ def assert_unchanged(before: list[np.ndarray], *arrays: Any) -> None:
     """Inputs are never modified."""
     for old, new in zip(before, arrays):
         np.testing.assert_array_equal(np.asarray(new), old, err_msg="an input was modified")
+
+
+def asm_blocks(asm: str) -> list[list[str]]:
+    """The instructions of each basic block of a function's assembly (labels split blocks; directives dropped)."""
+    blocks, cur = [], []
+    for line in asm.splitlines():
+        s = line.strip()
+        if re.match(r"^\.?[A-Za-z0-9_$.]+:", s):
+            blocks.append(cur)
+            cur = []
+        elif s and not s.startswith((".", "#")):
+            cur.append(s)
+    blocks.append(cur)
+    return blocks

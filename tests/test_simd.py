@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import asm_blocks
 from numba import njit
 
 from fastconv._backends.cpu import (
@@ -549,16 +550,7 @@ def test_generated_files_carry_the_simd_hash():
 
 def hot_loop(asm: str) -> list[str]:
     """The instructions of the basic block with the most vector FMAs (the micro-kernel's reduction loop)."""
-    blocks, cur = [], []
-    for line in asm.splitlines():
-        s = line.strip()
-        if re.match(r"^\.?[A-Za-z0-9_$.]+:", s):
-            blocks.append(cur)
-            cur = []
-        elif s and not s.startswith((".", "#")):
-            cur.append(s)
-    blocks.append(cur)
-    return max(blocks, key=lambda b: sum(i.startswith("vfmadd") for i in b))
+    return max(asm_blocks(asm), key=lambda b: sum(i.startswith("vfmadd") for i in b))
 
 
 def asm_report(dtype) -> dict:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import asm_blocks
 
 from fastconv._backends.cpu import simd
 
@@ -264,19 +265,6 @@ def test_generated_files_carry_the_hashes():
 # --- the micro-kernels' assembly ------------------------------------------------------------------
 
 
-def _blocks(asm):
-    blocks, cur = [], []
-    for line in asm.splitlines():
-        s = line.strip()
-        if re.match(r"^\.?[A-Za-z0-9_$.]+:", s):
-            blocks.append(cur)
-            cur = []
-        elif s and not s.startswith((".", "#")):
-            cur.append(s)
-    blocks.append(cur)
-    return blocks
-
-
 def asm_report(dtype, kind):
     """The hot loop of micro-kernel ``kind`` ("dw", "max", "avg"): counts of its vector ops and stack operands."""
     import numba
@@ -293,7 +281,7 @@ def asm_report(dtype, kind):
     reg = {512: "zmm", 256: "ymm"}[simd.VECTOR_BITS]
     suffix = "ps" if np.dtype(dtype) == np.float32 else "pd"
     op = {"dw": "vfmadd", "max": "vcmp", "avg": "vadd"}[kind]
-    loop = max(_blocks(fresh.inspect_asm(sig)), key=lambda b: sum(x.startswith(op) for x in b))
+    loop = max(asm_blocks(fresh.inspect_asm(sig)), key=lambda b: sum(x.startswith(op) for x in b))
     return dict(
         ops=sum(bool(re.match(rf"{op}\w*{suffix}\s.*%{reg}", x)) for x in loop),
         narrow=sum(x.startswith(op) and f"%{reg}" not in x for x in loop),
