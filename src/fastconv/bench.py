@@ -29,7 +29,6 @@ import fastconv as fc
 
 from . import _bench_machine as machine
 from ._bench_machine import THREAD_POOLS, thread_counts
-from ._samples import sample_args
 
 Setup = Callable[[dict[str, Any]], Callable[[], Any]]
 TIERS = ("public", "extra", "large")
@@ -121,11 +120,6 @@ def select_cases(ops: Iterable[str] | None = None, tiers: Iterable[str] = ("publ
     """The cases of ``ops`` (default all) in ``tiers``, in table order."""
     ops, tiers = set(ops or OPS), set(tiers)
     return [c for c in CASES if c.op in ops and c.tier in tiers]
-
-
-def smoke_args(op: str, dtype: Any = np.float32) -> dict[str, Any]:
-    """Small arguments for ``op`` (``_samples``, the table every test and probe shares)."""
-    return sample_args(op, dtype)
 
 
 # --- implementations ------------------------------------------------------------------------
