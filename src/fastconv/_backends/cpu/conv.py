@@ -7,8 +7,11 @@
   as many images at a time as its padded copy of the input fits in
   ``DIRECT_WORKSPACE_BYTES`` (an image larger than that runs the GEMM path,
   whose workspace is a 4 MiB tile);
-- depthwise layers: the banded depthwise kernel for planes up to
-  ``DEPTHWISE_MAX_WIDTH`` wide, the direct tiled correlation beyond;
+- depthwise float32 / float64 layers: the explicit-SIMD band kernel of
+  ``depthwise.py`` (``bands.py``) on a target with AVX2 or AVX-512, where
+  its L1-sized bands suit the plane width (``depthwise.suits``); else the
+  banded depthwise kernel here for planes up to ``DEPTHWISE_MAX_WIDTH``
+  wide and the direct tiled correlation beyond;
 - on a target without SIMD vectors: BLAS GEMMs on im2col tiles for dense
   float layers (``_uses_gemm``), the direct tiled correlation otherwise;
 - integers: the direct tiled correlation (exact int64).
@@ -25,6 +28,7 @@ from numba import njit, prange
 
 from ..._calls import ConvCall, ConvTransposeCall, conv_out_size
 from ..._padding import SKIP
+from . import depthwise as simd_depthwise
 from . import direct
 from .common import FASTMATH, KERNEL, _activate, _fill_band, _fill_phases, _inside, _nine_taps, _tables, _tap_span, _three_taps
 
@@ -340,6 +344,9 @@ def conv2d(call: ConvCall) -> np.ndarray:
         _conv2d_gemm(x, w, bias, *_tables(x.shape, call.pads, call.boundary), call, out)
         return out
     bias = np.zeros(o, x.dtype) if call.bias is None else np.ascontiguousarray(call.bias)
+    if depthwise and simd_depthwise.supported(x.dtype) and simd_depthwise.suits(x.shape, (kh, kw), call.stride, call.pads, call.dilation, x.itemsize):
+        simd_depthwise.conv2d_depthwise(x, w, bias, call.stride, call.pads, call.dilation, call.boundary, call.activation, out)
+        return out
     if depthwise and wo <= DEPTHWISE_MAX_WIDTH:
         _conv2d_depthwise(x, w, bias, call, out)
         return out

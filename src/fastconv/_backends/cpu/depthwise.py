@@ -7,18 +7,33 @@ exists for a dtype on numba's target.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
+from ..._calls import ACTIVATIONS
 from ..._padding import source_index
 from . import bands
 
-ACTIVATIONS = (None, "relu", "relu6", "silu", "gelu")
 _plans: dict = {}
 
 
 def supported(dtype) -> bool:
     """Whether the SIMD depthwise kernel exists for ``dtype`` on numba's target."""
     return bands.supported(dtype)
+
+
+@functools.lru_cache(maxsize=256)
+def suits(x_shape, kernel, stride, pads, dilation, itemsize) -> bool:
+    """Whether the band kernel suits the call: a band's extra input rows (kernel height - 1) cost at
+    most a quarter of its rows; wider planes leave too few rows in an L1-sized band."""
+    _, _, h, wd = x_shape
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    top, bottom, left, right = pads
+    ho = (h + top + bottom - dh * (kh - 1) - 1) // sh + 1
+    wo = (wd + left + right - dw * (kw - 1) - 1) // sw + 1
+    g = bands.geometry(h, wd, ho, wo, kernel, stride, dilation, pads, itemsize)
+    return g["band_rows"] >= min(ho, 4 * g["ext_h"])
 
 
 def _plan(key):
