@@ -6,7 +6,9 @@ import numpy as np
 from numba import njit, prange
 
 from ..._calls import PlaneCall, conv_out_size
-from .common import KERNEL, _fill_band, _tables
+from . import simd
+from .simd import vbload, vfma, vlanes, vload, vstore, vstore_masked, vzero
+from .common import FASTMATH, KERNEL, _fill_band, _tables
 from .conv import _run_correlation
 
 BAND_ROWS = 32
@@ -89,6 +91,84 @@ def _correlate_planes_kernel(planes, tap_rows, tap_cols, weights, kh, kw, rows, 
                 g += 1
 
 
+@njit(fastmath=FASTMATH, boundscheck=False, cache=True, nogil=True, inline="always")
+def _two_rows(flat, bw, r, c, weights, kh, kw):
+    """Output rows r and r + 1 of the band at columns c .. c + 4 vectors: each input vector
+    loaded serves both rows (tap u of row r, u - 1 of row r + 1); eight FMA chains."""
+    n = vlanes(flat)
+    a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = vzero(flat)
+    for u in range(kh + 1):
+        p = (r + u) * bw + c
+        for v in range(kw):
+            x0, x1, x2, x3 = vload(flat, p + v), vload(flat, p + v + n), vload(flat, p + v + 2 * n), vload(flat, p + v + 3 * n)
+            if u < kh:
+                w = vbload(weights, u * kw + v)
+                a0, a1, a2, a3 = vfma(x0, w, a0), vfma(x1, w, a1), vfma(x2, w, a2), vfma(x3, w, a3)
+            if u > 0:
+                w = vbload(weights, (u - 1) * kw + v)
+                b0, b1, b2, b3 = vfma(x0, w, b0), vfma(x1, w, b1), vfma(x2, w, b2), vfma(x3, w, b3)
+    return a0, a1, a2, a3, b0, b1, b2, b3
+
+
+@njit(fastmath=FASTMATH, boundscheck=False, cache=True, nogil=True, inline="always")
+def _one_vector(flat, bw, r, c, weights, kh, kw):
+    """Output row r of the band at columns c .. c + 1 vector."""
+    a = vzero(flat)
+    for u in range(kh):
+        p = (r + u) * bw + c
+        for v in range(kw):
+            a = vfma(vload(flat, p + v), vbload(weights, u * kw + v), a)
+    return a
+
+
+@njit(fastmath=FASTMATH, boundscheck=False, cache=True, nogil=True, inline="never")
+def _plane_job(job, planes, weights, kh, kw, rows, cols, left, fill, row_bands, col_bands, out):
+    """One (plane, band of rows, band of columns) of ``_correlate_planes_simd``."""
+    n_planes, ho, wo = out.shape
+    b = job // (row_bands * col_bands)
+    r0 = ((job // col_bands) % row_bands) * BAND_ROWS
+    c0 = (job % col_bands) * BAND_COLS
+    r1, c1 = min(r0 + BAND_ROWS, ho), min(c0 + BAND_COLS, wo)
+    bw, nc, nr = c1 - c0 + kw - 1, c1 - c0, r1 - r0
+    n = vlanes(out)
+    flat = np.empty((nr + kh - 1) * bw + 4 * n, out.dtype)  # + slack: a row's last vectors read on
+    flat[-4 * n :] = 0
+    _fill_band(flat[: (nr + kh - 1) * bw].reshape((nr + kh - 1, bw)), planes[b], rows, cols, r0, c0, left, fill)
+    for r in range(0, nr - 1, 2):
+        o = (b * ho + r0 + r) * wo + c0
+        c = 0
+        while c + 4 * n <= nc:
+            a0, a1, a2, a3, b0, b1, b2, b3 = _two_rows(flat, bw, r, c, weights, kh, kw)
+            vstore(out, o + c, a0)
+            vstore(out, o + c + n, a1)
+            vstore(out, o + c + 2 * n, a2)
+            vstore(out, o + c + 3 * n, a3)
+            vstore(out, o + wo + c, b0)
+            vstore(out, o + wo + c + n, b1)
+            vstore(out, o + wo + c + 2 * n, b2)
+            vstore(out, o + wo + c + 3 * n, b3)
+            c += 4 * n
+        while c < nc:
+            vstore_masked(out, o + c, _one_vector(flat, bw, r, c, weights, kh, kw), min(n, nc - c))
+            vstore_masked(out, o + wo + c, _one_vector(flat, bw, r + 1, c, weights, kh, kw), min(n, nc - c))
+            c += n
+    if nr % 2:
+        o = (b * ho + r1 - 1) * wo + c0
+        for c in range(0, nc, n):
+            vstore_masked(out, o + c, _one_vector(flat, bw, nr - 1, c, weights, kh, kw), min(n, nc - c))
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def _correlate_planes_simd(planes, weights, kh, kw, rows, cols, left, fill, out):
+    """``_correlate_planes_kernel`` on the explicit-SIMD layer: each job copies its padded window
+    into a flat band, then runs the taps over vectors along each output row."""
+    n_planes, ho, wo = out.shape
+    row_bands = (ho + BAND_ROWS - 1) // BAND_ROWS
+    col_bands = (wo + BAND_COLS - 1) // BAND_COLS
+    for job in prange(n_planes * row_bands * col_bands):
+        _plane_job(job, planes, weights, kh, kw, rows, cols, left, fill, row_bands, col_bands, out)
+
+
 def correlate_planes(call: PlaneCall) -> np.ndarray:
     planes = np.ascontiguousarray(call.planes)
     kernel = np.ascontiguousarray(call.kernel)
@@ -98,6 +178,10 @@ def correlate_planes(call: PlaneCall) -> np.ndarray:
     out = np.empty((b, h + top + bottom - kh + 1, wd + left + right - kw + 1), planes.dtype)
     fill = planes.dtype.type(call.fillvalue)
     if out.size == 0:
+        return out
+    if call.boundary != "overlap" and simd.VECTOR_BITS is not None and planes.dtype in (np.float32, np.float64):
+        rows, cols = _tables(planes.shape, call.pads, call.boundary)
+        _correlate_planes_simd(planes, kernel.ravel(), kh, kw, rows, cols, left, fill, out)
         return out
     if call.boundary == "overlap" or (kh <= 3 and kw <= 3):
         # np.convolve's one long row with no term outside the input; and kernels that fit the

@@ -436,6 +436,20 @@ def vsplat(typingctx, like, s):
 
 
 @intrinsic
+def vlanes(typingctx, like):
+    """The lanes of ``like``'s vector type, a compile-time constant: one kernel serves every width."""
+    dt = _float_of(like)
+    if not dt:
+        return None
+    n = vec_type(dt).n
+
+    def codegen(context, builder, sig, args):
+        return context.get_constant(types.intp, n)
+
+    return types.intp(like), codegen
+
+
+@intrinsic
 def vzero(typingctx, like):
     """0 in every lane, of ``like``'s dtype."""
     dt = _float_of(like)
@@ -573,6 +587,7 @@ __all__ = [
     "vload_even",
     "vload_even_masked",
     "vload_masked",
+    "vlanes",
     "vlt",
     "vmax",
     "vmin",

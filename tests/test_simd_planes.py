@@ -1,0 +1,105 @@
+"""The explicit-SIMD plane correlation (``planes._correlate_planes_simd``) behind filter2d / convolve2d /
+correlate2d, and conv2d's depthwise dispatch to the SIMD band kernel.
+
+* filter2d on the cpu backend against scipy.ndimage (``naive.filter2d``) on shapes that cross the
+  kernel's row and column bands, odd row counts and rows narrower than a vector, every boundary;
+* an impulse: the kernel comes back, flipped as a correlation places it;
+* the hot loop's assembly: full-width vector FMAs, nothing on the stack;
+* an AVX2 target forced in a subprocess (8 lanes): the same kernels against the numpy backend.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from conftest import asm_blocks
+from numba import njit
+
+import fastconv as fc
+from fastconv._backends.cpu import depthwise, planes, simd
+from fastconv._backends.cpu.common import FASTMATH, _tables
+
+import naive
+from test_simd import HASWELL_FEATURES, _run
+
+needs_simd = pytest.mark.skipif(not simd.VECTOR_BITS, reason="numba's target has no AVX2 / AVX-512")
+SHAPES = [((37, 300), (5, 5)), ((2, 70, 1100), (3, 3)), ((1, 33, 9), (7, 7)), ((3, 3), (5, 5)), ((1, 1), (1, 1)), ((5, 70), (2, 1)), ((64, 515), (3, 7))]
+
+
+@needs_simd
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("boundary", naive.FILTER_BOUNDARIES)
+@pytest.mark.parametrize("shape,ksize", SHAPES)
+def test_filter2d_matches_ndimage(shape, ksize, boundary, dtype):
+    rng = np.random.default_rng(hash((shape, ksize, boundary)) % 2**32)
+    image, kernel = rng.standard_normal(shape).astype(dtype), rng.standard_normal(ksize).astype(dtype)
+    got = fc.filter2d(image, kernel, boundary=boundary, fillvalue=0.5, method="direct", backend="cpu")
+    want = naive.filter2d(image, kernel, boundary, 0.5)
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got, want, rtol=naive.rtol(dtype), atol=naive.rtol(dtype) * np.abs(want).max())
+
+
+@needs_simd
+def test_impulse_returns_the_kernel():
+    image = np.zeros((40, 600), np.float32)
+    image[20, 530] = 1.0
+    kernel = np.arange(1, 36, dtype=np.float32).reshape(5, 7)
+    out = fc.filter2d(image, kernel, boundary="fill", method="direct", backend="cpu")
+    np.testing.assert_array_equal(out[18:23, 527:534], kernel[::-1, ::-1])
+    out[18:23, 527:534] = 0
+    assert not out.any()
+
+
+@needs_simd
+def test_nan_stays_where_it_lands():
+    image = np.ones((20, 200), np.float64)
+    image[5, 100] = np.nan
+    out = fc.filter2d(image, np.ones((3, 3)), boundary="reflect", method="direct", backend="cpu")
+    np.testing.assert_array_equal(np.argwhere(np.isnan(out)), [[r, c] for r in (4, 5, 6) for c in (99, 100, 101)])
+
+
+@needs_simd
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_plane_job_assembly(dtype):
+    fresh = njit(fastmath=FASTMATH, boundscheck=False, nogil=True)(planes._plane_job.py_func)
+    image, kernel = np.ones((1, 40, 300), dtype), np.ones(25, dtype)
+    out = np.empty((1, 36, 296), dtype)
+    rows, cols = _tables(image.shape, (0, 0, 0, 0), "constant")
+    fresh(0, image, kernel, 5, 5, rows, cols, 0, dtype(0), 1, 1, out)
+    loop = max(asm_blocks(fresh.inspect_asm(fresh.signatures[0])), key=lambda b: sum(i.startswith("vfmadd") for i in b))
+    reg = {512: "zmm", 256: "ymm"}[simd.VECTOR_BITS]
+    suffix = "ps" if dtype == np.float32 else "pd"
+    full = sum(bool(re.match(rf"vfmadd\w*{suffix}\s.*%{reg}", i)) for i in loop)
+    assert full >= 8, loop  # the two rows' four vectors of one tap
+    assert not any("(%rsp)" in i for i in loop), loop
+
+
+@needs_simd
+@pytest.mark.parametrize("width,expect", [(112, True), (2048, False)])
+def test_depthwise_band_kernel_suits_cnn_planes(width, expect):
+    assert depthwise.suits((1, 8, width, width), (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 4) is expect
+
+
+@pytest.mark.skipif(not simd.VECTOR_BITS, reason="needs an x86 host with AVX2 to run an AVX2 target")
+def test_forced_avx2_planes_and_depthwise():
+    out = _run(
+        {"NUMBA_CPU_NAME": "haswell", "NUMBA_CPU_FEATURES": HASWELL_FEATURES},
+        """
+        import numpy as np
+        import fastconv as fc
+        from fastconv._backends.cpu import simd
+        assert simd.VECTOR_BITS == 256
+        rng = np.random.default_rng(0)
+        for shape, k in [((2, 37, 150), (5, 5)), ((9, 70), (3, 3)), ((3, 5), (3, 3))]:
+            img, ker = rng.standard_normal(shape).astype(np.float32), rng.standard_normal(k).astype(np.float32)
+            a, b = (fc.filter2d(img, ker, method="direct", backend=be) for be in ("cpu", "numpy"))
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 * np.abs(b).max())
+        x, w = rng.standard_normal((2, 8, 30, 40)).astype(np.float32), rng.standard_normal((8, 1, 3, 3)).astype(np.float32)
+        a, b = (fc.conv2d(x, w, padding=1, stride=2, groups=8, backend=be) for be in ("cpu", "numpy"))
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 * np.abs(b).max())
+        print("ok")
+        """,
+    )
+    assert "ok" in out
