@@ -14,6 +14,7 @@ processes with an empty and then a warm Numba cache.
 import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as `python -m fastconv bench` does; see fastconv/__main__.py
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")  # read when numpy loads OpenBLAS: in effect where asv imports this first
 
 from fastconv import _bench_machine, bench
 
