@@ -163,3 +163,10 @@ def test_cli_latency_only(tmp_path, capsys):
     data = json.loads((tmp_path / "bench.json").read_text())
     assert data["results"] == [] and [r["op"] for r in data["latency"]["first_call"]] == ["convolve"] * (len(bench.available_backends()) - 1)
     assert "first call" in capsys.readouterr().out
+
+
+def test_bench_restarts_with_openblas_spin_off():
+    env = cli.restart_env(["bench", "--quick"], {"PATH": "/bin"})
+    assert env == {"PATH": "/bin", "OPENBLAS_THREAD_TIMEOUT": "4"}
+    assert cli.restart_env(["bench"], {"OPENBLAS_THREAD_TIMEOUT": "30"}) is None  # the user's setting wins
+    assert cli.restart_env(["demo"], {}) is None

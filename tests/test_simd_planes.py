@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import re
 
+import naive
 import numpy as np
 import pytest
 from conftest import asm_blocks
 from numba import njit
+from test_simd import HASWELL_FEATURES, _run
 
 import fastconv as fc
 from fastconv._backends.cpu import depthwise, planes, simd
 from fastconv._backends.cpu.common import FASTMATH, _tables
-
-import naive
-from test_simd import HASWELL_FEATURES, _run
 
 needs_simd = pytest.mark.skipif(not simd.VECTOR_BITS, reason="numba's target has no AVX2 / AVX-512")
 SHAPES = [((37, 300), (5, 5)), ((2, 70, 1100), (3, 3)), ((1, 33, 9), (7, 7)), ((3, 3), (5, 5)), ((1, 1), (1, 1)), ((5, 70), (2, 1)), ((64, 515), (3, 7))]

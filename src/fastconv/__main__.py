@@ -116,7 +116,16 @@ def main(argv: list[str] | None = None) -> int:
 # the variable when numpy loads it, before this module runs: the bench sets it and starts again.
 BLAS_SPIN = ("OPENBLAS_THREAD_TIMEOUT", "4")
 
+
+def restart_env(argv: list[str], environ: dict[str, str]) -> dict[str, str] | None:
+    """The environment to start ``python -m fastconv`` again in, or None to go on as it is."""
+    if argv[:1] != ["bench"] or BLAS_SPIN[0] in environ:
+        return None
+    return {**environ, BLAS_SPIN[0]: BLAS_SPIN[1]}
+
+
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["bench"] and BLAS_SPIN[0] not in os.environ:
-        os.execve(sys.executable, [sys.executable, "-m", "fastconv", *sys.argv[1:]], {**os.environ, BLAS_SPIN[0]: BLAS_SPIN[1]})
+    env = restart_env(sys.argv[1:], dict(os.environ))
+    if env is not None:
+        os.execve(sys.executable, [sys.executable, "-m", "fastconv", *sys.argv[1:]], env)
     sys.exit(main())

@@ -1,4 +1,7 @@
-"""The cpu backend's plane correlations: ``correlate_planes`` and the separable passes of ``correlate_separable``."""
+"""The cpu backend's plane correlations: ``correlate_planes`` and the separable passes of ``correlate_separable``.
+
+Float planes correlate on the explicit-SIMD layer (``_correlate_planes_simd``) where numba's target
+has vectors; the scalar-loop kernels serve the other targets, integers and np.convolve's rows."""
 
 from __future__ import annotations
 
@@ -7,9 +10,9 @@ from numba import njit, prange
 
 from ..._calls import PlaneCall, conv_out_size
 from . import simd
-from .simd import vbload, vfma, vlanes, vload, vstore, vstore_masked, vzero
 from .common import FASTMATH, KERNEL, _fill_band, _tables
 from .conv import _run_correlation
+from .simd import vbload, vfma, vlanes, vload, vstore, vstore_masked, vzero
 
 BAND_ROWS = 32
 BAND_COLS = 512
