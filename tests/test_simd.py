@@ -640,3 +640,21 @@ def test_forced_portable_target():
         """,
     )
     assert "ok" in out
+
+
+def test_workspace_is_reused_per_thread_and_sized():
+    import threading
+
+    from fastconv._backends.cpu.common import WORKSPACE_CACHE_BYTES, workspace
+
+    a = workspace(1000, np.float32)
+    b = workspace(10, np.float32)
+    assert a.size == 1000 and b.size == 10 and np.shares_memory(a, b)  # the same buffer, no new pages
+    assert workspace(10, np.float64).dtype == np.float64 and not np.shares_memory(workspace(10, np.float64), a)
+    other = []
+    t = threading.Thread(target=lambda: other.append(workspace(10, np.float32)))
+    t.start()
+    t.join()
+    assert not np.shares_memory(other[0], a)  # another thread's calls never share it
+    big = WORKSPACE_CACHE_BYTES // 4 + 1
+    assert not np.shares_memory(workspace(big, np.float32), workspace(big, np.float32))

@@ -54,6 +54,7 @@ import numpy as np
 from ..._calls import ACTIVATIONS, conv_out_size
 from ..._padding import source_index
 from . import generated, simd
+from .common import workspace
 
 GEN_HASH = hashlib.sha256(
     Path(simd.__file__).read_bytes() + Path(__file__).read_bytes()
@@ -644,7 +645,7 @@ def conv2d_direct(
             planes = xf
         else:
             blk = g["blk"]
-            planes = np.empty(nb * chans * plane_len + blk, x.dtype)
+            planes = workspace(nb * chans * plane_len + blk, x.dtype)
             planes[-blk:] = 0
             mod.launch(
                 0,
