@@ -651,6 +651,7 @@ def test_workspace_is_reused_per_thread_and_sized():
     b = workspace(10, np.float32)
     assert a.size == 1000 and b.size == 10 and np.shares_memory(a, b)  # the same buffer, no new pages
     assert workspace(10, np.float64).dtype == np.float64 and not np.shares_memory(workspace(10, np.float64), a)
+    assert not np.shares_memory(workspace(10, np.float32, "weights"), a)
     other = []
     t = threading.Thread(target=lambda: other.append(workspace(10, np.float32)))
     t.start()

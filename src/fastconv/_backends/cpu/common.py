@@ -161,9 +161,10 @@ WORKSPACE_CACHE_BYTES = 32 << 20
 _workspaces = threading.local()
 
 
-def workspace(size: int, dtype) -> np.ndarray:
-    """A scratch array of ``size`` elements, this thread's, reused from call to call (contents undefined).
+def workspace(size: int, dtype, name: str = "planes") -> np.ndarray:
+    """Scratch array ``name`` of ``size`` elements, this thread's, reused from call to call (contents undefined).
 
+    Arrays a call uses at the same time need different names.
     A fresh allocation is page-faulted in again by its first writes, which in a VM cost about as
     much as a 64-channel 56x56 conv2d's phase planes take to fill and read (~400 faults, 0.3 ms).
     Larger than ``WORKSPACE_CACHE_BYTES``, it is allocated afresh.
@@ -172,9 +173,9 @@ def workspace(size: int, dtype) -> np.ndarray:
     if size * dtype.itemsize > WORKSPACE_CACHE_BYTES:
         return np.empty(size, dtype)
     cache = _workspaces.__dict__
-    buf = cache.get(dtype.str)
+    buf = cache.get((name, dtype.str))
     if buf is None or buf.size < size:
-        buf = cache[dtype.str] = np.empty(size, dtype)
+        buf = cache[name, dtype.str] = np.empty(size, dtype)
     return buf[:size]
 
 
