@@ -7,6 +7,7 @@ kernels here run the other dtypes and targets, and adaptive pooling.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -154,35 +155,67 @@ def avg_pool2d(call: PoolCall, count_include_pad: bool, divisor_override: int | 
 
 
 @njit(**KERNEL)
-def _adaptive_avg_pool2d_kernel(x, out):
-    n_batch, chans, h, wd = x.shape
-    _, _, ho, wo = out.shape
-    for job in prange(n_batch * chans * ho):
-        n, c, oh = job // (chans * ho), (job // ho) % chans, job % ho
-        h0, h1 = _adaptive_span(oh, h, ho)
-        for ow in range(wo):
-            w0, w1 = _adaptive_span(ow, wd, wo)
-            total = 0.0
-            for ih in range(h0, h1):
-                segment = x[n, c, ih, w0:w1]
-                for j in range(segment.shape[0]):
-                    total += segment[j]
-            out[n, c, oh, ow] = total / ((h1 - h0) * (w1 - w0))
+def _adaptive_avg_pool2d_kernel(x, per_job, out):
+    """Adaptive averages, ``per_job`` consecutive (plane, output row) units per job: the
+    window's rows summed column by column (one vector pass per row), then each window's columns."""
+    chans, h, wd = x.shape[1], x.shape[2], x.shape[3]
+    ho, wo = out.shape[2], out.shape[3]
+    units = x.shape[0] * chans * ho
+    for job in prange((units + per_job - 1) // per_job):
+        acc = np.empty(wd, out.dtype)
+        for unit in range(job * per_job, min((job + 1) * per_job, units)):
+            plane, oh = unit // ho, unit % ho
+            n, c = plane // chans, plane % chans
+            h0, h1 = _adaptive_span(oh, h, ho)
+            for j in range(wd):
+                acc[j] = x[n, c, h0, j]
+            for ih in range(h0 + 1, h1):
+                for j in range(wd):
+                    acc[j] += x[n, c, ih, j]
+            for ow in range(wo):
+                w0, w1 = _adaptive_span(ow, wd, wo)
+                total = acc[w0]
+                for j in range(w0 + 1, w1):
+                    total += acc[j]
+                out[n, c, oh, ow] = total / ((h1 - h0) * (w1 - w0))
 
 
 @njit(**KERNEL)
-def _adaptive_max_pool2d_kernel(x, lowest, out, indices):
-    """Adaptive max with torch's flat indices (see ``_window_max``)."""
-    n_batch, chans, h, wd = x.shape
-    _, _, ho, wo = out.shape
-    for job in prange(n_batch * chans * ho):
-        n, c, oh = job // (chans * ho), (job // ho) % chans, job % ho
-        h0, h1 = _adaptive_span(oh, h, ho)
-        for ow in range(wo):
-            w0, w1 = _adaptive_span(ow, wd, wo)
-            best, where = _window_max(x[n, c], h0, w0, h1 - h0, w1 - w0, 1, 1, lowest, h0 * wd + w0)
-            out[n, c, oh, ow] = best
-            indices[n, c, oh, ow] = where
+def _adaptive_max_pool2d_kernel(x, per_job, out, indices):
+    """Adaptive max with torch's flat indices, ``per_job`` (plane, output row) units per job.
+
+    The window's rows reduce column by column (``best``, and ``first`` the row
+    it came from: ``_wins`` keeps the first of equal maxima, the last NaN), then
+    its columns, breaking ties as torch's row-major scan does (``_window_max``).
+    """
+    chans, h, wd = x.shape[1], x.shape[2], x.shape[3]
+    ho, wo = out.shape[2], out.shape[3]
+    units = x.shape[0] * chans * ho
+    for job in prange((units + per_job - 1) // per_job):
+        best, first = np.empty(wd, x.dtype), np.empty(wd, np.int32)
+        for unit in range(job * per_job, min((job + 1) * per_job, units)):
+            plane, oh = unit // ho, unit % ho
+            n, c = plane // chans, plane % chans
+            h0, h1 = _adaptive_span(oh, h, ho)
+            for j in range(wd):
+                best[j], first[j] = x[n, c, h0, j], h0
+            for ih in range(h0 + 1, h1):
+                for j in range(wd):
+                    v = x[n, c, ih, j]
+                    take = _wins(v, best[j])
+                    best[j] = v if take else best[j]
+                    first[j] = ih if take else first[j]
+            for ow in range(wo):
+                w0, w1 = _adaptive_span(ow, wd, wo)
+                value, r, col = best[w0], first[w0], w0
+                for j in range(w0 + 1, w1):
+                    v, rv = best[j], first[j]
+                    # a NaN beats a number, and a later NaN (row-major) an earlier one; a number must be
+                    # greater, or equal and from an earlier row (columns come in order)
+                    if (v > value or (v == value and rv < r)) if v == v else (value == value or rv >= r):
+                        value, r, col = v, rv, j
+                out[n, c, oh, ow] = value
+                indices[n, c, oh, ow] = r * wd + col
 
 
 @njit(**KERNEL)
@@ -196,13 +229,30 @@ def _global_avg_pool_kernel(planes, out):
         out[b] = total / plane.shape[0]
 
 
+@njit(**KERNEL)
+def _global_max_pool_kernel(planes, out, indices):
+    """Max of each row of ``planes`` (B, H * W) and its flat index, scanned in order with torch's rule."""
+    for b in prange(planes.shape[0]):
+        plane = planes[b]
+        best, where = plane[0], 0
+        for j in range(1, plane.shape[0]):
+            if _wins(plane[j], best):
+                best, where = plane[j], j
+        out[b], indices[b] = best, where
+
+
+def _units_per_job(units: int) -> int:
+    """(plane, output row) units per job of the adaptive kernels: a few jobs per thread, each allocating its buffers once."""
+    return max(1, -(-units // (8 * numba.get_num_threads())))
+
+
 def adaptive_avg_pool2d(call: AdaptiveCall) -> np.ndarray:
     x = np.ascontiguousarray(call.input)
     out = np.empty(x.shape[:2] + call.out_size, x.dtype)
     if out.size and call.out_size == (1, 1):
         _global_avg_pool_kernel(x.reshape(out.size, -1), out.reshape(-1))
     elif out.size:
-        _adaptive_avg_pool2d_kernel(x, out)
+        _adaptive_avg_pool2d_kernel(x, _units_per_job(out.shape[0] * out.shape[1] * out.shape[2]), out)
     return out
 
 
@@ -210,7 +260,9 @@ def adaptive_max_pool2d(call: AdaptiveCall, return_indices: bool):
     x = _as_comparable(call.input)
     out = np.empty(x.shape[:2] + call.out_size, x.dtype)
     indices = np.empty(out.shape, np.int64)
-    if out.size:
-        _adaptive_max_pool2d_kernel(x, lowest(x.dtype), out, indices)
+    if out.size and call.out_size == (1, 1):
+        _global_max_pool_kernel(x.reshape(out.size, -1), out.reshape(-1), indices.reshape(-1))
+    elif out.size:
+        _adaptive_max_pool2d_kernel(x, _units_per_job(out.shape[0] * out.shape[1] * out.shape[2]), out, indices)
     out = out.view(call.input.dtype)
     return (out, indices) if return_indices else out
