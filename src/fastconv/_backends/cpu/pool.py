@@ -7,17 +7,15 @@ kernels here run the other dtypes and targets, and adaptive pooling.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 from numba import njit, prange
 
-from ..._calls import AdaptiveCall, PoolCall, adaptive_span, avg_pool_counts, lowest, wins
+from ..._calls import AdaptiveCall, PoolCall, adaptive_windows, avg_pool_counts, lowest, wins
 from ..._padding import source_index
 from . import pool_simd
-from .common import KERNEL, _add_tap, _inside
+from .common import KERNEL, _add_tap, _inside, units_per_job
 
 _wins = njit(inline="always")(wins)
-_adaptive_span = njit(inline="always")(adaptive_span)
 
 
 @njit(inline="always")
@@ -155,67 +153,64 @@ def avg_pool2d(call: PoolCall, count_include_pad: bool, divisor_override: int | 
 
 
 @njit(**KERNEL)
-def _adaptive_avg_pool2d_kernel(x, per_job, out):
-    """Adaptive averages, ``per_job`` consecutive (plane, output row) units per job: the
-    window's rows summed column by column (one vector pass per row), then each window's columns."""
-    chans, h, wd = x.shape[1], x.shape[2], x.shape[3]
-    ho, wo = out.shape[2], out.shape[3]
-    units = x.shape[0] * chans * ho
+def _adaptive_avg_pool2d_kernel(planes, rows, cols, per_job, out):
+    """Adaptive averages of ``planes`` (B, H, W), ``per_job`` consecutive (plane, output row) units
+    per job: the window's rows (``rows[0][i]:rows[1][i]``) summed column by column, one vector pass
+    per row, then each window's columns."""
+    ho, wo, wd = out.shape[1], out.shape[2], planes.shape[2]
+    (r0, r1), (c0, c1) = rows, cols
+    units = planes.shape[0] * ho
     for job in prange((units + per_job - 1) // per_job):
         acc = np.empty(wd, out.dtype)
         for unit in range(job * per_job, min((job + 1) * per_job, units)):
-            plane, oh = unit // ho, unit % ho
-            n, c = plane // chans, plane % chans
-            h0, h1 = _adaptive_span(oh, h, ho)
+            b, oh = unit // ho, unit % ho
+            src, h0, h1 = planes[b], r0[oh], r1[oh]
             for j in range(wd):
-                acc[j] = x[n, c, h0, j]
+                acc[j] = src[h0, j]
             for ih in range(h0 + 1, h1):
                 for j in range(wd):
-                    acc[j] += x[n, c, ih, j]
+                    acc[j] += src[ih, j]
             for ow in range(wo):
-                w0, w1 = _adaptive_span(ow, wd, wo)
-                total = acc[w0]
-                for j in range(w0 + 1, w1):
+                total = acc[c0[ow]]
+                for j in range(c0[ow] + 1, c1[ow]):
                     total += acc[j]
-                out[n, c, oh, ow] = total / ((h1 - h0) * (w1 - w0))
+                out[b, oh, ow] = total / ((h1 - h0) * (c1[ow] - c0[ow]))
 
 
 @njit(**KERNEL)
-def _adaptive_max_pool2d_kernel(x, per_job, out, indices):
-    """Adaptive max with torch's flat indices, ``per_job`` (plane, output row) units per job.
+def _adaptive_max_pool2d_kernel(planes, rows, cols, per_job, out, indices):
+    """Adaptive max of ``planes`` (B, H, W) with torch's flat indices, ``per_job`` units as above.
 
     The window's rows reduce column by column (``best``, and ``first`` the row
     it came from: ``_wins`` keeps the first of equal maxima, the last NaN), then
     its columns, breaking ties as torch's row-major scan does (``_window_max``).
     """
-    chans, h, wd = x.shape[1], x.shape[2], x.shape[3]
-    ho, wo = out.shape[2], out.shape[3]
-    units = x.shape[0] * chans * ho
+    ho, wo, wd = out.shape[1], out.shape[2], planes.shape[2]
+    (r0, r1), (c0, c1) = rows, cols
+    units = planes.shape[0] * ho
     for job in prange((units + per_job - 1) // per_job):
-        best, first = np.empty(wd, x.dtype), np.empty(wd, np.int32)
+        best, first = np.empty(wd, planes.dtype), np.empty(wd, np.int32)
         for unit in range(job * per_job, min((job + 1) * per_job, units)):
-            plane, oh = unit // ho, unit % ho
-            n, c = plane // chans, plane % chans
-            h0, h1 = _adaptive_span(oh, h, ho)
+            b, oh = unit // ho, unit % ho
+            src, h0 = planes[b], r0[oh]
             for j in range(wd):
-                best[j], first[j] = x[n, c, h0, j], h0
-            for ih in range(h0 + 1, h1):
+                best[j], first[j] = src[h0, j], h0
+            for ih in range(h0 + 1, r1[oh]):
                 for j in range(wd):
-                    v = x[n, c, ih, j]
+                    v = src[ih, j]
                     take = _wins(v, best[j])
                     best[j] = v if take else best[j]
                     first[j] = ih if take else first[j]
             for ow in range(wo):
-                w0, w1 = _adaptive_span(ow, wd, wo)
-                value, r, col = best[w0], first[w0], w0
-                for j in range(w0 + 1, w1):
+                value, r, col = best[c0[ow]], first[c0[ow]], c0[ow]
+                for j in range(c0[ow] + 1, c1[ow]):
                     v, rv = best[j], first[j]
                     # a NaN beats a number, and a later NaN (row-major) an earlier one; a number must be
                     # greater, or equal and from an earlier row (columns come in order)
                     if (v > value or (v == value and rv < r)) if v == v else (value == value or rv >= r):
                         value, r, col = v, rv, j
-                out[n, c, oh, ow] = value
-                indices[n, c, oh, ow] = r * wd + col
+                out[b, oh, ow] = value
+                indices[b, oh, ow] = r * wd + col
 
 
 @njit(**KERNEL)
@@ -241,9 +236,11 @@ def _global_max_pool_kernel(planes, out, indices):
         out[b], indices[b] = best, where
 
 
-def _units_per_job(units: int) -> int:
-    """(plane, output row) units per job of the adaptive kernels: a few jobs per thread, each allocating its buffers once."""
-    return max(1, -(-units // (8 * numba.get_num_threads())))
+def _adaptive_args(x, out):
+    """The adaptive kernels' planes, row and column windows and units per job."""
+    (h, wd), (ho, wo) = x.shape[2:], out.shape[2:]
+    planes = x.reshape(-1, h, wd)
+    return planes, adaptive_windows(h, ho), adaptive_windows(wd, wo), units_per_job(planes.shape[0] * ho)
 
 
 def adaptive_avg_pool2d(call: AdaptiveCall) -> np.ndarray:
@@ -251,8 +248,10 @@ def adaptive_avg_pool2d(call: AdaptiveCall) -> np.ndarray:
     out = np.empty(x.shape[:2] + call.out_size, x.dtype)
     if out.size and call.out_size == (1, 1):
         _global_avg_pool_kernel(x.reshape(out.size, -1), out.reshape(-1))
+    elif out.size and call.out_size == x.shape[2:]:  # windows of one element
+        np.copyto(out, x)
     elif out.size:
-        _adaptive_avg_pool2d_kernel(x, _units_per_job(out.shape[0] * out.shape[1] * out.shape[2]), out)
+        _adaptive_avg_pool2d_kernel(*_adaptive_args(x, out), out.reshape(-1, *call.out_size))
     return out
 
 
@@ -262,7 +261,10 @@ def adaptive_max_pool2d(call: AdaptiveCall, return_indices: bool):
     indices = np.empty(out.shape, np.int64)
     if out.size and call.out_size == (1, 1):
         _global_max_pool_kernel(x.reshape(out.size, -1), out.reshape(-1), indices.reshape(-1))
+    elif out.size and call.out_size == x.shape[2:]:
+        np.copyto(out, x)
+        indices[:] = np.arange(out[0, 0].size).reshape(call.out_size)
     elif out.size:
-        _adaptive_max_pool2d_kernel(x, _units_per_job(out.shape[0] * out.shape[1] * out.shape[2]), out, indices)
+        _adaptive_max_pool2d_kernel(*_adaptive_args(x, out), out.reshape(-1, *call.out_size), indices.reshape(-1, *call.out_size))
     out = out.view(call.input.dtype)
     return (out, indices) if return_indices else out
