@@ -236,6 +236,15 @@ def _global_max_pool_kernel(planes, out, indices):
         out[b], indices[b] = best, where
 
 
+def _small_even_window(x, out_size) -> tuple[int, int] | None:
+    """The window ``k`` when adaptive pooling is plain pooling with kernel = stride = ``k`` (every axis
+    divides evenly) and the band kernels (``pool_simd``) run it faster: up to 16 taps (phase slots); else None."""
+    if not pool_simd.supported(x.dtype) or any(size % n for size, n in zip(x.shape[2:], out_size)):
+        return None
+    window = tuple(size // n for size, n in zip(x.shape[2:], out_size))
+    return window if window[0] * window[1] <= 16 else None
+
+
 def _adaptive_args(x, out):
     """The adaptive kernels' planes, row and column windows and units per job."""
     (h, wd), (ho, wo) = x.shape[2:], out.shape[2:]
@@ -250,6 +259,8 @@ def adaptive_avg_pool2d(call: AdaptiveCall) -> np.ndarray:
         _global_avg_pool_kernel(x.reshape(out.size, -1), out.reshape(-1))
     elif out.size and call.out_size == x.shape[2:]:  # windows of one element
         np.copyto(out, x)
+    elif out.size and (window := _small_even_window(x, call.out_size)):
+        pool_simd.avg_pool2d(x, window, window, (0, 0), call.out_size, True, None, out)
     elif out.size:
         _adaptive_avg_pool2d_kernel(*_adaptive_args(x, out), out.reshape(-1, *call.out_size))
     return out
@@ -259,11 +270,16 @@ def adaptive_max_pool2d(call: AdaptiveCall, return_indices: bool):
     x = _as_comparable(call.input)
     out = np.empty(x.shape[:2] + call.out_size, x.dtype)
     indices = np.empty(out.shape, np.int64)
+    window = _small_even_window(x, call.out_size) if out.size else None
+    if window and return_indices and not pool_simd.supports_indices(x.shape, window, (0, 0), (1, 1), x.dtype):
+        window = None
     if out.size and call.out_size == (1, 1):
         _global_max_pool_kernel(x.reshape(out.size, -1), out.reshape(-1), indices.reshape(-1))
     elif out.size and call.out_size == x.shape[2:]:
         np.copyto(out, x)
         indices[:] = np.arange(out[0, 0].size).reshape(call.out_size)
+    elif window:
+        pool_simd.max_pool2d(x, window, window, (0, 0), (1, 1), call.out_size, out, indices if return_indices else None)
     elif out.size:
         _adaptive_max_pool2d_kernel(*_adaptive_args(x, out), out.reshape(-1, *call.out_size), indices.reshape(-1, *call.out_size))
     out = out.view(call.input.dtype)
