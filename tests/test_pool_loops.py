@@ -1,4 +1,4 @@
-"""The plain-Numba loops of adaptive pooling and interpolate (``cpu/pool.py``, ``cpu/interpolate.py``).
+"""The plain-Numba loops of adaptive pooling, 2 x 2 average pooling and interpolate (``cpu/pool.py``, ``cpu/interpolate.py``).
 
 * their hot loops are vector code at the target's width, with no stack operand;
 * they agree with torch on an AVX2 and on a portable (SSE) target, forced in subprocesses.
@@ -33,6 +33,7 @@ needs_simd = pytest.mark.skipif(simd.VECTOR_BITS is None, reason="numba's target
 KERNELS = {
     "_adaptive_avg_pool2d_kernel": (pool, "vaddps", lambda x: fc.adaptive_avg_pool2d(x, 7)),
     "_adaptive_max_pool2d_kernel": (pool, "vcmp", lambda x: fc.adaptive_max_pool2d(x, 7)),
+    "_avg_pool_2x2_kernel": (pool, "vaddps", lambda x: fc.avg_pool2d(x, 2)),
     "_nearest_kernel": (interpolate, "vperm", lambda x: fc.interpolate(x, scale_factor=2)),
     "_linear_kernel": (interpolate, "vfmadd", lambda x: fc.interpolate(x, scale_factor=2, mode="bilinear")),
 }
@@ -68,7 +69,8 @@ def test_hot_loop_assembly(name: str) -> None:
 
 
 def check_against_torch() -> None:
-    """Adaptive pooling (indices included) and interpolate on planes wider than a vector, NaN and inf in them."""
+    """Adaptive pooling (indices included), 2 x 2 average pooling and interpolate on planes wider than a
+    vector, NaN and inf in them."""
     rng = np.random.default_rng(7)
     for dtype in (np.float32, np.float64):
         x = random_array(rng, (2, 3, 37, 45), dtype, ties=True, special="mixed")
@@ -79,6 +81,9 @@ def check_against_torch() -> None:
             assert_same_values(values, ref_values, dtype=dtype)
             bound = naive.adaptive_avg_pool2d(np.abs(x.astype(np.float64)), size)
             assert_close(fc.adaptive_avg_pool2d(x, size, backend="cpu"), naive.adaptive_avg_pool2d(x, size), dtype=dtype, bound=bound)
+        for kwargs in (dict(), dict(divisor_override=3), dict(ceil_mode=True)):
+            bound = naive.avg_pool2d(np.abs(x.astype(np.float64)), 2, **kwargs)
+            assert_close(fc.avg_pool2d(x, 2, **kwargs, backend="cpu"), naive.avg_pool2d(x, 2, **kwargs), dtype=dtype, bound=bound)
         for kwargs in (dict(scale_factor=2), dict(size=(50, 31)), dict(scale_factor=2, mode="bilinear"), dict(size=(29, 70), mode="bilinear", align_corners=True)):
             out = fc.interpolate(x, **kwargs, backend="cpu")
             if kwargs.get("mode", "nearest") == "nearest":

@@ -132,10 +132,36 @@ def _avg_pool2d_kernel(x, kh, kw, sh, sw, ph, ph_w, cols, divisor, out):
         scale = divisor[oh]
         for j in range(row.shape[0]):
             row[j] /= scale[j]
+@njit(**KERNEL)
+def _avg_pool_2x2_kernel(planes, divisor, per_job, out):
+    """2 x 2 windows at stride 2 without padding over ``planes`` (B, H, W): one pass over each pair
+    of input rows, ``per_job`` (plane, output row) units per job."""
+    ho, wo = out.shape[1], out.shape[2]
+    units = planes.shape[0] * ho
+    for job in prange((units + per_job - 1) // per_job):
+        for unit in range(job * per_job, min((job + 1) * per_job, units)):
+            b, oh = unit // ho, unit % ho
+            upper, lower, dst = planes[b, 2 * oh], planes[b, 2 * oh + 1], out[b, oh]
+            for j in range(wo):
+                dst[j] = (upper[2 * j] + upper[2 * j + 1] + lower[2 * j] + lower[2 * j + 1]) / divisor
+
+
+def _is_2x2(shape, kernel, stride, padding, out_size) -> bool:
+    """Whether a pooling is 2 x 2 windows at stride 2 that all lie inside the input."""
+    return kernel == stride == (2, 2) and padding == (0, 0) and out_size == (shape[2] // 2, shape[3] // 2)
+
+
+def _avg_pool_2x2(x, divisor, out):
+    planes = x.reshape(-1, *x.shape[2:])
+    _avg_pool_2x2_kernel(planes, x.dtype.type(divisor), units_per_job(planes.shape[0] * out.shape[2]), out.reshape(planes.shape[0], *out.shape[2:]))
+
+
 def avg_pool2d(call: PoolCall, count_include_pad: bool, divisor_override: int | None):
     x = np.ascontiguousarray(call.input)
     out = np.empty(x.shape[:2] + call.out_size, x.dtype)
-    if out.size and pool_simd.supported(x.dtype):
+    if out.size and x.dtype.kind == "f" and _is_2x2(x.shape, call.kernel, call.stride, call.padding, call.out_size):
+        _avg_pool_2x2(x, divisor_override or 4, out)
+    elif out.size and pool_simd.supported(x.dtype):
         pool_simd.avg_pool2d(x, call.kernel, call.stride, call.padding, call.out_size, count_include_pad, divisor_override, out)
     elif out.size:
         (kh, kw), (sh, sw), (ph, pw) = call.kernel, call.stride, call.padding
@@ -259,6 +285,8 @@ def adaptive_avg_pool2d(call: AdaptiveCall) -> np.ndarray:
         _global_avg_pool_kernel(x.reshape(out.size, -1), out.reshape(-1))
     elif out.size and call.out_size == x.shape[2:]:  # windows of one element
         np.copyto(out, x)
+    elif out.size and x.shape[2:] == (2 * call.out_size[0], 2 * call.out_size[1]):
+        _avg_pool_2x2(x, 4, out)
     elif out.size and (window := _small_even_window(x, call.out_size)):
         pool_simd.avg_pool2d(x, window, window, (0, 0), call.out_size, True, None, out)
     elif out.size:
