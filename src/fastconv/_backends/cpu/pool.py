@@ -1,8 +1,11 @@
 """The cpu backend's pooling: max (with torch's indices), average, adaptive and global.
 
 On a target with SIMD vectors, float max and average pooling run on the
-explicit-SIMD band kernels (``pool_simd.py``, ``bands.py``); the plain
-kernels here run the other dtypes and targets, and adaptive pooling.
+explicit-SIMD band kernels (``pool_simd.py``, ``bands.py``), as does adaptive
+pooling whose windows divide evenly into few taps; 2 x 2 average pooling at
+stride 2 is one pass over each pair of rows.  The plain kernels here run the
+other dtypes and targets, and the other adaptive windows: each window's rows
+reduce column by column in one vector pass per row, then its columns.
 """
 
 from __future__ import annotations
