@@ -135,6 +135,8 @@ def _avg_pool2d_kernel(x, kh, kw, sh, sw, ph, ph_w, cols, divisor, out):
         scale = divisor[oh]
         for j in range(row.shape[0]):
             row[j] /= scale[j]
+
+
 @njit(**KERNEL)
 def _avg_pool_2x2_kernel(planes, divisor, per_job, out):
     """2 x 2 windows at stride 2 without padding over ``planes`` (B, H, W): one pass over each pair
