@@ -82,6 +82,30 @@ def test_nearest_picks_torch_pixels_for_awkward_scales(backend: str, mode: str) 
         assert_same_values(out, oracle(x, mode=mode, **kwargs), dtype=np.float32)
 
 
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(scale_factor=2, mode="nearest"),
+        dict(size=(45, 70), mode="nearest"),
+        dict(scale_factor=(2, 1.5), mode="nearest-exact"),
+        dict(scale_factor=2, mode="bilinear"),
+        dict(scale_factor=2, mode="bilinear", align_corners=True),
+        dict(size=(13, 51), mode="bilinear"),
+        dict(size=(61, 35), mode="bilinear", align_corners=True),
+    ],
+)
+def test_interpolate_many_rows_match_torch(backend: str, dtype: Any, kwargs: dict[str, Any]) -> None:
+    """Planes of many rows and batches of planes: the rows one job shares with the row before it (a
+    copied nearest row, a column-interpolated input row kept), across planes and job boundaries."""
+    x = random_array(np.random.default_rng(5), (2, 7, 23, 35), dtype, special="mixed")
+    out = fc.interpolate(x, **kwargs, backend=backend)
+    if kwargs["mode"].startswith("nearest"):
+        assert_same_values(out, oracle(x, **kwargs), dtype=dtype)
+    else:
+        assert_close(out, oracle(x, **kwargs), dtype=dtype, bound=oracle(np.abs(x), **kwargs))
+
+
 def test_upsample_is_interpolate(backend: str) -> None:
     x = np.random.default_rng(3).standard_normal((2, 1, 4, 5))
     np.testing.assert_array_equal(

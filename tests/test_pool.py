@@ -336,6 +336,40 @@ def test_adaptive_pools_by_hand(backend: str) -> None:
     np.testing.assert_allclose(fc.adaptive_avg_pool2d(g, 1, backend=backend), g.mean(axis=(2, 3), keepdims=True), rtol=1e-12)
 
 
+def test_adaptive_max_pool2d_ties_go_as_torch_row_major_scan(backend: str) -> None:
+    # one 2 x 2 window each: the first of equal maxima and the last NaN in row-major order, whichever
+    # column holds them, and a zero's sign from the first zero scanned
+    windows = [[[1, 5], [5, 1]], [[nan, 1], [1, nan]], [[1, nan], [nan, 1]], [[-1, -0.0], [0.0, -1]], [[-inf, -inf], [-inf, -inf]]]
+    x = np.array(windows, dtype=np.float32)[None]
+    values, indices = fc.adaptive_max_pool2d(x, 1, return_indices=True, backend=backend)
+    np.testing.assert_array_equal(indices.reshape(-1), [1, 3, 2, 1, 0])
+    np.testing.assert_array_equal(values.reshape(-1), [5, nan, nan, 0, -inf])
+    exact_zero = backend != "numpy"  # the reference takes np.max's value, which may be the other zero
+    assert np.signbit(values.reshape(-1)[3]) or not exact_zero
+    big = np.tile(x, (1, 1, 9, 10))  # windows of 6 x 7 over 18 x 20: every tie inside a window of many rows
+    values, indices = fc.adaptive_max_pool2d(big, (3, 3), return_indices=True, backend=backend)
+    ref_values, ref_indices = naive.max_pool_exact(big, "adaptive_max_pool2d", (3, 3))
+    assert_same_values(indices, ref_indices, dtype=np.int64)
+    assert_same_values(values, ref_values, dtype=np.float32)
+    assert np.array_equal(np.signbit(values), np.signbit(ref_values)) or not exact_zero
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("shape, output_size", [((2, 3, 56, 56), 7), ((1, 4, 37, 45), (5, 6)), ((2, 5, 7, 7), 1), ((1, 2, 19, 33), (19, 4)), ((2, 3, 7, 9), (7, 9)), ((2, 3, 28, 42), (14, 14))])
+def test_adaptive_pools_on_wide_planes_match_torch(backend: str, dtype: Any, shape: Any, output_size: Any) -> None:
+    """Planes wider than a vector, divisible or not: the column passes' vector loops and their tails."""
+    rng = np.random.default_rng(3)
+    for special in (None, "mixed"):
+        x = random_array(rng, shape, dtype, ties=True, special=special)
+        values, indices = fc.adaptive_max_pool2d(x, output_size, return_indices=True, backend=backend)
+        ref_values, ref_indices = naive.max_pool_exact(x, "adaptive_max_pool2d", output_size)
+        assert_same_values(indices, ref_indices, dtype=np.int64)
+        assert_same_values(values, ref_values, dtype=x.dtype)
+        out = fc.adaptive_avg_pool2d(x, output_size, backend=backend)
+        bound = naive.adaptive_avg_pool2d(np.abs(x.astype(np.float64)), output_size)
+        assert_close(out, naive.adaptive_avg_pool2d(x, output_size), dtype=x.dtype, bound=bound)
+
+
 @pytest.mark.parametrize(
     "op, args",
     [

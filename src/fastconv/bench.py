@@ -82,6 +82,10 @@ def _gaussian_plane(size, k, sigma):
     return lambda rng: dict(image=_f32(rng, size, size), kernel=fc.kernels.gaussian(k, sigma).astype(np.float32))
 
 
+def _as_float64(make):
+    return lambda rng: {k: v.astype(np.float64) if isinstance(v, np.ndarray) else v for k, v in make(rng).items()}
+
+
 def _targets(**peers: float) -> dict[str, float]:
     return {"fastconv[numpy]": 5.0, **peers}
 
@@ -116,6 +120,11 @@ CASES: list[Case] = [
     Case("filter2d", "31x31 2048x2048 reflect", _plane(2048, 31), "large"),
     Case("filter2d", "5x5 64x256x256 reflect", lambda rng: dict(image=_f32(rng, 64, 256, 256), kernel=_f32(rng, 5, 5)), "large"),
     Case("conv2d", "resnet18 3x3 128->128 28x28 N=32", _conv(32, 128, 128, 28, 3), "large"),
+    # Issue 15: adaptive pooling, interpolate and float64 at least as fast as torch.
+    Case("adaptive_avg_pool2d", "512x14x14 -> 7x7 N=8", _pool(8, 512, 14, output_size=7), "extra", MATCH),
+    Case("interpolate", "nearest 2x 64x56x56 N=1", _pool(1, 64, 56, scale_factor=2, mode="nearest"), "extra", MATCH),
+    Case("interpolate", "bilinear 2x 64x56x56 N=1", _pool(1, 64, 56, scale_factor=2, mode="bilinear"), "extra", MATCH),
+    Case("conv2d", "resnet18 3x3 64->64 56x56 N=1 float64", _as_float64(_conv(1, 64, 64, 56, 3)), "extra", MATCH),
 ]
 
 
@@ -182,7 +191,7 @@ def _signal_filter2d(args):
     return lambda: signal.correlate2d(image, kernel, mode="same", boundary=boundary, fillvalue=fill)
 
 
-_TORCH_OPS = ("conv2d", "conv1d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d")
+_TORCH_OPS = ("conv2d", "conv1d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d", "interpolate")
 PEERS: dict[str, dict[str, Setup]] = {
     **{op: {"torch": _torch(op)} for op in _TORCH_OPS},
     "convolve2d": {"scipy.signal": _call("scipy.signal", "convolve2d")},
@@ -233,6 +242,8 @@ def work(op: str, args: Mapping[str, Any], out: Any) -> tuple[float, float]:
         flops = float(size * (np.prod(k) if isinstance(k, tuple) else k * k))
     elif op.startswith("adaptive"):
         flops = float(args["input"].size)
+    elif op == "interpolate":
+        flops = 4.0 * size if args.get("mode") == "bilinear" else 0.0
     else:
         flops = 2.0 * size * min(a.size for a in arrays)
     return flops, moved

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 
+import numba
 import numpy as np
 from numba import njit
 
@@ -20,6 +21,11 @@ FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 KERNEL = dict(parallel=True, cache=True, fastmath=FASTMATH, nogil=True)
 
 _relu, _relu6, _silu, _gelu = (njit(inline="always")(f) for f in (relu, relu6, silu, gelu))
+
+
+def units_per_job(units: int) -> int:
+    """Work units (say, a plane's output row) per ``prange`` job: a few jobs per thread, each allocating its buffers once."""
+    return max(1, -(-units // (8 * numba.get_num_threads())))
 
 
 @njit(inline="always")

@@ -1,8 +1,11 @@
 """The cpu backend's pooling: max (with torch's indices), average, adaptive and global.
 
 On a target with SIMD vectors, float max and average pooling run on the
-explicit-SIMD band kernels (``pool_simd.py``, ``bands.py``); the plain
-kernels here run the other dtypes and targets, and adaptive pooling.
+explicit-SIMD band kernels (``pool_simd.py``, ``bands.py``), as does adaptive
+pooling whose windows divide evenly into few taps; 2 x 2 average pooling at
+stride 2 is one pass over each pair of rows.  The plain kernels here run the
+other dtypes and targets, and the other adaptive windows: each window's rows
+reduce column by column in one vector pass per row, then its columns.
 """
 
 from __future__ import annotations
@@ -10,13 +13,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ..._calls import AdaptiveCall, PoolCall, adaptive_span, avg_pool_counts, lowest, wins
+from ..._calls import AdaptiveCall, PoolCall, adaptive_windows, avg_pool_counts, lowest, wins
 from ..._padding import source_index
 from . import pool_simd
-from .common import KERNEL, _add_tap, _inside
+from .common import KERNEL, _add_tap, _inside, units_per_job
 
 _wins = njit(inline="always")(wins)
-_adaptive_span = njit(inline="always")(adaptive_span)
 
 
 @njit(inline="always")
@@ -133,10 +135,38 @@ def _avg_pool2d_kernel(x, kh, kw, sh, sw, ph, ph_w, cols, divisor, out):
         scale = divisor[oh]
         for j in range(row.shape[0]):
             row[j] /= scale[j]
+
+
+@njit(**KERNEL)
+def _avg_pool_2x2_kernel(planes, divisor, per_job, out):
+    """2 x 2 windows at stride 2 without padding over ``planes`` (B, H, W): one pass over each pair
+    of input rows, ``per_job`` (plane, output row) units per job."""
+    ho, wo = out.shape[1], out.shape[2]
+    units = planes.shape[0] * ho
+    for job in prange((units + per_job - 1) // per_job):
+        for unit in range(job * per_job, min((job + 1) * per_job, units)):
+            b, oh = unit // ho, unit % ho
+            upper, lower, dst = planes[b, 2 * oh], planes[b, 2 * oh + 1], out[b, oh]
+            for j in range(wo):
+                dst[j] = (upper[2 * j] + upper[2 * j + 1] + lower[2 * j] + lower[2 * j + 1]) / divisor
+
+
+def _is_2x2(shape, kernel, stride, padding, out_size) -> bool:
+    """Whether a pooling is 2 x 2 windows at stride 2 that all lie inside the input."""
+    return kernel == stride == (2, 2) and padding == (0, 0) and out_size == (shape[2] // 2, shape[3] // 2)
+
+
+def _avg_pool_2x2(x, divisor, out):
+    planes = x.reshape(-1, *x.shape[2:])
+    _avg_pool_2x2_kernel(planes, x.dtype.type(divisor), units_per_job(planes.shape[0] * out.shape[2]), out.reshape(planes.shape[0], *out.shape[2:]))
+
+
 def avg_pool2d(call: PoolCall, count_include_pad: bool, divisor_override: int | None):
     x = np.ascontiguousarray(call.input)
     out = np.empty(x.shape[:2] + call.out_size, x.dtype)
-    if out.size and pool_simd.supported(x.dtype):
+    if out.size and x.dtype.kind == "f" and _is_2x2(x.shape, call.kernel, call.stride, call.padding, call.out_size):
+        _avg_pool_2x2(x, divisor_override or 4, out)
+    elif out.size and pool_simd.supported(x.dtype):
         pool_simd.avg_pool2d(x, call.kernel, call.stride, call.padding, call.out_size, count_include_pad, divisor_override, out)
     elif out.size:
         (kh, kw), (sh, sw), (ph, pw) = call.kernel, call.stride, call.padding
@@ -154,35 +184,64 @@ def avg_pool2d(call: PoolCall, count_include_pad: bool, divisor_override: int | 
 
 
 @njit(**KERNEL)
-def _adaptive_avg_pool2d_kernel(x, out):
-    n_batch, chans, h, wd = x.shape
-    _, _, ho, wo = out.shape
-    for job in prange(n_batch * chans * ho):
-        n, c, oh = job // (chans * ho), (job // ho) % chans, job % ho
-        h0, h1 = _adaptive_span(oh, h, ho)
-        for ow in range(wo):
-            w0, w1 = _adaptive_span(ow, wd, wo)
-            total = 0.0
-            for ih in range(h0, h1):
-                segment = x[n, c, ih, w0:w1]
-                for j in range(segment.shape[0]):
-                    total += segment[j]
-            out[n, c, oh, ow] = total / ((h1 - h0) * (w1 - w0))
+def _adaptive_avg_pool2d_kernel(planes, rows, cols, per_job, out):
+    """Adaptive averages of ``planes`` (B, H, W), ``per_job`` consecutive (plane, output row) units
+    per job: the window's rows (``rows[0][i]:rows[1][i]``) summed column by column, one vector pass
+    per row, then each window's columns."""
+    ho, wo, wd = out.shape[1], out.shape[2], planes.shape[2]
+    (r0, r1), (c0, c1) = rows, cols
+    units = planes.shape[0] * ho
+    for job in prange((units + per_job - 1) // per_job):
+        acc = np.empty(wd, out.dtype)
+        for unit in range(job * per_job, min((job + 1) * per_job, units)):
+            b, oh = unit // ho, unit % ho
+            src, h0, h1 = planes[b], r0[oh], r1[oh]
+            for j in range(wd):
+                acc[j] = src[h0, j]
+            for ih in range(h0 + 1, h1):
+                for j in range(wd):
+                    acc[j] += src[ih, j]
+            for ow in range(wo):
+                total = acc[c0[ow]]
+                for j in range(c0[ow] + 1, c1[ow]):
+                    total += acc[j]
+                out[b, oh, ow] = total / ((h1 - h0) * (c1[ow] - c0[ow]))
 
 
 @njit(**KERNEL)
-def _adaptive_max_pool2d_kernel(x, lowest, out, indices):
-    """Adaptive max with torch's flat indices (see ``_window_max``)."""
-    n_batch, chans, h, wd = x.shape
-    _, _, ho, wo = out.shape
-    for job in prange(n_batch * chans * ho):
-        n, c, oh = job // (chans * ho), (job // ho) % chans, job % ho
-        h0, h1 = _adaptive_span(oh, h, ho)
-        for ow in range(wo):
-            w0, w1 = _adaptive_span(ow, wd, wo)
-            best, where = _window_max(x[n, c], h0, w0, h1 - h0, w1 - w0, 1, 1, lowest, h0 * wd + w0)
-            out[n, c, oh, ow] = best
-            indices[n, c, oh, ow] = where
+def _adaptive_max_pool2d_kernel(planes, rows, cols, per_job, out, indices):
+    """Adaptive max of ``planes`` (B, H, W) with torch's flat indices, ``per_job`` units as above.
+
+    The window's rows reduce column by column (``best``, and ``first`` the row
+    it came from: ``_wins`` keeps the first of equal maxima, the last NaN), then
+    its columns, breaking ties as torch's row-major scan does (``_window_max``).
+    """
+    ho, wo, wd = out.shape[1], out.shape[2], planes.shape[2]
+    (r0, r1), (c0, c1) = rows, cols
+    units = planes.shape[0] * ho
+    for job in prange((units + per_job - 1) // per_job):
+        best, first = np.empty(wd, planes.dtype), np.empty(wd, np.int32)
+        for unit in range(job * per_job, min((job + 1) * per_job, units)):
+            b, oh = unit // ho, unit % ho
+            src, h0 = planes[b], r0[oh]
+            for j in range(wd):
+                best[j], first[j] = src[h0, j], h0
+            for ih in range(h0 + 1, r1[oh]):
+                for j in range(wd):
+                    v = src[ih, j]
+                    take = _wins(v, best[j])
+                    best[j] = v if take else best[j]
+                    first[j] = ih if take else first[j]
+            for ow in range(wo):
+                value, r, col = best[c0[ow]], first[c0[ow]], c0[ow]
+                for j in range(c0[ow] + 1, c1[ow]):
+                    v, rv = best[j], first[j]
+                    # a NaN beats a number, and a later NaN (row-major) an earlier one; a number must be
+                    # greater, or equal and from an earlier row (columns come in order)
+                    if (v > value or (v == value and rv < r)) if v == v else (value == value or rv >= r):
+                        value, r, col = v, rv, j
+                out[b, oh, ow] = value
+                indices[b, oh, ow] = r * wd + col
 
 
 @njit(**KERNEL)
@@ -196,13 +255,47 @@ def _global_avg_pool_kernel(planes, out):
         out[b] = total / plane.shape[0]
 
 
+@njit(**KERNEL)
+def _global_max_pool_kernel(planes, out, indices):
+    """Max of each row of ``planes`` (B, H * W) and its flat index, scanned in order with torch's rule."""
+    for b in prange(planes.shape[0]):
+        plane = planes[b]
+        best, where = plane[0], 0
+        for j in range(1, plane.shape[0]):
+            if _wins(plane[j], best):
+                best, where = plane[j], j
+        out[b], indices[b] = best, where
+
+
+def _small_even_window(x, out_size) -> tuple[int, int] | None:
+    """The window ``k`` when adaptive pooling is plain pooling with kernel = stride = ``k`` (every axis
+    divides evenly) and the band kernels (``pool_simd``) run it faster: up to 16 taps (phase slots); else None."""
+    if not pool_simd.supported(x.dtype) or any(size % n for size, n in zip(x.shape[2:], out_size)):
+        return None
+    window = tuple(size // n for size, n in zip(x.shape[2:], out_size))
+    return window if window[0] * window[1] <= 16 else None
+
+
+def _adaptive_args(x, out):
+    """The adaptive kernels' planes, row and column windows and units per job."""
+    (h, wd), (ho, wo) = x.shape[2:], out.shape[2:]
+    planes = x.reshape(-1, h, wd)
+    return planes, adaptive_windows(h, ho), adaptive_windows(wd, wo), units_per_job(planes.shape[0] * ho)
+
+
 def adaptive_avg_pool2d(call: AdaptiveCall) -> np.ndarray:
     x = np.ascontiguousarray(call.input)
     out = np.empty(x.shape[:2] + call.out_size, x.dtype)
     if out.size and call.out_size == (1, 1):
         _global_avg_pool_kernel(x.reshape(out.size, -1), out.reshape(-1))
+    elif out.size and call.out_size == x.shape[2:]:  # windows of one element
+        np.copyto(out, x)
+    elif out.size and x.shape[2:] == (2 * call.out_size[0], 2 * call.out_size[1]):
+        _avg_pool_2x2(x, 4, out)
+    elif out.size and (window := _small_even_window(x, call.out_size)):
+        pool_simd.avg_pool2d(x, window, window, (0, 0), call.out_size, True, None, out)
     elif out.size:
-        _adaptive_avg_pool2d_kernel(x, out)
+        _adaptive_avg_pool2d_kernel(*_adaptive_args(x, out), out.reshape(-1, *call.out_size))
     return out
 
 
@@ -210,7 +303,17 @@ def adaptive_max_pool2d(call: AdaptiveCall, return_indices: bool):
     x = _as_comparable(call.input)
     out = np.empty(x.shape[:2] + call.out_size, x.dtype)
     indices = np.empty(out.shape, np.int64)
-    if out.size:
-        _adaptive_max_pool2d_kernel(x, lowest(x.dtype), out, indices)
+    window = _small_even_window(x, call.out_size) if out.size else None
+    if window and return_indices and not pool_simd.supports_indices(x.shape, window, (0, 0), (1, 1), x.dtype):
+        window = None
+    if out.size and call.out_size == (1, 1):
+        _global_max_pool_kernel(x.reshape(out.size, -1), out.reshape(-1), indices.reshape(-1))
+    elif out.size and call.out_size == x.shape[2:]:
+        np.copyto(out, x)
+        indices[:] = np.arange(out[0, 0].size).reshape(call.out_size)
+    elif window:
+        pool_simd.max_pool2d(x, window, window, (0, 0), (1, 1), call.out_size, out, indices if return_indices else None)
+    elif out.size:
+        _adaptive_max_pool2d_kernel(*_adaptive_args(x, out), out.reshape(-1, *call.out_size), indices.reshape(-1, *call.out_size))
     out = out.view(call.input.dtype)
     return (out, indices) if return_indices else out
