@@ -420,3 +420,30 @@ def test_converted_model_runs_without_torch(tmp_path: Any) -> None:
     )
     subprocess.run([sys.executable, "-c", code], check=True)
     assert_matches(np.load(tmp_path / "out.npy"), torch_out(net, x))
+
+
+def test_conv_is_checked_once_per_input_shape_and_follows_changes() -> None:
+    import pickle
+
+    conv = nn.Conv2d(3, 4, 3, padding=1, seed=0, backend="cpu")
+    checked = nn.Conv2d.from_weights(conv.weight, conv.bias, padding=1, backend="numpy")
+    x, y = rand(2, 3, 8, 8), rand(1, 3, 5, 6, seed=1)
+    assert_matches(conv(x), checked(x))
+    plan = conv._plan
+    assert plan is not None
+    assert_matches(conv(y), checked(y))  # another shape: checked and planned again
+    assert conv._plan is not plan and conv._plan[0] == ((1, 3, 5, 6), np.dtype(np.float32))
+    plan = conv._plan
+    assert_matches(conv(y + 1), checked(y + 1))
+    assert conv._plan is plan  # the same shape: the plan runs again
+    conv.activation = "relu"  # a changed argument is checked again
+    assert_matches(conv(y), np.maximum(checked(y), 0))
+    conv.weight = -conv.weight
+    checked.weight = conv.weight
+    assert_matches(conv(y), np.maximum(checked(y), 0))
+    strided = rand(1, 3, 5, 12, seed=2)[..., ::2]  # not C-contiguous: the checked path
+    assert_matches(conv(strided), np.maximum(checked(strided), 0))
+    with pytest.raises(ValueError, match="conv2d: input has 2 channels but weight shape"):
+        conv(rand(1, 2, 5, 6))
+    clone = pickle.loads(pickle.dumps(conv))
+    assert not hasattr(clone, "_plan") and np.array_equal(clone(y), conv(y))
