@@ -223,6 +223,15 @@ def test_conv2d_1x1_on_1x1_planes_matches_torch(backend: str, activation: str, d
     assert_close(out, activated(conv_oracle(x, w, b), activation), dtype=dtype, bound=bound)
 
 
+def test_conv2d_1x1_on_many_1x1_planes_matches_torch(backend: str) -> None:
+    # past the cpu backend's POINTWISE_SERIAL_MACS: the parallel kernels take the batch
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((2100, 96, 1, 1)).astype(np.float32), rng.standard_normal((96, 96, 1, 1)).astype(np.float32)
+    assert x.shape[0] * 96 * 96 > (1 << 24)
+    out = fc.conv2d(x, w, activation="relu", backend=backend)
+    assert_close(out, activated(conv_oracle(x, w, None), "relu"), dtype=np.float32, bound=conv_oracle(np.abs(x), np.abs(w), None))
+
+
 def test_conv2d_relu_keeps_large_int64_exact(backend: str) -> None:
     x = np.array([[[[2**53, 1, -5]]]], dtype=np.int64)
     w = np.array([[[[1, 1]]]], dtype=np.int64)

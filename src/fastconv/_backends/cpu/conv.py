@@ -321,9 +321,13 @@ def _direct_images(x: np.ndarray, w: np.ndarray, call: ConvCall) -> int:
     return x.shape[0] if per_image == 0 else min(x.shape[0], DIRECT_WORKSPACE_BYTES // per_image)
 
 
+POINTWISE_SERIAL_MACS = 1 << 24  # about 2 ms on one core: beyond, the SIMD kernel's threads pay
+
+
 def _is_pointwise_on_points(x: np.ndarray, w: np.ndarray, call: ConvCall) -> bool:
-    """A dense float 1 x 1 convolution of 1 x 1 planes, without padding: a matrix product."""
-    return x.dtype.kind == "f" and call.groups == 1 and x.shape[2:] == (1, 1) and w.shape[2:] == (1, 1) and not any(call.pads)
+    """A small dense float 1 x 1 convolution of 1 x 1 planes, without padding: a matrix product for one core."""
+    small = x.shape[0] * w.shape[0] * w.shape[1] <= POINTWISE_SERIAL_MACS
+    return small and x.dtype.kind == "f" and call.groups == 1 and x.shape[2:] == (1, 1) and w.shape[2:] == (1, 1) and not any(call.pads)
 
 
 @njit(cache=True, fastmath=FASTMATH, nogil=True)
