@@ -749,8 +749,10 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def _hardsigmoid(x: np.ndarray) -> np.ndarray:
-    """``relu6(x + 3) / 6`` (NaN stays NaN)."""
-    return np.clip(x + x.dtype.type(3), 0, 6) / x.dtype.type(6)
+    """``relu6(x + 3) / 6`` (NaN stays NaN), in one new buffer."""
+    t = x + x.dtype.type(3)
+    np.clip(t, x.dtype.type(0), x.dtype.type(6), out=t)
+    return np.divide(t, x.dtype.type(6), out=t)
 
 
 class Sigmoid(_Activation):
@@ -799,7 +801,8 @@ class Hardswish(_Activation):
 
     def forward(self, x: ArrayLike) -> np.ndarray:
         x = self._floating(x)
-        return x * _hardsigmoid(x)
+        gate = _hardsigmoid(x)
+        return np.multiply(gate, x, out=gate)
 
     def _settings(self) -> str:
         return ""
