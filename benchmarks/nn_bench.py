@@ -40,6 +40,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
+import numba
 import numpy as np
 import torch
 
@@ -60,6 +61,7 @@ MODELS = ("resnet18", "mobilenet_v2", "mobilenet_v3")
 NAMES = {"resnet18": "ResNet-18", "mobilenet_v2": "MobileNetV2", "mobilenet_v3": "MobileNetV3-Large"}
 BATCHES = (1, 8)
 ENGINES = ("fastconv", "torch", "onnxruntime", "openvino")
+EXTRA = ("fastconv_1thread",)  # fastconv with numba on one thread: what starting its parallel kernels costs
 PAUSE_S = 0.02
 START, END = "<!-- nn-results:start -->", "<!-- nn-results:end -->"
 
@@ -194,17 +196,27 @@ def run_case(name: str, batch: int, folder: str, rounds: int, budget: float, thr
         with torch.inference_mode():
             return net(xt).numpy()
 
-    calls = {"fastconv": lambda: model(xn), "torch": run_torch, "onnxruntime": lambda: ort_run(xn), "openvino": lambda: ov_run(xn)}
+    calls = {"fastconv": lambda: model(xn), "torch": run_torch, "onnxruntime": lambda: ort_run(xn), "openvino": lambda: ov_run(xn),
+             "fastconv_1thread": lambda: model(xn)}
     expected = run_torch()
-    errors = {engine: check(name, engine, f(), expected) for engine, f in calls.items() if engine != "torch"}
-    times = interleaved_times(calls, rounds, budget, prepare={e: lambda: time.sleep(PAUSE_S) for e in calls}, shuffle=True)
+    errors = {engine: check(name, engine, f(), expected) for engine, f in calls.items() if engine not in ("torch", *EXTRA)}
+
+    def prepare(engine: str) -> Callable[[], None]:
+        def pause() -> None:
+            numba.set_num_threads(1 if engine == "fastconv_1thread" else threads)
+            time.sleep(PAUSE_S)
+
+        return pause
+
+    times = interleaved_times(calls, rounds, budget, prepare={e: prepare(e) for e in calls}, shuffle=True)
+    numba.set_num_threads(threads)
     ms = {engine: float(np.median(t)) * 1e3 for engine, t in times.items()}
     best_peer = min(ms["onnxruntime"], ms["openvino"])
     peak, _ = temporary_bytes(calls["fastconv"])
     row = {
         "model": name,
         "batch": batch,
-        **{f"{engine}_ms": ms[engine] for engine in ENGINES},
+        **{f"{engine}_ms": ms[engine] for engine in ENGINES + EXTRA},
         "rounds": len(times["fastconv"]),
         "vs_best_peer": best_peer / ms["fastconv"],
         "vs_onnxruntime": ms["onnxruntime"] / ms["fastconv"],
@@ -271,10 +283,10 @@ def _describe(record: dict) -> str:
 
 def as_text(record: dict) -> str:
     lines = [f"# {record['command']}", f"# {record['date']}  {_describe(record)}", ""]
-    lines.append(f"{'model':<18} {'batch':>5} " + " ".join(f"{e + ' ms':>15}" for e in ENGINES)
+    lines.append(f"{'model':<18} {'batch':>5} " + " ".join(f"{e + ' ms':>18}" for e in ENGINES + EXTRA)
                  + f" {'vs best peer':>13} {'vs ORT':>7} {'vs torch':>9} {'peak MB':>8}")
     for r in record["end_to_end"]:
-        lines.append(f"{NAMES[r['model']]:<18} {r['batch']:>5} " + " ".join(f"{r[e + '_ms']:>15.1f}" for e in ENGINES)
+        lines.append(f"{NAMES[r['model']]:<18} {r['batch']:>5} " + " ".join(f"{r.get(e + '_ms', float('nan')):>18.1f}" for e in ENGINES + EXTRA)
                      + f" {r['vs_best_peer']:>12.2f}x {r['vs_onnxruntime']:>6.2f}x {r['vs_torch']:>8.2f}x {r['fastconv_peak_mb']:>8.0f}")
     for b in record["breakdown"]:
         lines += ["", f"per layer kind, {NAMES[b['model']]} batch {b['batch']} (one profiled pass, ms): "
@@ -304,11 +316,11 @@ def readme_section(path: str) -> str:
         f"on {_describe(record)}. Median latency per call, 224 x 224 float32, the four engines interleaved in one process; "
         "\"vs\" = the other engine's time / fastconv's (above 1: fastconv is faster); best peer = the faster of ONNX Runtime and OpenVINO.",
         "",
-        "| model | batch | fastconv ms | torch eager ms | ONNX Runtime ms | OpenVINO ms | vs best peer | vs torch | targets |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| model | batch | fastconv ms | fastconv, numba on 1 thread, ms | torch eager ms | ONNX Runtime ms | OpenVINO ms | vs best peer | vs torch | targets |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in record["end_to_end"]:
-        lines.append(f"| {NAMES[r['model']]} | {r['batch']} | {r['fastconv_ms']:.1f} | {r['torch_ms']:.1f} | {r['onnxruntime_ms']:.1f} | "
+        lines.append(f"| {NAMES[r['model']]} | {r['batch']} | {r['fastconv_ms']:.1f} | {r.get('fastconv_1thread_ms', float('nan')):.1f} | {r['torch_ms']:.1f} | {r['onnxruntime_ms']:.1f} | "
                      f"{r['openvino_ms']:.1f} | {r['vs_best_peer']:.2f}x | {r['vs_torch']:.2f}x | {_target_text(r)} |")
     for b in record["breakdown"]:
         if b["batch"] != 1:
