@@ -224,7 +224,7 @@ def test_conv2d_1x1_on_1x1_planes_matches_torch(backend: str, activation: str, d
 
 
 def test_conv2d_1x1_on_many_1x1_planes_matches_torch(backend: str) -> None:
-    # past the cpu backend's POINTWISE_SERIAL_MACS: the parallel kernels take the batch
+    # past the cpu backend's POINTWISE_SERIAL_MACS: one BLAS GEMM, then the bias and the activation
     rng = np.random.default_rng(0)
     x, w = rng.standard_normal((2100, 96, 1, 1)).astype(np.float32), rng.standard_normal((96, 96, 1, 1)).astype(np.float32)
     assert x.shape[0] * 96 * 96 > (1 << 24)
