@@ -1,21 +1,28 @@
-"""End-to-end inference of ResNet-18 and MobileNetV2: fastconv.nn (converted by from_torch) against torch CPU eager.
+"""Whole-network inference: fastconv.nn (converted by from_torch) against torch eager, ONNX Runtime and OpenVINO.
 
-    PYTHONPATH=src python benchmarks/nn_bench.py [--rounds 10] [--budget 30]
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE PYTHONPATH=src .venv-bench/bin/python benchmarks/nn_bench.py [--rounds 10] [--budget 30]
     PYTHONPATH=src python benchmarks/nn_bench.py --readme    # README "Networks" table from the newest nn-*.json
 
-Both run 224 x 224 float32 batches of 1 and 8 with every core in use (torch
-under ``torch.inference_mode`` with its default threads; fastconv on the
-``cpu`` backend with numba's and BLAS's default threads), timed as
-interleaved medians of fastconv, and torch's timed apart right after (its
-OpenMP threads keep spinning after a call and would slow whichever call came
-next).  fastconv runs twice: as is, and with NumPy's BLAS
-limited to one thread (threadpoolctl), numba still on every core: its GEMM
-convolutions call BLAS, whose idle threads spin while numba's kernels and the
-serial im2col and epilogue run, and on a shared machine that contention
-dominates.  Then one profiled pass of each model per batch sums the
-time per layer kind, for fastconv's layers and for torch's modules (timed
-by forward hooks).  (The fused conv + bias + ReLU against conv then ReLU is
-``benchmarks/fused.py``.)  Writes ``benchmarks/results/nn-<date>.json`` and ``.txt``.
+ResNet-18, MobileNetV2 and MobileNetV3-Large (``tests/torch_models.py``,
+random weights and BatchNorm statistics, eval mode) run 224 x 224 float32
+batches of 1 and 8.  ONNX Runtime and OpenVINO run the ONNX export of the
+same torch model (``torch.onnx.export(..., dynamo=False)``, batch fixed).
+Every engine has every core: torch its default threads under
+``torch.inference_mode``, ONNX Runtime ``intra_op_num_threads`` = cores,
+OpenVINO ``INFERENCE_NUM_THREADS`` = cores with the LATENCY hint and float32
+inference precision (``INFERENCE_PRECISION_HINT``), fastconv
+numba's and BLAS's default threads on the ``cpu`` backend.  The four are
+timed in interleaved rounds in one process, in a new order each round, with
+a 20 ms untimed pause before each call: each runtime's threads spin for a
+while after a call and would slow whichever engine came next.  Every
+engine's output is checked against torch's first.
+
+Then one profiled pass per case: the time per layer kind of fastconv's
+layers, and OpenVINO's own per-layer profile (``PERF_COUNT``) summed by the
+kind of node it ran.  The record names the CPU, its ISA, the thread counts,
+the versions and the OpenBLAS kernel that ran (threadpoolctl): run it with
+``OPENBLAS_CORETYPE`` unset, as on a user's machine.  Writes
+``benchmarks/results/nn-<date>.json`` and ``.txt``.
 """
 
 from __future__ import annotations
@@ -23,20 +30,22 @@ from __future__ import annotations
 import argparse
 import datetime
 import glob
+import importlib.metadata
 import json
 import os
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
+import numba
 import numpy as np
-import threadpoolctl
 import torch
 
 from fastconv import nn
-from fastconv.bench import interleaved_medians, machine_info
+from fastconv.bench import interleaved_times, machine_info, temporary_bytes
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -45,29 +54,73 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 sys.path.insert(0, HERE)
 
 import torch_models  # noqa: E402  (tests/torch_models.py: the models of the equivalence tests)
+from naive import NETWORK_RTOL  # noqa: E402
 from readme_results import regenerate  # noqa: E402
 
-MODELS = ("resnet18", "mobilenet_v2")
-BLAS = threadpoolctl.ThreadpoolController()
-
-
-def one_blas_thread(f: Callable[[], Any]) -> Callable[[], Any]:
-    """``f`` run with NumPy's BLAS on one thread."""
-
-    def run() -> Any:
-        with BLAS.limit(limits=1, user_api="blas"):
-            return f()
-
-    return run
+MODELS = ("resnet18", "mobilenet_v2", "mobilenet_v3")
+NAMES = {"resnet18": "ResNet-18", "mobilenet_v2": "MobileNetV2", "mobilenet_v3": "MobileNetV3-Large"}
 BATCHES = (1, 8)
+ENGINES = ("fastconv", "torch", "onnxruntime", "openvino")
+EXTRA = ("fastconv_1thread",)  # fastconv with numba on one thread: what starting its parallel kernels costs
+PAUSE_S = 0.02
 START, END = "<!-- nn-results:start -->", "<!-- nn-results:end -->"
 
 
+def targets(name: str) -> dict[str, float]:
+    """The issue's targets: fastconv time at most (1 / ratio) x the named engines' (the faster of them)."""
+    if name == "mobilenet_v3":
+        return {"onnxruntime": 1.0}
+    return {"best of onnxruntime, openvino": 1.0, "torch": 2.0}
+
+
+# --- the engines ------------------------------------------------------------------------
+
+
+def onnx_file(net: torch.nn.Module, x: torch.Tensor, folder: str, name: str) -> str:
+    path = os.path.join(folder, f"{name}-{x.shape[0]}.onnx")
+    with torch.inference_mode():
+        torch.onnx.export(net, (x,), path, dynamo=False, input_names=["x"], output_names=["y"])
+    return path
+
+
+def onnxruntime_session(path: str, threads: int) -> Callable[[np.ndarray], np.ndarray]:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    return lambda x: session.run(None, {"x": x})[0]
+
+
+def openvino_model(path: str, threads: int, profile: bool = False) -> Any:
+    import openvino as ov
+
+    # f32: on a CPU with AVX512_BF16 OpenVINO would otherwise run bfloat16, off torch's logits by ~40x the tolerance
+    config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": "f32"}
+    if profile:
+        config["PERF_COUNT"] = True
+    return ov.Core().compile_model(path, "CPU", config)
+
+
+def openvino_run(compiled: Any) -> Callable[[np.ndarray], np.ndarray]:
+    request = compiled.create_infer_request()
+
+    def run(x: np.ndarray) -> np.ndarray:
+        request.infer({0: x})
+        return request.get_output_tensor(0).data.copy()
+
+    return run
+
+
+# --- the per-layer profiles ---------------------------------------------------------------
+
+
 def layer_kind(layer: Any) -> str:
-    """What a layer is, for the per-layer breakdown: convolutions by kernel size and depthwise or dense."""
-    if isinstance(layer, (nn.Conv2d, torch.nn.Conv2d)):
-        kh, kw = layer.weight.shape[2:]
-        depthwise = layer.groups > 1 and layer.groups == layer.weight.shape[0]
+    """What a fastconv layer is: convolutions by kernel size and depthwise or dense."""
+    if isinstance(layer, nn.Conv2d):
+        kh, kw = layer.kernel_size
+        depthwise = layer.groups > 1 and layer.groups == layer.in_channels
         return f"Conv2d {kh}x{kw}" + (" depthwise" if depthwise else "")
     return type(layer).__name__
 
@@ -100,77 +153,109 @@ def fastconv_breakdown(model: nn.Module, x: np.ndarray, passes: int = 3) -> tupl
     return best
 
 
-def torch_breakdown(net: torch.nn.Module, x: torch.Tensor, passes: int = 3) -> tuple[dict[str, float], float]:
-    """Seconds per leaf-module kind of torch's forward (forward hooks), and in total; functional ops show up as "other"."""
+def openvino_breakdown(path: str, x: np.ndarray, threads: int, passes: int = 3) -> tuple[dict[str, float], float]:
+    """Seconds per node kind (its type and the kernel that ran it) of OpenVINO's PERF_COUNT profile, fastest pass."""
+    request = openvino_model(path, threads, profile=True).create_infer_request()
+    request.infer({0: x})
     best: tuple[dict[str, float], float] | None = None
-    leaves = [m for m in net.modules() if not any(True for _ in m.children())]
     for _ in range(passes):
+        request.infer({0: x})
         times: dict[str, float] = defaultdict(float)
-        starts: dict[int, float] = {}
-        handles = []
-        for m in leaves:
-            handles.append(m.register_forward_pre_hook(lambda mod, args: starts.__setitem__(id(mod), time.perf_counter())))
-            handles.append(m.register_forward_hook(
-                lambda mod, args, out: times.__setitem__(layer_kind(mod), times[layer_kind(mod)] + time.perf_counter() - starts[id(mod)])
-            ))
-        with torch.inference_mode():
-            start = time.perf_counter()
-            net(x)
-            total = time.perf_counter() - start
-        for h in handles:
-            h.remove()
-        times["other (functional ops)"] = max(0.0, total - sum(times.values()))
+        for info in request.get_profiling_info():
+            if info.real_time.total_seconds() > 0:
+                times[f"{info.node_type} ({info.exec_type})"] += info.real_time.total_seconds()
+        total = sum(times.values())
         if best is None or total < best[1]:
             best = (dict(times), total)
     return best
 
 
-def end_to_end(rounds: int, budget: float) -> tuple[list[dict], list[dict]]:
-    rows, breakdowns = [], []
-    for name in MODELS:
-        net = torch_models.build(name, seed=0)
-        model = nn.from_torch(net, backend="cpu")
-        for batch in BATCHES:
-            torch.manual_seed(batch)
-            xt = torch.randn(batch, 3, 224, 224)
-            xn = xt.numpy()
-
-            def run_torch() -> Any:
-                with torch.inference_mode():
-                    return net(xt)
-
-            run_ours = lambda: model(xn)
-            medians = interleaved_medians({"fastconv": run_ours, "fastconv_blas1": one_blas_thread(run_ours)}, rounds, budget)
-            medians.update(interleaved_medians({"torch": run_torch}, rounds, budget / 2))
-            row = {
-                "model": name,
-                "batch": batch,
-                "fastconv_ms": medians["fastconv"] * 1e3,
-                "fastconv_blas1_ms": medians["fastconv_blas1"] * 1e3,
-                "torch_ms": medians["torch"] * 1e3,
-                "speedup": medians["torch"] / medians["fastconv"],
-                "speedup_blas1": medians["torch"] / medians["fastconv_blas1"],
-                "target": 1.0 if batch == 1 else None,
-            }
-            rows.append(row)
-            print(f"{name:<13} batch {batch}: fastconv {row['fastconv_ms']:8.1f} ms  (BLAS 1 thread {row['fastconv_blas1_ms']:8.1f} ms)  "
-                  f"torch {row['torch_ms']:8.1f} ms  speed-up {row['speedup']:.2f}x ({row['speedup_blas1']:.2f}x)", flush=True)
-            ours, ours_total = fastconv_breakdown(model, xn)
-            with BLAS.limit(limits=1, user_api="blas"):
-                ours1, ours1_total = fastconv_breakdown(model, xn)
-            theirs, theirs_total = torch_breakdown(net, xt)
-            breakdowns.append({
-                "model": name, "batch": batch,
-                "fastconv_ms": {k: v * 1e3 for k, v in ours.items()}, "fastconv_total_ms": ours_total * 1e3,
-                "fastconv_blas1_ms": {k: v * 1e3 for k, v in ours1.items()}, "fastconv_blas1_total_ms": ours1_total * 1e3,
-                "torch_ms": {k: v * 1e3 for k, v in theirs.items()}, "torch_total_ms": theirs_total * 1e3,
-            })
-    return rows, breakdowns
+# --- the run ------------------------------------------------------------------------------
 
 
-def _breakdown_rows(b: dict) -> list[tuple[str, float | None, float | None, float | None]]:
-    kinds = sorted(set(b["fastconv_ms"]) | set(b["torch_ms"]), key=lambda k: -(b["fastconv_ms"].get(k, 0) + b["torch_ms"].get(k, 0)))
-    return [(k, b["fastconv_ms"].get(k), b["fastconv_blas1_ms"].get(k), b["torch_ms"].get(k)) for k in kinds]
+def check(name: str, engine: str, actual: np.ndarray, expected: np.ndarray) -> float:
+    """The largest error against torch's logits, in units of the tests' tolerance; raise past 1."""
+    scale = NETWORK_RTOL * (np.abs(expected) + np.abs(expected).max())
+    worst = float((np.abs(actual - expected) / scale).max())
+    if not worst <= 1:
+        raise SystemExit(f"{name}: {engine}'s output is off torch's by {worst:.2f}x the tolerance")
+    return worst
+
+
+def run_case(name: str, batch: int, folder: str, rounds: int, budget: float, threads: int) -> tuple[dict, dict]:
+    net = torch_models.build(name, seed=0)
+    model = nn.from_torch(net, backend="cpu")
+    torch.manual_seed(batch)
+    xt = torch.randn(batch, 3, 224, 224)
+    xn = xt.numpy()
+    path = onnx_file(net, xt, folder, name)
+    ort_run = onnxruntime_session(path, threads)
+    ov_run = openvino_run(openvino_model(path, threads))
+
+    def run_torch() -> np.ndarray:
+        with torch.inference_mode():
+            return net(xt).numpy()
+
+    calls = {"fastconv": lambda: model(xn), "torch": run_torch, "onnxruntime": lambda: ort_run(xn), "openvino": lambda: ov_run(xn),
+             "fastconv_1thread": lambda: model(xn)}
+    expected = run_torch()
+    errors = {engine: check(name, engine, f(), expected) for engine, f in calls.items() if engine not in ("torch", *EXTRA)}
+
+    def prepare(engine: str) -> Callable[[], None]:
+        def pause() -> None:
+            numba.set_num_threads(1 if engine == "fastconv_1thread" else threads)
+            time.sleep(PAUSE_S)
+
+        return pause
+
+    times = interleaved_times(calls, rounds, budget, prepare={e: prepare(e) for e in calls}, shuffle=True)
+    numba.set_num_threads(threads)
+    ms = {engine: float(np.median(t)) * 1e3 for engine, t in times.items()}
+    best_peer = min(ms["onnxruntime"], ms["openvino"])
+    peak, _ = temporary_bytes(calls["fastconv"])
+    row = {
+        "model": name,
+        "batch": batch,
+        **{f"{engine}_ms": ms[engine] for engine in ENGINES + EXTRA},
+        "rounds": len(times["fastconv"]),
+        "vs_best_peer": best_peer / ms["fastconv"],
+        "vs_onnxruntime": ms["onnxruntime"] / ms["fastconv"],
+        "vs_torch": ms["torch"] / ms["fastconv"],
+        "targets": targets(name),
+        "error_in_tolerances": errors,
+        "fastconv_peak_mb": peak / 2**20,
+    }
+    print(f"{NAMES[name]:<18} batch {batch}: " + "  ".join(f"{e} {ms[e]:7.1f} ms" for e in ENGINES)
+          + f"  fastconv/best peer {row['vs_best_peer']:.2f}x", flush=True)
+    ours, ours_total = fastconv_breakdown(model, xn)
+    theirs, theirs_total = openvino_breakdown(path, xn, threads)
+    breakdown = {
+        "model": name, "batch": batch,
+        "fastconv_ms": {k: v * 1e3 for k, v in ours.items()}, "fastconv_total_ms": ours_total * 1e3,
+        "openvino_ms": {k: v * 1e3 for k, v in theirs.items()}, "openvino_total_ms": theirs_total * 1e3,
+    }
+    return row, breakdown
+
+
+def blas_info() -> list[dict[str, Any]]:
+    """The BLAS libraries loaded and the kernel each runs (OpenBLAS's ``architecture``)."""
+    import threadpoolctl
+
+    keys = ("internal_api", "version", "architecture", "num_threads", "threading_layer")
+    return [{k: info.get(k) for k in keys} for info in threadpoolctl.threadpool_info() if info.get("user_api") == "blas"]
+
+
+def engine_versions() -> dict[str, str]:
+    found = {}
+    for dist in ("onnxruntime", "openvino", "onnx"):
+        try:
+            found[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return found
+
+
+# --- the record as text and as the README section ----------------------------------------
 
 
 def _load(machine: dict) -> str:
@@ -182,49 +267,73 @@ def _ms(value: float | None, width: int = 0) -> str:
     return f"{'' if value is None else f'{value:.1f}':>{width}}"
 
 
-def as_text(record: dict) -> str:
+def _breakdown_rows(times: dict[str, float]) -> list[tuple[str, float]]:
+    return sorted(times.items(), key=lambda kv: -kv[1])
+
+
+def _describe(record: dict) -> str:
     m = record["machine"]
-    lines = [f"# {record['command']}", f"# {record['date']}  machine: {m['cpu']}, {m['cores']} cores, threads {m['threads']}, "
-             f"load average {_load(m)}", ""]
-    lines += [f"{'model':<13} {'batch':>5} {'fastconv ms':>12} {'BLAS 1 thread':>14} {'torch ms':>10} {'speed-up':>9} {'(BLAS 1)':>9}"]
+    blas = "; ".join(f"{b['internal_api']} {b['version']} kernel {b['architecture']}, {b['num_threads']} threads" for b in record["blas"])
+    versions = ", ".join(f"{k} {v}" for k, v in {**m["versions"], **record["engines"]}.items()
+                         if k in ("fastconv", "numpy", "numba", "torch", "onnxruntime", "openvino", "numpy blas"))
+    env = record.get("openblas_env") or "unset"
+    return (f"{m['cpu']} ({m['cores']} cores, numba target {m['llvm_cpu']}, SIMD {m['hardware']['cpu']['simd']}); "
+            f"threads {m['threads']}; {blas}; OPENBLAS_CORETYPE {env}; {versions}; load average {_load(m)} at the start")
+
+
+def as_text(record: dict) -> str:
+    lines = [f"# {record['command']}", f"# {record['date']}  {_describe(record)}", ""]
+    lines.append(f"{'model':<18} {'batch':>5} " + " ".join(f"{e + ' ms':>18}" for e in ENGINES + EXTRA)
+                 + f" {'vs best peer':>13} {'vs ORT':>7} {'vs torch':>9} {'peak MB':>8}")
     for r in record["end_to_end"]:
-        lines.append(f"{r['model']:<13} {r['batch']:>5} {r['fastconv_ms']:>12.1f} {r['fastconv_blas1_ms']:>14.1f} {r['torch_ms']:>10.1f} "
-                     f"{r['speedup']:>8.2f}x {r['speedup_blas1']:>8.2f}x")
+        lines.append(f"{NAMES[r['model']]:<18} {r['batch']:>5} " + " ".join(f"{r.get(e + '_ms', float('nan')):>18.1f}" for e in ENGINES + EXTRA)
+                     + f" {r['vs_best_peer']:>12.2f}x {r['vs_onnxruntime']:>6.2f}x {r['vs_torch']:>8.2f}x {r['fastconv_peak_mb']:>8.0f}")
     for b in record["breakdown"]:
-        lines += ["", f"per layer kind, {b['model']} batch {b['batch']} (one profiled pass, ms): fastconv {b['fastconv_total_ms']:.1f}, "
-                      f"with BLAS 1 thread {b['fastconv_blas1_total_ms']:.1f}, torch {b['torch_total_ms']:.1f}"]
-        for kind, ours, ours1, theirs in _breakdown_rows(b):
-            lines.append(f"  {kind:<26} {_ms(ours, 9)} {_ms(ours1, 9)} {_ms(theirs, 9)}")
+        lines += ["", f"per layer kind, {NAMES[b['model']]} batch {b['batch']} (one profiled pass, ms): "
+                      f"fastconv {b['fastconv_total_ms']:.1f}, OpenVINO {b['openvino_total_ms']:.1f}"]
+        ours, theirs = _breakdown_rows(b["fastconv_ms"]), _breakdown_rows(b["openvino_ms"])
+        for i in range(max(len(ours), len(theirs))):
+            left = f"{ours[i][0]:<26} {ours[i][1]:8.2f}" if i < len(ours) else " " * 35
+            right = f"{theirs[i][0]:<40} {theirs[i][1]:8.2f}" if i < len(theirs) else ""
+            lines.append(f"  {left}   |   {right}")
     return "\n".join(lines) + "\n"
+
+
+def _target_text(r: dict) -> str:
+    parts = []
+    for peer, ratio in r["targets"].items():
+        got = r["vs_best_peer"] if peer.startswith("best") else r[f"vs_{peer}"]
+        parts.append(f"≥ {ratio:.1f}x {peer.replace('onnxruntime', 'ORT').replace('openvino', 'OpenVINO')}: {'met' if got >= ratio else 'missed'}")
+    return "; ".join(parts)
 
 
 def readme_section(path: str) -> str:
     with open(path) as f:
         record = json.load(f)
     rel = os.path.relpath(path, ROOT)
-    m = record["machine"]
     lines = [
         f"Generated by `python benchmarks/nn_bench.py --readme` from [`{rel}`]({rel}), recorded by `{record['command']}` "
-        f"on {m['cpu']} ({m['cores']} cores; threads {m['threads']}; load average {_load(m)} at the start). "
-        "Median latency per call, 224 x 224 float32; fastconv's two runs in interleaved rounds, torch's timed apart right after; "
-        "speed-up = torch time / fastconv time. "
-        "\"BLAS 1 thread\": the same fastconv model run inside `threadpoolctl.threadpool_limits(1, \"blas\")`, numba still on every core.",
+        f"on {_describe(record)}. Median latency per call, 224 x 224 float32, the four engines interleaved in one process; "
+        "\"vs\" = the other engine's time / fastconv's (above 1: fastconv is faster); best peer = the faster of ONNX Runtime and OpenVINO.",
         "",
-        "| model | batch | fastconv ms | fastconv, BLAS 1 thread, ms | torch CPU eager ms | speed-up | speed-up, BLAS 1 thread | target |",
-        "|---|---|---|---|---|---|---|---|",
+        "| model | batch | fastconv ms | fastconv, numba on 1 thread, ms | torch eager ms | ONNX Runtime ms | OpenVINO ms | vs best peer | vs torch | targets |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in record["end_to_end"]:
-        target = "" if r["target"] is None else f"≥ {r['target']:.1f}x"
-        lines.append(f"| {r['model']} | {r['batch']} | {r['fastconv_ms']:.1f} | {r['fastconv_blas1_ms']:.1f} | {r['torch_ms']:.1f} | "
-                     f"{r['speedup']:.2f}x | {r['speedup_blas1']:.2f}x | {target} |")
+        lines.append(f"| {NAMES[r['model']]} | {r['batch']} | {r['fastconv_ms']:.1f} | {r.get('fastconv_1thread_ms', float('nan')):.1f} | {r['torch_ms']:.1f} | {r['onnxruntime_ms']:.1f} | "
+                     f"{r['openvino_ms']:.1f} | {r['vs_best_peer']:.2f}x | {r['vs_torch']:.2f}x | {_target_text(r)} |")
     for b in record["breakdown"]:
         if b["batch"] != 1:
             continue
-        lines += ["", f"Where the time goes, {b['model']} batch 1 (ms, one profiled pass; torch's BatchNorm and ReLU are separate modules, "
-                      "fastconv folds them into the convolutions):", "",
-                  "| layer kind | fastconv | fastconv, BLAS 1 thread | torch |", "|---|---|---|---|"]
-        for kind, ours, ours1, theirs in _breakdown_rows(b):
-            lines.append(f"| {kind} | {_ms(ours)} | {_ms(ours1)} | {_ms(theirs)} |")
+        lines += ["", f"Where the time goes, {NAMES[b['model']]} batch 1 (ms, one profiled pass each; fastconv "
+                      f"{b['fastconv_total_ms']:.1f} by layer kind, OpenVINO {b['openvino_total_ms']:.1f} by its PERF_COUNT node types, "
+                      "the largest five):", "",
+                  "| fastconv layer | ms | OpenVINO node (kernel) | ms |", "|---|---|---|---|"]
+        ours, theirs = _breakdown_rows(b["fastconv_ms"])[:5], _breakdown_rows(b["openvino_ms"])[:5]
+        for i in range(max(len(ours), len(theirs))):
+            left = f"{ours[i][0]} | {ours[i][1]:.1f}" if i < len(ours) else " | "
+            right = f"{theirs[i][0]} | {theirs[i][1]:.1f}" if i < len(theirs) else " | "
+            lines.append(f"| {left} | {right} |")
     return "\n".join(lines) + "\n"
 
 
@@ -242,20 +351,34 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--budget", type=float, default=30.0, help="seconds of timing per case (at least 3 rounds)")
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     parser.add_argument("--out", default=RESULTS)
     parser.add_argument("--readme", action="store_true", help="only regenerate the README's Networks table")
     args = parser.parse_args(argv)
     if args.readme:
         update_readme(os.path.join(ROOT, "README.md"))
         return 0
-    rows, breakdowns = end_to_end(args.rounds, args.budget)
-    record = {
-        "command": "PYTHONPATH=src python benchmarks/nn_bench.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+    threads = len(os.sched_getaffinity(0))
+    record: dict[str, Any] = {
+        "command": "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE PYTHONPATH=src python benchmarks/nn_bench.py "
+        + " ".join(argv if argv is not None else sys.argv[1:]),
+        "openblas_env": {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ},
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "machine": machine_info(),
-        "end_to_end": rows,
-        "breakdown": breakdowns,
+        "blas": blas_info(),
+        "engines": engine_versions(),
+        "engine_threads": threads,
+        "end_to_end": [],
+        "breakdown": [],
     }
+    if record["openblas_env"]:
+        record["command"] = record["command"].replace("env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE ", "")
+    with tempfile.TemporaryDirectory() as folder:
+        for name in args.models:
+            for batch in BATCHES:
+                row, breakdown = run_case(name, batch, folder, args.rounds, args.budget, threads)
+                record["end_to_end"].append(row)
+                record["breakdown"].append(breakdown)
     os.makedirs(args.out, exist_ok=True)
     stem = os.path.join(args.out, f"nn-{datetime.date.today().isoformat()}")
     with open(stem + ".json", "w") as f:

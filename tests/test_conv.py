@@ -195,17 +195,41 @@ def test_conv1d_fused_activation_matches_torch(backend: str, case: dict[str, Any
 
 @pytest.mark.parametrize("activation", list(ACTIVATIONS))
 @pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("path", ["direct", "gemm-1x1", "gemm-3x3"])  # cpu: direct kernel, GEMM epilogue per tile
+@pytest.mark.parametrize("path", ["direct", "gemm-1x1", "gemm-3x3", "1x1-planes"])  # cpu: direct kernel, GEMM epilogues
 def test_conv2d_activation_of_nan_inf_and_large_values(backend: str, activation: str, dtype: Any, path: str) -> None:
     # a zero weight: each output is its channel's bias, NaN, +-inf and +-1000 included
     bias = np.array([nan, np.inf, -np.inf, -1000.0, 1000.0, -7.0, -0.5, 0.0, 0.5, 3.0, 6.0, 8.0, -1e-3, 1e-3, 5.9, 6.1], dtype)
-    groups, k = {"direct": (16, 3), "gemm-1x1": (1, 1), "gemm-3x3": (1, 3)}[path]
-    x = np.random.default_rng(0).standard_normal((2, 16, 5, 6)).astype(dtype)
+    groups, k = {"direct": (16, 3), "gemm-1x1": (1, 1), "gemm-3x3": (1, 3), "1x1-planes": (1, 1)}[path]
+    plane = (1, 1) if path == "1x1-planes" else (5, 6)
+    x = np.random.default_rng(0).standard_normal((2, 16, *plane)).astype(dtype)
     w = np.zeros((16, 16 // groups, k, k), dtype)
     out = fc.conv2d(x, w, bias, padding=k // 2, groups=groups, activation=activation, backend=backend)
     expected = activated(np.broadcast_to(bias.astype(np.float64)[:, None, None], out.shape[1:]).copy(), activation)
     assert_close(out, np.broadcast_to(expected.astype(dtype), out.shape), dtype=dtype)
     assert np.isnan(out[:, 0]).all()
+
+
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("batch, bias", [(1, True), (5, False)])
+def test_conv2d_1x1_on_1x1_planes_matches_torch(backend: str, activation: str, dtype: Any, batch: int, bias: bool) -> None:
+    # squeeze-and-excitation's convolutions: the cpu backend runs them as one matrix product over the batch
+    rng = np.random.default_rng(batch)
+    x, w = rng.standard_normal((batch, 24, 1, 1)).astype(dtype), rng.standard_normal((10, 24, 1, 1)).astype(dtype)
+    b = rng.standard_normal(10).astype(dtype) if bias else None
+    out = fc.conv2d(x, w, b, activation=activation, backend=backend)
+    bound = conv_oracle(np.abs(x), np.abs(w), None if b is None else np.abs(b))
+    assert out.dtype == dtype
+    assert_close(out, activated(conv_oracle(x, w, b), activation), dtype=dtype, bound=bound)
+
+
+def test_conv2d_1x1_on_many_1x1_planes_matches_torch(backend: str) -> None:
+    # past the cpu backend's POINTWISE_SERIAL_MACS: one BLAS GEMM, then the bias and the activation
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((2100, 96, 1, 1)).astype(np.float32), rng.standard_normal((96, 96, 1, 1)).astype(np.float32)
+    assert x.shape[0] * 96 * 96 > (1 << 24)
+    out = fc.conv2d(x, w, activation="relu", backend=backend)
+    assert_close(out, activated(conv_oracle(x, w, None), "relu"), dtype=np.float32, bound=conv_oracle(np.abs(x), np.abs(w), None))
 
 
 def test_conv2d_relu_keeps_large_int64_exact(backend: str) -> None:

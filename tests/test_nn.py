@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+import torch_models
 from torch import nn as tnn
 
 from fastconv import nn
@@ -43,8 +44,9 @@ def randomize_bn(module: tnn.Module, seed: int = 0) -> tnn.Module:
         for m in module.modules():
             if isinstance(m, tnn.BatchNorm2d):
                 n = m.num_features
-                m.running_mean.copy_(torch.randn(n, generator=generator))
-                m.running_var.copy_(0.5 + torch.rand(n, generator=generator))
+                if m.track_running_stats:
+                    m.running_mean.copy_(torch.randn(n, generator=generator))
+                    m.running_var.copy_(0.5 + torch.rand(n, generator=generator))
                 if m.affine:
                     m.weight.copy_(0.5 + torch.rand(n, generator=generator))
                     m.bias.copy_(torch.randn(n, generator=generator))
@@ -66,11 +68,19 @@ LAYERS: list[Any] = [
     pytest.param(lambda: tnn.Conv2d(32, 24, 1), (2, 32, 5, 5), id="conv-1x1"),
     pytest.param(lambda: randomize_bn(tnn.BatchNorm2d(3)), (2, 3, 4, 5), id="batchnorm"),
     pytest.param(lambda: randomize_bn(tnn.BatchNorm2d(3, affine=False)), (2, 3, 4, 5), id="batchnorm-noaffine"),
+    pytest.param(lambda: randomize_bn(tnn.BatchNorm2d(3, track_running_stats=False)), (2, 3, 4, 5), id="batchnorm-batch-statistics"),
     pytest.param(tnn.ReLU, (2, 3, 4, 5), id="relu"),
     pytest.param(tnn.ReLU6, (2, 3, 4, 5), id="relu6"),
     pytest.param(tnn.SiLU, (2, 3, 4, 5), id="silu"),
     pytest.param(tnn.GELU, (2, 3, 4, 5), id="gelu"),
     pytest.param(lambda: tnn.GELU("tanh"), (2, 3, 4, 5), id="gelu-tanh"),
+    pytest.param(tnn.LeakyReLU, (2, 3, 4, 5), id="leaky-relu"),
+    pytest.param(lambda: tnn.LeakyReLU(0.2), (2, 3, 4, 5), id="leaky-relu-0.2"),
+    pytest.param(tnn.Sigmoid, (2, 3, 4, 5), id="sigmoid"),
+    pytest.param(tnn.Hardsigmoid, (2, 3, 4, 5), id="hardsigmoid"),
+    pytest.param(tnn.Hardswish, (2, 3, 4, 5), id="hardswish"),
+    pytest.param(lambda: tnn.Softmax(dim=1), (2, 3, 4, 5), id="softmax"),
+    pytest.param(lambda: tnn.Softmax(dim=-1), (3, 7), id="softmax-last"),
     pytest.param(lambda: tnn.MaxPool2d(3, 2, 1), (2, 3, 9, 8), id="maxpool"),
     pytest.param(lambda: tnn.MaxPool2d(2, 2, dilation=2, ceil_mode=True), (1, 2, 9, 8), id="maxpool-ceil-dilation"),
     pytest.param(lambda: tnn.AvgPool2d(3, 2, 1, count_include_pad=False), (2, 3, 9, 8), id="avgpool"),
@@ -106,8 +116,8 @@ def test_layers_by_hand_match_torch() -> None:
     torch.manual_seed(1)
     conv, bn = tnn.Conv2d(3, 4, 3, padding=1), randomize_bn(tnn.BatchNorm2d(4))
     model = nn.Sequential(
-        nn.Conv2d(conv.weight.detach().numpy(), conv.bias.detach().numpy(), padding=1),
-        nn.BatchNorm2d(bn.running_mean.numpy(), bn.running_var.numpy(), bn.weight.detach().numpy(), bn.bias.detach().numpy()),
+        nn.Conv2d.from_weights(conv.weight.detach().numpy(), conv.bias.detach().numpy(), padding=1),
+        nn.BatchNorm2d.from_weights(bn.running_mean.numpy(), bn.running_var.numpy(), bn.weight.detach().numpy(), bn.bias.detach().numpy()),
         nn.ReLU6(),
         nn.MaxPool2d(2),
         nn.Flatten(),
@@ -134,8 +144,8 @@ def test_batchnorm_folds_and_activation_fuses_into_conv(act: Any, fused: str | N
 
 
 def test_fold_batchnorm_is_computed_in_float64() -> None:
-    conv = nn.Conv2d(np.full((1, 1, 1, 1), 3.0, np.float32), np.array([1.0], np.float32))
-    bn = nn.BatchNorm2d(np.array([0.1], np.float32), np.array([1e-3], np.float32), eps=1e-5)
+    conv = nn.Conv2d.from_weights(np.full((1, 1, 1, 1), 3.0, np.float32), np.array([1.0], np.float32))
+    bn = nn.BatchNorm2d.from_weights(np.array([0.1], np.float32), np.array([1e-3], np.float32), eps=1e-5)
     folded = nn.fold_batchnorm(conv, bn)
     scale = 1 / np.sqrt(np.float64(np.float32(1e-3)) + 1e-5)
     assert folded.weight[0, 0, 0, 0] == np.float32(3 * scale)
@@ -145,7 +155,9 @@ def test_fold_batchnorm_is_computed_in_float64() -> None:
 
 def test_fold_batchnorm_refuses_mismatched_channels() -> None:
     with pytest.raises(ValueError, match="has 2 output channels, the batch norm 3"):
-        nn.fold_batchnorm(nn.Conv2d(np.ones((2, 1, 1, 1))), nn.BatchNorm2d(np.zeros(3), np.ones(3)))
+        nn.fold_batchnorm(nn.Conv2d.from_weights(np.ones((2, 1, 1, 1))), nn.BatchNorm2d(3))
+    with pytest.raises(ValueError, match="track_running_stats=False: its statistics come from each batch"):
+        nn.fold_batchnorm(nn.Conv2d(3, 2, 1), nn.BatchNorm2d(2, track_running_stats=False))
 
 
 def test_batchnorm_folds_into_conv_transpose() -> None:
@@ -233,6 +245,34 @@ class Decoder(tnn.Module):
         return self.merge(torch.cat([self.up(x), skip, self.resize(x)], dim=1))
 
 
+class GatedHead(tnn.Module):
+    """EfficientNet's SiLU-gated squeeze-and-excitation, then the functional forms of the other new layers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = tnn.Conv2d(6, 8, 3, padding=1)
+        self.se = torch_models.SqueezeExcitation(8, 4, activation=tnn.SiLU, scale_activation=tnn.Sigmoid)
+        self.fc = tnn.Linear(8, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.se(F.hardswish(self.conv(x)))
+        y = F.leaky_relu(y, 0.1) * torch.sigmoid(y) + F.hardsigmoid(y).mul(y.sigmoid())
+        pooled = torch.flatten(F.dropout(y, 0.3, training=self.training), 2).mean(2) + y.mean((2, 3)) + torch.mean(y, dim=(2, 3))
+        return F.softmax(self.fc(pooled), dim=1) + torch.softmax(pooled, -1).mean(1, keepdim=True)
+
+
+def test_traced_gated_head_matches_torch() -> None:
+    torch.manual_seed(6)
+    net = GatedHead().eval()
+    model = nn.from_torch(net, backend="cpu")
+    kinds = [type(layer).__name__ for layer in model.children()]
+    for kind in ("Mul", "Mean", "Sigmoid", "Hardsigmoid", "Hardswish", "LeakyReLU", "Softmax"):
+        assert kind in kinds, kind
+    assert any(isinstance(layer, nn.Conv2d) and layer.activation == "silu" for layer in model.children())  # the SE's fc1
+    x = rand(2, 6, 7, 7)
+    assert_matches(model(x), torch_out(net, x))
+
+
 def test_traced_decoder_matches_torch() -> None:
     torch.manual_seed(5)
     net = Decoder().eval()
@@ -271,18 +311,18 @@ def test_to_backend_reaches_every_layer() -> None:
 # --- refusals ----------------------------------------------------------------------
 
 
-class WithSigmoid(tnn.Module):
+class WithTanh(tnn.Module):
     def __init__(self) -> None:
         super().__init__()
-        self.body = tnn.Sequential(tnn.Conv2d(3, 3, 1), tnn.Sigmoid())
+        self.body = tnn.Sequential(tnn.Conv2d(3, 3, 1), tnn.Tanh())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
 
 
-class CallsSigmoid(tnn.Module):
+class CallsTanh(tnn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(x)
+        return torch.tanh(x)
 
 
 class ReadsParameter(tnn.Module):
@@ -309,14 +349,19 @@ class ViewsBySize(tnn.Module):
         return x.view(x.size(0), -1)
 
 
+class SoftmaxInFloat64(tnn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.softmax(1, dtype=torch.float64)
+
+
 class ScaledAdd(tnn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.add(x, x, alpha=2)
 
 
 REFUSALS = [
-    (WithSigmoid(), TypeError, "cannot convert layer 'body.1' of type torch.nn.modules.activation.Sigmoid; fastconv.nn converts AdaptiveAvgPool2d"),
-    (CallsSigmoid(), TypeError, "cannot convert the call of torch.sigmoid (node 'sigmoid')"),
+    (WithTanh(), TypeError, "cannot convert layer 'body.1' of type torch.nn.modules.activation.Tanh; fastconv.nn converts AdaptiveAvgPool2d"),
+    (CallsTanh(), TypeError, "cannot convert the call of torch.tanh (node 'tanh')"),
     (ReadsParameter(), TypeError, "cannot convert the read of tensor attribute 'scale'"),
     (TwoOutputs(), TypeError, "the forward returns tuple; only a single tensor output converts"),
     (DataDependent(), TypeError, "torch.fx could not trace DataDependent: TraceError"),
@@ -326,7 +371,7 @@ REFUSALS = [
     (tnn.MaxPool2d(2, return_indices=True), TypeError, "(MaxPool2d with return_indices=True): only the values are supported"),
     (tnn.Sequential(tnn.Conv2d(3, 3, 1), tnn.BatchNorm2d(3)), ValueError, "'1' (BatchNorm2d) is in training mode, where it normalizes by the batch's statistics; call module.eval() before converting"),
     (tnn.Sequential(tnn.Dropout()), ValueError, "'0' (Dropout) is in training mode, where it zeroes activations at random"),
-    (tnn.BatchNorm2d(3, track_running_stats=False).eval(), ValueError, "track_running_stats=False): it normalizes by each batch's statistics, even in eval mode"),
+    (SoftmaxInFloat64(), TypeError, "softmax with dtype=torch.float64 is not supported"),
     ("conv", TypeError, "module must be a torch.nn.Module, got str"),
 ]
 
@@ -341,12 +386,12 @@ def test_from_torch_refuses_clearly(module: Any, exc: type[Exception], message: 
 def test_layer_argument_errors_name_the_argument() -> None:
     with pytest.raises(ValueError, match="Add: activation must be None or one of"):
         nn.Add(activation="tanh")
-    with pytest.raises(ValueError, match="GELU: approximate must be 'none' or 'tanh', got 'erf'"):
+    with pytest.raises(ValueError, match="GELU: approximate must be one of 'none', 'tanh'; got 'erf'"):
         nn.GELU("erf")
     with pytest.raises(ValueError, match="Flatten: start_dim=2 and end_dim=1 do not select axes of a 3-d input"):
         nn.Flatten(2, 1)(np.ones((2, 3, 4)))
-    with pytest.raises(ValueError, match="conv2d: stride must be a positive int"):
-        nn.Conv2d(np.ones((1, 1, 1, 1)), stride=0)(np.ones((1, 1, 2, 2)))
+    with pytest.raises(ValueError, match="Conv2d.from_weights: stride must be a positive int"):
+        nn.Conv2d.from_weights(np.ones((1, 1, 1, 1)), stride=0)
 
 
 def test_layers_import_and_run_without_torch() -> None:
@@ -354,7 +399,7 @@ def test_layers_import_and_run_without_torch() -> None:
         "import sys; sys.modules['torch'] = None\n"
         "import numpy as np\n"
         "from fastconv import nn\n"
-        "m = nn.Sequential(nn.Conv2d(np.ones((2, 1, 3, 3), np.float32), padding=1, activation='relu'), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(np.ones((1, 2), np.float32)))\n"
+        "m = nn.Sequential(nn.Conv2d.from_weights(np.ones((2, 1, 3, 3), np.float32), padding=1, activation='relu'), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear.from_weights(np.ones((1, 2), np.float32)))\n"
         "print(m(np.ones((1, 1, 4, 4), np.float32)).tolist())\n"
         "try:\n    nn.from_torch(None)\nexcept ImportError as e:\n    print('ImportError')\n"
     )
@@ -375,3 +420,30 @@ def test_converted_model_runs_without_torch(tmp_path: Any) -> None:
     )
     subprocess.run([sys.executable, "-c", code], check=True)
     assert_matches(np.load(tmp_path / "out.npy"), torch_out(net, x))
+
+
+def test_conv_is_checked_once_per_input_shape_and_follows_changes() -> None:
+    import pickle
+
+    conv = nn.Conv2d(3, 4, 3, padding=1, seed=0, backend="cpu")
+    checked = nn.Conv2d.from_weights(conv.weight, conv.bias, padding=1, backend="numpy")
+    x, y = rand(2, 3, 8, 8), rand(1, 3, 5, 6, seed=1)
+    assert_matches(conv(x), checked(x))
+    plan = conv._plan
+    assert plan is not None
+    assert_matches(conv(y), checked(y))  # another shape: checked and planned again
+    assert conv._plan is not plan and conv._plan[0] == ((1, 3, 5, 6), np.dtype(np.float32))
+    plan = conv._plan
+    assert_matches(conv(y + 1), checked(y + 1))
+    assert conv._plan is plan  # the same shape: the plan runs again
+    conv.activation = "relu"  # a changed argument is checked again
+    assert_matches(conv(y), np.maximum(checked(y), 0))
+    conv.weight = -conv.weight
+    checked.weight = conv.weight
+    assert_matches(conv(y), np.maximum(checked(y), 0))
+    strided = rand(1, 3, 5, 12, seed=2)[..., ::2]  # not C-contiguous: the checked path
+    assert_matches(conv(strided), np.maximum(checked(strided), 0))
+    with pytest.raises(ValueError, match="conv2d: input has 2 channels but weight shape"):
+        conv(rand(1, 2, 5, 6))
+    clone = pickle.loads(pickle.dumps(conv))
+    assert not hasattr(clone, "_plan") and np.array_equal(clone(y), conv(y))

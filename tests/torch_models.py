@@ -1,4 +1,4 @@
-"""ResNet-18 and MobileNetV2 in plain torch, written as torchvision defines them (no torchvision needed).
+"""ResNet-18, MobileNetV2 and MobileNetV3-Large in plain torch, written as torchvision defines them (no torchvision needed).
 
 ``randomized(model, seed)`` gives every BatchNorm random running statistics
 and affine parameters, so that folding them into the convolutions is really
@@ -158,6 +158,132 @@ def mobilenet_v2() -> MobileNetV2:
     return MobileNetV2()
 
 
+class SqueezeExcitation(nn.Module):
+    """torchvision.ops.SqueezeExcitation: ``x * scale_activation(fc2(activation(fc1(avgpool(x)))))``."""
+
+    def __init__(
+        self,
+        input_channels: int,
+        squeeze_channels: int,
+        activation: type[nn.Module] = nn.ReLU,
+        scale_activation: type[nn.Module] = nn.Sigmoid,
+    ) -> None:
+        super().__init__()
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc1 = nn.Conv2d(input_channels, squeeze_channels, 1)
+        self.fc2 = nn.Conv2d(squeeze_channels, input_channels, 1)
+        self.activation = activation()
+        self.scale_activation = scale_activation()
+
+    def _scale(self, input: torch.Tensor) -> torch.Tensor:
+        scale = self.avgpool(input)
+        scale = self.fc1(scale)
+        scale = self.activation(scale)
+        scale = self.fc2(scale)
+        return self.scale_activation(scale)
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        scale = self._scale(input)
+        return scale * input
+
+
+class Conv2dNormActivation(nn.Sequential):
+    """torchvision.ops.Conv2dNormActivation: convolution without bias, BatchNorm2d, then the activation (if any)."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        stride: int = 1,
+        groups: int = 1,
+        activation_layer: type[nn.Module] | None = nn.ReLU,
+        dilation: int = 1,
+    ) -> None:
+        padding = (kernel_size - 1) // 2 * dilation
+        layers: list[nn.Module] = [
+            nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, dilation=dilation, groups=groups, bias=False),
+            nn.BatchNorm2d(out_channels),
+        ]
+        if activation_layer is not None:
+            layers.append(activation_layer(inplace=True))
+        super().__init__(*layers)
+
+
+class InvertedResidualV3(nn.Module):
+    """MobileNetV3's block: 1x1 expand, depthwise, squeeze-and-excitation (gated by Hardsigmoid), 1x1 project."""
+
+    def __init__(self, inp: int, kernel: int, expanded: int, out: int, use_se: bool, use_hs: bool, stride: int) -> None:
+        super().__init__()
+        self.use_res_connect = stride == 1 and inp == out
+        activation = nn.Hardswish if use_hs else nn.ReLU
+        layers: list[nn.Module] = []
+        if expanded != inp:
+            layers.append(Conv2dNormActivation(inp, expanded, kernel_size=1, activation_layer=activation))
+        layers.append(Conv2dNormActivation(expanded, expanded, kernel, stride, groups=expanded, activation_layer=activation))
+        if use_se:
+            layers.append(SqueezeExcitation(expanded, _make_divisible(expanded // 4, 8), scale_activation=nn.Hardsigmoid))
+        layers.append(Conv2dNormActivation(expanded, out, kernel_size=1, activation_layer=None))
+        self.block = nn.Sequential(*layers)
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        result = self.block(input)
+        if self.use_res_connect:
+            result += input
+        return result
+
+
+# torchvision's mobilenet_v3_large: (input channels, kernel, expanded channels, output channels, SE, Hardswish, stride)
+MOBILENET_V3_LARGE = [
+    (16, 3, 16, 16, False, False, 1),
+    (16, 3, 64, 24, False, False, 2),
+    (24, 3, 72, 24, False, False, 1),
+    (24, 5, 72, 40, True, False, 2),
+    (40, 5, 120, 40, True, False, 1),
+    (40, 5, 120, 40, True, False, 1),
+    (40, 3, 240, 80, False, True, 2),
+    (80, 3, 200, 80, False, True, 1),
+    (80, 3, 184, 80, False, True, 1),
+    (80, 3, 184, 80, False, True, 1),
+    (80, 3, 480, 112, True, True, 1),
+    (112, 3, 672, 112, True, True, 1),
+    (112, 5, 672, 160, True, True, 2),
+    (160, 5, 960, 160, True, True, 1),
+    (160, 5, 960, 160, True, True, 1),
+]
+
+
+class MobileNetV3(nn.Module):
+    def __init__(self, num_classes: int = 1000, last_channel: int = 1280) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [Conv2dNormActivation(3, 16, kernel_size=3, stride=2, activation_layer=nn.Hardswish)]
+        layers += [InvertedResidualV3(*config) for config in MOBILENET_V3_LARGE]
+        layers.append(Conv2dNormActivation(160, 6 * 160, kernel_size=1, activation_layer=nn.Hardswish))
+        self.features = nn.Sequential(*layers)
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Sequential(
+            nn.Linear(6 * 160, last_channel), nn.Hardswish(inplace=True), nn.Dropout(p=0.2, inplace=True), nn.Linear(last_channel, num_classes)
+        )
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out")
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, 0, 0.01)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.features(x)
+        x = self.avgpool(x)
+        x = torch.flatten(x, 1)
+        return self.classifier(x)
+
+
+def mobilenet_v3() -> MobileNetV3:
+    return MobileNetV3()
+
+
 def randomized(model: nn.Module, seed: int = 0) -> nn.Module:
     """``model`` with random BatchNorm statistics and affine parameters, in eval mode.
 
@@ -177,7 +303,7 @@ def randomized(model: nn.Module, seed: int = 0) -> nn.Module:
     return model.eval()
 
 
-MODELS = {"resnet18": resnet18, "mobilenet_v2": mobilenet_v2}
+MODELS = {"resnet18": resnet18, "mobilenet_v2": mobilenet_v2, "mobilenet_v3": mobilenet_v3}
 
 
 def build(name: str, seed: int = 0) -> nn.Module:

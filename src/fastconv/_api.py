@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _validate as check
-from ._dispatch import choose, keeps_device_type, run
+from ._dispatch import bound, choose, keeps_device_type, run
 from ._methods import METHODS, plan
 from .kernels import for_image
 from .kernels import named as _named_kernel
@@ -99,6 +99,36 @@ def conv2d(
     """
     call = check.conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups, padding_mode, activation)
     return _finish(run("conv2d", call, backend=backend), call.out_dtype, call.batched)
+
+
+def conv2d_repeatable(
+    input: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    stride: IntPair,
+    padding: IntPair | str,
+    dilation: IntPair,
+    groups: int,
+    padding_mode: PaddingMode,
+    activation: str | None,
+    backend: str,
+) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray] | None]:
+    """``conv2d``'s result, and a function computing it for another input of ``input``'s shape and dtype without the checks.
+
+    The function (None where ``input`` had to be converted, or was not a
+    batch) takes a C-contiguous ndarray of exactly ``input``'s shape and
+    dtype, which its caller guarantees: ``fastconv.nn.Conv2d`` holds one per
+    input shape, so that a network's convolutions are checked on the first
+    call only.
+    """
+    call = check.conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups, padding_mode, activation)
+    kernel = bound("conv2d", call, backend)
+    out = _finish(kernel(call), call.out_dtype, call.batched)
+    x = call.input
+    same = x.shape == input.shape and x.dtype == input.dtype and x.strides == input.strides and x.ctypes.data == input.ctypes.data
+    if not same or not call.batched or not input.flags.c_contiguous:  # a converted input: the checks must run each time
+        return out, None
+    return out, lambda x: _finish(kernel(call._replace(input=x)), call.out_dtype)
 
 
 @keeps_device_type

@@ -265,6 +265,22 @@ def run(entry: str, call: tuple, *args: Any, backend: Any = "auto", method: str 
         return getattr(kernels, entry)(call, *args)
 
 
+def bound(entry: str, call: tuple, backend: Any = "auto") -> Callable[[tuple], Any]:
+    """``run``'s choice of backend for ``call``, made once: a function of call records of the same geometry.
+
+    The caller (``_api.conv2d_repeatable``) re-runs it on records that differ
+    from ``call`` only in the input array.
+    """
+    name = choose(backend, entry, call)
+    kernel = getattr(module(name), entry)
+
+    def go(record: tuple) -> Any:
+        with serialized(name):
+            return kernel(record)
+
+    return go
+
+
 def keeps_device_type(func: Callable) -> Callable:
     """Wrap a public operation so that device-array inputs give results of the caller's type."""
 

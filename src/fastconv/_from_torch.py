@@ -38,25 +38,22 @@ def _refuse(message: str, exc: type[Exception] = TypeError) -> Exception:
 
 
 def _conv2d(m: tnn.Conv2d) -> nn.Module:
-    return nn.Conv2d(
+    return nn.Conv2d.from_weights(
         _numpy(m.weight), _numpy(m.bias), m.stride, m.padding, m.dilation, m.groups, padding_mode=m.padding_mode
     )
 
 
 def _conv_transpose2d(m: tnn.ConvTranspose2d) -> nn.Module:
-    return nn.ConvTranspose2d(
+    return nn.ConvTranspose2d.from_weights(
         _numpy(m.weight), _numpy(m.bias), m.stride, m.padding, m.output_padding, m.groups, m.dilation
     )
 
 
-def _batch_norm2d(m: tnn.BatchNorm2d, name: str) -> nn.Module:
-    if m.running_mean is None or m.running_var is None:
-        raise _refuse(
-            f"cannot convert {name!r} (BatchNorm2d with track_running_stats=False): it normalizes by each batch's "
-            "statistics, even in eval mode",
-            ValueError,
-        )
-    return nn.BatchNorm2d(_numpy(m.running_mean), _numpy(m.running_var), _numpy(m.weight), _numpy(m.bias), m.eps)
+def _batch_norm2d(m: tnn.BatchNorm2d) -> nn.Module:
+    bn = nn.BatchNorm2d(m.num_features, m.eps, m.momentum, m.affine, m.track_running_stats, bias=m.bias is not None)
+    bn.running_mean, bn.running_var = _numpy(m.running_mean), _numpy(m.running_var)
+    bn.weight, bn.bias = _numpy(m.weight), _numpy(m.bias)
+    return bn
 
 
 def _no_indices(m: Any, name: str) -> None:
@@ -85,11 +82,16 @@ def _named(convert: Callable[..., nn.Module]) -> Callable[[Any, str], nn.Module]
 MODULES: dict[type, Callable[[Any, str], nn.Module]] = {
     tnn.Conv2d: _named(_conv2d),
     tnn.ConvTranspose2d: _named(_conv_transpose2d),
-    tnn.BatchNorm2d: _batch_norm2d,
+    tnn.BatchNorm2d: _named(_batch_norm2d),
     tnn.ReLU: _named(lambda m: nn.ReLU()),
     tnn.ReLU6: _named(lambda m: nn.ReLU6()),
     tnn.SiLU: _named(lambda m: nn.SiLU()),
     tnn.GELU: _named(lambda m: nn.GELU(m.approximate)),
+    tnn.LeakyReLU: _named(lambda m: nn.LeakyReLU(m.negative_slope)),
+    tnn.Sigmoid: _named(lambda m: nn.Sigmoid()),
+    tnn.Hardsigmoid: _named(lambda m: nn.Hardsigmoid()),
+    tnn.Hardswish: _named(lambda m: nn.Hardswish()),
+    tnn.Softmax: _named(lambda m: nn.Softmax(m.dim)),
     tnn.MaxPool2d: _max_pool2d,
     tnn.AvgPool2d: _named(
         lambda m: nn.AvgPool2d(m.kernel_size, m.stride, m.padding, m.ceil_mode, m.count_include_pad, m.divisor_override)
@@ -100,7 +102,7 @@ MODULES: dict[type, Callable[[Any, str], nn.Module]] = {
     tnn.UpsamplingNearest2d: _named(_upsample),
     tnn.UpsamplingBilinear2d: _named(_upsample),
     tnn.Flatten: _named(lambda m: nn.Flatten(m.start_dim, m.end_dim)),
-    tnn.Linear: _named(lambda m: nn.Linear(_numpy(m.weight), _numpy(m.bias))),
+    tnn.Linear: _named(lambda m: nn.Linear.from_weights(_numpy(m.weight), _numpy(m.bias))),
     tnn.Identity: _named(lambda m: nn.Identity()),
     tnn.Dropout: _named(lambda m: nn.Identity()),
     tnn.Dropout1d: _named(lambda m: nn.Identity()),
@@ -214,7 +216,23 @@ def _adaptive_max(a: dict) -> nn.Module:
     return nn.AdaptiveMaxPool2d(a["output_size"])
 
 
+def _softmax(a: dict) -> nn.Module:
+    if a["dtype"] is not None:
+        raise _refuse(f"softmax with dtype={a['dtype']!r} is not supported (the input's dtype is kept)")
+    return nn.Softmax(a["dim"])
+
+
+def _mean(a: dict) -> nn.Module:
+    if a["dtype"] is not None:
+        raise _refuse(f"mean with dtype={a['dtype']!r} is not supported (the input's dtype is kept)")
+    return nn.Mean(a["dim"], a["keepdim"])
+
+
 ADD = (2, (("alpha", 1),), _no_alpha)
+MUL = (2, (), lambda a: nn.Mul())
+SIGMOID = (1, (), lambda a: nn.Sigmoid())
+SOFTMAX = (1, (("dim", None), ("dtype", None)), _softmax)
+MEAN = (1, (("dim", None), ("keepdim", False), ("dtype", None)), _mean)
 FLATTEN = (1, (("start_dim", 0), ("end_dim", -1)), lambda a: nn.Flatten(a["start_dim"], a["end_dim"]))
 RELU = (1, (), lambda a: nn.ReLU())
 
@@ -225,6 +243,16 @@ FUNCTIONS: dict[Any, tuple[int, tuple, Callable[[dict], nn.Module]]] = {
     torch.flatten: FLATTEN,
     torch.relu: RELU,
     torch.relu_: RELU,
+    operator.mul: MUL,
+    torch.mul: MUL,
+    torch.sigmoid: SIGMOID,
+    F.sigmoid: SIGMOID,
+    torch.softmax: SOFTMAX,
+    F.softmax: (1, (("dim", None), ("_stacklevel", 3), ("dtype", None)), _softmax),
+    torch.mean: MEAN,
+    F.hardsigmoid: _activation(nn.Hardsigmoid),
+    F.hardswish: _activation(nn.Hardswish),
+    F.leaky_relu: (1, (("negative_slope", 0.01), ("inplace", False)), lambda a: nn.LeakyReLU(a["negative_slope"])),
     F.relu: _activation(nn.ReLU),
     F.relu6: _activation(nn.ReLU6),
     F.silu: _activation(nn.SiLU),
@@ -255,6 +283,10 @@ METHODS: dict[str, tuple[int, tuple, Callable[[dict], nn.Module]]] = {
     "relu": RELU,
     "relu_": RELU,
     "flatten": FLATTEN,
+    "mul": MUL,
+    "sigmoid": SIGMOID,
+    "softmax": SOFTMAX,
+    "mean": MEAN,
     "contiguous": (1, (), lambda a: nn.Identity()),
 }
 
@@ -342,7 +374,7 @@ def _trace(module: tnn.Module) -> tuple[list[str], list[Step], str]:
 def _merged(first: nn.Module, then: nn.Module) -> nn.Module | None:
     """One layer that computes ``then(first(x))``, or None."""
     if isinstance(first, (nn.Conv2d, nn.ConvTranspose2d)) and isinstance(then, nn.BatchNorm2d):
-        if getattr(first, "activation", None) is None and then.running_mean.shape == (first.out_channels,):
+        if getattr(first, "activation", None) is None and then.running_mean is not None and then.num_features == first.out_channels:
             return nn.fold_batchnorm(first, then)
     activation = _fusable_activation(then)
     if activation and isinstance(first, (nn.Conv2d, nn.Add)) and first.activation is None:

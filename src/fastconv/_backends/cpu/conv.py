@@ -2,6 +2,11 @@
 
 ``conv2d`` picks its kernel family per call (see :func:`conv2d`):
 
+- float 1 x 1 layers on 1 x 1 planes (squeeze-and-excitation, heads,
+  ``nn.Linear``): a matrix product, small ones as dot products on one thread
+  (the SIMD kernel would fill 1 lane of each vector, and BLAS's threads, woken
+  between numba's parallel kernels, took up to 100x longer), large ones one
+  BLAS GEMM;
 - dense and grouped float32 / float64 layers: the register-blocked
   explicit-SIMD kernel of ``direct.py``, on a target with AVX2 or AVX-512,
   as many images at a time as its padded copy of the input fits in
@@ -322,6 +327,38 @@ def _direct_images(x: np.ndarray, w: np.ndarray, call: ConvCall) -> int:
     return x.shape[0] if per_image == 0 else min(x.shape[0], DIRECT_WORKSPACE_BYTES // per_image)
 
 
+POINTWISE_SERIAL_MACS = 1 << 24  # about 2 ms on one core: beyond, a BLAS GEMM's threads pay for waking
+
+
+def _is_pointwise_on_points(x: np.ndarray, w: np.ndarray, call: ConvCall) -> bool:
+    """A dense float 1 x 1 convolution of 1 x 1 planes, without padding: a matrix product."""
+    return x.dtype.kind == "f" and call.groups == 1 and x.shape[2:] == (1, 1) and w.shape[2:] == (1, 1) and not any(call.pads)
+
+
+@njit(cache=True, fastmath=FASTMATH, nogil=True)
+def _pointwise_on_points_kernel(x, w, bias, act, out):
+    """``out[n] = act(w @ x[n] + bias)`` for x (N, K), w (O, K), out (N, O); serial (the layers are small)."""
+    for n in range(x.shape[0]):
+        row = out[n]
+        for o in range(w.shape[0]):
+            acc = bias[o]
+            for k in range(x.shape[1]):
+                acc += w[o, k] * x[n, k]
+            row[o] = acc
+        _activate(row, act)
+
+
+def _conv2d_pointwise_on_points(x, w, call: ConvCall, out):
+    x2, w2, out2 = x.reshape(x.shape[0], -1), w.reshape(w.shape[0], -1), out.reshape(out.shape[0], -1)
+    bias = np.zeros(w.shape[0], x.dtype) if call.bias is None else np.ascontiguousarray(call.bias)
+    if x2.shape[0] * w2.size <= POINTWISE_SERIAL_MACS:
+        _pointwise_on_points_kernel(x2, w2, bias, call.activation, out2)
+        return
+    np.matmul(x2, w2.T, out=out2)
+    out2 += bias
+    _activate(out.reshape(-1), call.activation)
+
+
 def conv2d(call: ConvCall) -> np.ndarray:
     x, w = np.ascontiguousarray(call.input), np.ascontiguousarray(call.weight)
     n, _, h, wd = x.shape
@@ -331,6 +368,9 @@ def conv2d(call: ConvCall) -> np.ndarray:
     ho, wo = conv_out_size(h, kh, top + bottom, sh, dh), conv_out_size(wd, kw, left + right, sw, dw)
     out = np.empty((n, o, ho, wo), x.dtype)
     if out.size == 0:
+        return out
+    if _is_pointwise_on_points(x, w, call):
+        _conv2d_pointwise_on_points(x, w, call, out)
         return out
     depthwise = call.groups == x.shape[1] == o
     per_call = _direct_images(x, w, call) if not depthwise and direct.supported(x.dtype) else 0
