@@ -3,6 +3,8 @@
 =====================================  ==============================================
 ``veven(a, b)``, ``vodd(a, b)``        lanes 0, 2, 4, ... / 1, 3, 5, ... of the concatenation ``a ++ b``
                                        (a stride-2 de-interleave: ``vpermt2ps`` on AVX-512)
+``vzip_lo(a, b)``, ``vzip_hi(a, b)``   ``a0 b0 a1 b1 ...`` from the first / second halves of ``a`` and ``b``
+                                       (a stride-2 interleave, the inverse of ``veven`` / ``vodd``)
 ``vwins(v, best)``                     the mask ``v > best or v != v`` (torch's max-pool rule: NaN wins,
                                        first of equal maxima), lane-wise
 ``vany(m)``                            whether any lane of a mask is set
@@ -44,6 +46,25 @@ def _half(which):
 
 
 veven, vodd = _half(0), _half(1)
+
+
+def _zip(half):
+    @intrinsic
+    def impl(typingctx, a, b):
+        if not _same_vec(a, b):
+            return None
+
+        def codegen(context, builder, sig, args):
+            base = half * (a.n // 2)
+            lanes = [base + i // 2 + (a.n if i % 2 else 0) for i in range(a.n)]
+            return builder.shuffle_vector(args[0], args[1], ir.Constant(ir.VectorType(ir.IntType(32), a.n), lanes))
+
+        return a(a, b), codegen
+
+    return impl
+
+
+vzip_lo, vzip_hi = _zip(0), _zip(1)
 
 
 @intrinsic
@@ -116,4 +137,4 @@ def vstore_i64_masked(typingctx, arr, idx, v, count):
 
 _ = _llvm_vec  # re-exported helpers stay referenced
 
-__all__ = ["SOURCE_HASH", "vany", "veven", "vodd", "vstore_i64", "vstore_i64_masked", "vwins"]
+__all__ = ["SOURCE_HASH", "vany", "veven", "vodd", "vstore_i64", "vstore_i64_masked", "vwins", "vzip_hi", "vzip_lo"]
