@@ -389,8 +389,8 @@ def _conv_transpose2d_kernel(x, w, bias, sh, sw, ph, pw, dh, dw, groups, out):
 def conv_transpose2d(call: ConvTransposeCall) -> np.ndarray:
     """Transposed convolution: float32 / float64 on a SIMD target by stride-phase sub-convolutions
     (``transpose.py``), as many images per call as their padded planes fit in ``DIRECT_WORKSPACE_BYTES``
-    (at least one); integers, and targets without SIMD vectors, by the scatter kernel
-    ``_conv_transpose2d_kernel``."""
+    (at least one); integers, targets without SIMD vectors, and padded planes with an inf or NaN
+    weight (see ``transpose.conv_transpose2d_direct``), by the scatter kernel ``_conv_transpose2d_kernel``."""
     x, w = np.ascontiguousarray(call.input), np.ascontiguousarray(call.weight)
     out = np.empty((x.shape[0], w.shape[1] * call.groups, *call.out_size), x.dtype)
     if out.size == 0:
@@ -400,10 +400,11 @@ def conv_transpose2d(call: ConvTransposeCall) -> np.ndarray:
         per_image = transpose.workspace_bytes(x.shape[1:], w.shape, call.stride, call.padding, call.dilation, call.out_size, call.groups, x.itemsize)
         per_call = max(1, DIRECT_WORKSPACE_BYTES // max(per_image, 1))
         for i in range(0, x.shape[0], per_call):
-            transpose.conv_transpose2d_direct(
-                x[i : i + per_call], w, bias, call.stride, call.padding, call.dilation, call.groups, out[i : i + per_call]
-            )
-        return out
+            part = out[i : i + per_call]
+            if transpose.conv_transpose2d_direct(x[i : i + per_call], w, bias, call.stride, call.padding, call.dilation, call.groups, part) is None:
+                break
+        else:
+            return out
     bias = np.zeros(out.shape[1], x.dtype) if call.bias is None else np.ascontiguousarray(call.bias)
     (sh, sw), (ph, pw), (dh, dw) = call.stride, call.padding, call.dilation
     _conv_transpose2d_kernel(x, w, bias, sh, sw, ph, pw, dh, dw, call.groups, out)

@@ -152,9 +152,13 @@ def launch_transposed(mode, units, P, x, rows, cols, slots, xoff, kstart, w, wba
 
 @njit(cache=True, nogil=True)
 def gather(src, index, dst):
-    """dst[i] = src[index[i]] (the packed weights)."""
+    """dst[i] = src[index[i]] (the packed weights); whether they are all finite."""
+    finite = True
     for i in range(index.shape[0]):
-        dst[i] = src[index[i]]
+        v = src[index[i]]
+        dst[i] = v
+        finite &= v - v == 0
+    return finite
 '''
 
 
@@ -251,7 +255,9 @@ def conv_transpose2d_direct(x, w, bias, stride, padding, dilation, groups, out):
 
     ``x`` (N, C, H, W) and ``w`` (C, O // groups, kh, kw) C-contiguous float32 / float64,
     ``bias`` (O,) or None, ``out`` a C-contiguous (N, O, Ho, Wo) array of x's dtype (its
-    size carries ``output_padding``), which is returned.  No validation.
+    size carries ``output_padding``), which is returned; or None, with ``out`` untouched, where
+    the input is padded and a weight is inf or NaN (torch sums only input x weight products;
+    a padding zero times inf would add a NaN).  No validation.
 
     >>> x, w = np.ones((1, 1, 2, 2), np.float32), np.ones((1, 1, 2, 2), np.float32)
     >>> conv_transpose2d_direct(x, w, None, (2, 2), (0, 0), (1, 1), 1, np.empty((1, 1, 4, 4), np.float32))[0, 0, 0]
@@ -263,7 +269,8 @@ def conv_transpose2d_direct(x, w, bias, stride, padding, dilation, groups, out):
     mod = g["mod"]
     bias = direct._zeros(out.shape[1], x.dtype.str) if bias is None else bias
     wp = np.empty(g["index"].shape[0], x.dtype)
-    mod.gather(w.reshape(-1), g["index"], wp)
+    if not mod.gather(w.reshape(-1), g["index"], wp) and not g["in_place"]:
+        return None  # a padding zero times an inf or NaN weight would add a NaN that torch's sum doesn't have
     xf, flat = x.reshape(-1), out.reshape(-1)
     (sh, sw), og = stride, w.shape[1]
     args = (g["rows"], g["cols"], g["slots"], g["xoff"], g["kstart"], wp, g["wbase"], bias, flat, h, wd, g["hq"], g["wq"],
