@@ -41,6 +41,7 @@ from . import direct, generated, simd, simd_ext
 
 GEN_HASH = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
 TASKS_PER_THREAD = 8
+GATHER_CHUNK = 4096  # weights packed per unit of the parallel loop
 
 _DRIVER = '''
 
@@ -132,33 +133,45 @@ def run_transposed(P, plane_len, chans, xoff, kstart, w, wbase, bias, out, n, b,
         put_tile(out, (n * O + o0) * ho * wo, no, scratch, rs, OT, p, end, origin, wq, wg, ho, wo, sh, sw)
 
 
-@njit(parallel=PARALLEL, cache=True, nogil=True)
-def launch_transposed(mode, units, P, x, rows, cols, slots, xoff, kstart, w, wbase, bias, out, h, wd, hq, wq, left,
-                      plane_len, chans, groups, og, ho, wo, wg, mpos, sh, sw, nblk, tgsize, which):
-    """The module's parallel loop for transposed convolution, over ``units`` of
-    mode 0: padded planes of x into P (``fill_phase``, one phase);
-    mode 1: tasks (image, position block, range of tgsize o-tiles) into out."""
-    OT = OTS[which]
-    ntg = (groups * ((og + OT - 1) // OT) + tgsize - 1) // tgsize
-    zero = DTYPE(0)
-    for unit in prange(units):
-        if mode == 0:
-            fill_phase(P, x, unit, 0, h, wd, rows, cols, slots, hq, wq, plane_len, left, zero)
-        else:
-            r = unit // ntg
-            run_transposed(P, plane_len, chans, xoff, kstart, w, wbase, bias, out, r // nblk, r % nblk, unit % ntg,
-                           groups, og, ho, wo, wq, wg, mpos, sh, sw, tgsize, which)
-
-
-@njit(cache=True, nogil=True)
-def gather(src, index, dst):
-    """dst[i] = src[index[i]] (the packed weights); whether they are all finite."""
+@njit(boundscheck=False, cache=True, nogil=True, inline="never")  # no fastmath: v - v must see inf and NaN
+def gather(src, index, dst, i0, i1):
+    """dst[i] = src[index[i]] for i0 <= i < i1 (packing the weights); whether those are all finite."""
     finite = True
-    for i in range(index.shape[0]):
+    for i in range(i0, min(i1, index.shape[0])):
         v = src[index[i]]
         dst[i] = v
         finite &= v - v == 0
     return finite
+
+
+@njit(parallel=PARALLEL, cache=True, nogil=True)
+def launch_transposed(P, x, rows, cols, slots, xoff, kstart, w, wbase, bias, out, wsrc, index, finite, geo):
+    """The whole transposed convolution, in two parallel loops (one call: each call costs microseconds):
+    the geo[18] padded planes of x into P (``fill_phase``, one phase) and the chunks of the weight gather
+    (wsrc into w; finite[c]: whether chunk c's weights are finite); then, unless the planes are padded
+    and a weight is not finite (returns False), the tasks (image, position block, range of o-tiles) into out."""
+    h, wd, hq, wq, left, plane_len, chans, groups, og = geo[0], geo[1], geo[2], geo[3], geo[4], geo[5], geo[6], geo[7], geo[8]
+    ho, wo, wg, mpos, sh, sw, nblk, tgsize, which = geo[9], geo[10], geo[11], geo[12], geo[13], geo[14], geo[15], geo[16], geo[17]
+    nfill, chunk, tasks = geo[18], geo[19], geo[20]
+    ntg = (groups * ((og + OTS[which] - 1) // OTS[which]) + tgsize - 1) // tgsize
+    zero = DTYPE(0)
+    for unit in prange(nfill + finite.shape[0]):
+        if unit < nfill:
+            fill_phase(P, x, unit, 0, h, wd, rows, cols, slots, hq, wq, plane_len, left, zero)
+        else:
+            c = unit - nfill
+            finite[c] = gather(wsrc, index, w, c * chunk, (c + 1) * chunk)
+    ok = nfill == 0
+    if not ok:
+        ok = True
+        for c in range(finite.shape[0]):
+            ok &= finite[c]
+    if ok:
+        for unit in prange(tasks):
+            r = unit // ntg
+            run_transposed(P, plane_len, chans, xoff, kstart, w, wbase, bias, out, r // nblk, r % nblk, unit % ntg,
+                           groups, og, ho, wo, wq, wg, mpos, sh, sw, tgsize, which)
+    return ok
 '''
 
 
@@ -225,9 +238,15 @@ def _setup(x_shape, w_shape, stride, padding, dilation, out_size, groups, dtype,
     want = TASKS_PER_THREAD * threads
     units = nb * nblk
     tgsize = nu if units >= want else max(1, -(-nu * units // want))
+    which = direct.TILE_CHOICES[simd.VECTOR_BITS].index(tile)
+    tasks = nb * nblk * -(-nu // tgsize)
+    chunks = -(-sum(len(i) for i in index) // GATHER_CHUNK)
+    geo = (h, wd, hq, wq, left, plane_len, chans, groups, og, ho, wo, wg, mpos, sh, sw, nblk, tgsize, which,
+           0 if in_place else nb * chans, GATHER_CHUNK, tasks)
     return dict(
         mod=kernel_module(dtype),
-        which=direct.TILE_CHOICES[simd.VECTOR_BITS].index(tile),
+        geo=np.array(geo, np.int64),
+        chunks=chunks,
         in_place=in_place,
         hq=hq,
         wq=wq,
@@ -244,9 +263,6 @@ def _setup(x_shape, w_shape, stride, padding, dilation, out_size, groups, dtype,
         index=np.concatenate(index).astype(np.int64),
         kstart=np.array(kstart, np.int64),
         wbase=np.array(wbase, np.int64),
-        nblk=nblk,
-        tgsize=tgsize,
-        tasks=nb * nblk * -(-nu // tgsize),
     )
 
 
@@ -266,27 +282,24 @@ def conv_transpose2d_direct(x, w, bias, stride, padding, dilation, groups, out):
     nb, chans, h, wd = x.shape
     g = _setup(x.shape, w.shape, tuple(stride), tuple(padding), tuple(dilation), out.shape[2:], groups, x.dtype.str,
                numba.get_num_threads())
-    mod = g["mod"]
     bias = direct._zeros(out.shape[1], x.dtype.str) if bias is None else bias
-    wp = np.empty(g["index"].shape[0], x.dtype)
-    if not mod.gather(w.reshape(-1), g["index"], wp) and not g["in_place"]:
-        return None  # a padding zero times an inf or NaN weight would add a NaN that torch's sum doesn't have
-    xf, flat = x.reshape(-1), out.reshape(-1)
-    (sh, sw), og = stride, w.shape[1]
-    args = (g["rows"], g["cols"], g["slots"], g["xoff"], g["kstart"], wp, g["wbase"], bias, flat, h, wd, g["hq"], g["wq"],
-            g["left"], g["plane_len"], chans, groups, og, out.shape[2], out.shape[3], g["wg"], g["mpos"], sh, sw,
-            g["nblk"], g["tgsize"], g["which"])
-    chunk = numba.set_parallel_chunksize(1)
+    index = g["index"]
+    wp = np.empty(index.shape[0], x.dtype)
+    finite = np.empty(g["chunks"], np.bool_)
+    xf = x.reshape(-1)
+    if g["in_place"]:
+        planes = xf
+    else:
+        planes = np.empty(nb * chans * g["plane_len"] + g["blk"], x.dtype)
+        planes[-g["blk"] :] = 0
+    chunk = numba.set_parallel_chunksize(1)  # units handed out one at a time: the threads balance, on a shared machine too
     try:
-        if g["in_place"]:
-            planes = xf
-        else:
-            planes = np.empty(nb * chans * g["plane_len"] + g["blk"], x.dtype)
-            planes[-g["blk"]:] = 0
-            mod.launch_transposed(0, nb * chans, planes, xf, *args)
-        mod.launch_transposed(1, g["tasks"], planes, xf, *args)
+        ok = g["mod"].launch_transposed(planes, xf, g["rows"], g["cols"], g["slots"], g["xoff"], g["kstart"], wp, g["wbase"], bias,
+                                        out.reshape(-1), w.reshape(-1), index, finite, g["geo"])
     finally:
         numba.set_parallel_chunksize(chunk)
+    if not ok:
+        return None  # a padding zero times an inf or NaN weight would add a NaN that torch's sum doesn't have
     return out
 
 
