@@ -247,6 +247,17 @@ def activate_plane(out, r, m, act):
 
 _DRIVER = '''
 
+@njit(fastmath=FM, boundscheck=False, cache=True, nogil=True)
+def copy_span(dst, d, src, s, n):
+    """dst[d : d + n] = src[s : s + n], by vectors (the last one reads, but does not store, past n)."""
+    j = 0
+    while j + N <= n:
+        vstore(dst, d + j, vload(src, s + j))
+        j += N
+    if j < n:
+        vstore_masked(dst, d + j, vload(src, s + j), n - j)
+
+
 @njit(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline="never")
 def copy_out(out, dst, scratch, src, p, end, wq, wo):
     """out[dst + oh*wo + ow] = scratch[src + q] for the flat positions p <= q = oh*wq + ow < end with ow < wo."""
@@ -257,12 +268,7 @@ def copy_out(out, dst, scratch, src, p, end, wq, wo):
     while q < end:
         if ow < wo:
             e = min(end, q + wo - ow)
-            j = q
-            while j + N <= e:
-                vstore(out, d + j, vload(scratch, src + j))
-                j += N
-            if j < e:
-                vstore_masked(out, d + j, vload(scratch, src + j), e - j)
+            copy_span(out, d + q, scratch, src + q, e - q)
         q += wq - ow
         ow = 0
         d -= wq - wo
@@ -289,6 +295,14 @@ def launch(mode, units, P, x, rows, cols, slots, xoff, w, bias, out, h, wd, hq, 
             run_task(P, plane_len, chans, xoff, kc, w, bias, act, out, r // nbg, r % nbg, unit % ntg, groups, og, ho, wo, wq, mpos, bgsize, tgsize, which)
         else:
             activate_plane(out, unit, m, act)
+
+
+@njit(boundscheck=False, cache=True, nogil=True)
+def tile_at(u, nt, og, ot, n, chans, cg, plane_len, origin):
+    """Tile u = (group, o-tile) of image n: its first output channel, its rows (<= ot), and its input's offset in P."""
+    g = u // nt
+    t = u - g * nt
+    return g * og + t * ot, min(ot, og - t * ot), (n * chans + g * cg) * plane_len + origin
 
 
 @njit(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline="never")
@@ -326,11 +340,7 @@ def run_task(P, plane_len, chans, xoff, kc, w, bias, act, out, n, bg, tg, groups
                 origin = mpos - BLK
                 to_out = False
             for u in range(u0, u1):
-                g = u // nt
-                t = u - g * nt
-                o0 = g * og + t * OT
-                no = min(OT, og - t * OT)
-                pb = (n * chans + g * cg) * plane_len + origin
+                o0, no, pb = tile_at(u, nt, og, OT, n, chans, cg, plane_len, origin)
                 if to_out:
                     dst, at, stride = out, (n * O + o0) * hwo + p, hwo
                 else:

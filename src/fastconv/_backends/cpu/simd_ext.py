@@ -30,41 +30,24 @@ from .simd import Vec, VMask, _lane_mask, _llvm_vec, _ptr, _same_vec
 SOURCE_HASH = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
 
 
-def _half(which):
+def _shuffle(lanes_of):
+    """The intrinsic ``f(a, b)``: lanes ``lanes_of(N)`` of the concatenation ``a ++ b``."""
+
     @intrinsic
     def impl(typingctx, a, b):
         if not _same_vec(a, b):
             return None
 
         def codegen(context, builder, sig, args):
-            lanes = [2 * i + which for i in range(a.n)]
-            return builder.shuffle_vector(args[0], args[1], ir.Constant(ir.VectorType(ir.IntType(32), a.n), lanes))
+            return builder.shuffle_vector(args[0], args[1], ir.Constant(ir.VectorType(ir.IntType(32), a.n), lanes_of(a.n)))
 
         return a(a, b), codegen
 
     return impl
 
 
-veven, vodd = _half(0), _half(1)
-
-
-def _zip(half):
-    @intrinsic
-    def impl(typingctx, a, b):
-        if not _same_vec(a, b):
-            return None
-
-        def codegen(context, builder, sig, args):
-            base = half * (a.n // 2)
-            lanes = [base + i // 2 + (a.n if i % 2 else 0) for i in range(a.n)]
-            return builder.shuffle_vector(args[0], args[1], ir.Constant(ir.VectorType(ir.IntType(32), a.n), lanes))
-
-        return a(a, b), codegen
-
-    return impl
-
-
-vzip_lo, vzip_hi = _zip(0), _zip(1)
+veven, vodd = (_shuffle(lambda n, w=w: [2 * i + w for i in range(n)]) for w in (0, 1))
+vzip_lo, vzip_hi = (_shuffle(lambda n, h=h: [h * (n // 2) + i // 2 + (n if i % 2 else 0) for i in range(n)]) for h in (0, 1))
 
 
 @intrinsic

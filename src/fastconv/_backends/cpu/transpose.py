@@ -68,12 +68,7 @@ def put_tile(out, obase, no, scratch, rs, ot, p, end, origin, wq, wg, ho, wo, sh
                 dst = obase + (r * ho + oh) * wo
                 src = ((py * sw) * ot + r) * rs + q - origin - j  # scratch index of this row's j = 0
                 if sw == 1:
-                    t = j
-                    while t + N <= jn:
-                        vstore(out, dst + t, vload(scratch, src + t))
-                        t += N
-                    if t < jn:
-                        vstore_masked(out, dst + t, vload(scratch, src + t), jn - t)
+                    copy_span(out, dst + j, scratch, src + j, jn - j)
                 elif sw == 2:
                     t = j
                     lim = min(2 * jn, wo)
@@ -118,11 +113,7 @@ def run_transposed(P, plane_len, chans, xoff, kstart, w, wbase, bias, out, n, b,
     origin = mpos - BLK if mpos >= BLK and p + BLK > mpos else p  # the last block ends at the last position
     scratch = np.empty(nph * OT * rs, DTYPE)
     for u in range(u0, u1):
-        g = u // nt
-        t = u - g * nt
-        o0 = g * og + t * OT
-        no = min(OT, og - t * OT)
-        pb = (n * chans + g * cg) * plane_len + origin
+        o0, no, pb = tile_at(u, nt, og, OT, n, chans, cg, plane_len, origin)
         for ph in range(nph):
             k0, k1 = kstart[ph], kstart[ph + 1]
             wb = wbase[ph] + o0 * (k1 - k0) - k0
