@@ -105,15 +105,16 @@ def _microkernel(ot: int, pt: int, n: int, name: str = "uk") -> str:
     ]
     for i in range(ot):
         L.append(f"    w{i} = wb + {f'min({i}, no - 1)' if i else '0'} * wstride")
-    L.append("    if accum:")
+    L.append("    if accum:")  # the rows past no are not dst's: they start at zero, read nothing
     for i in range(ot):
-        L.append(
-            "        "
-            + "; ".join(
-                f"{acc[i][j]} = vload(dst, db + {i} * dstride + {j * n})"
-                for j in range(pt)
-            )
-        )
+        load = "; ".join(f"{acc[i][j]} = vload(dst, db + {i} * dstride + {j * n})" for j in range(pt))
+        if i == 0:
+            L.append("        " + load)
+            continue
+        L.append(f"        if no > {i}:")
+        L.append("            " + load)
+        L.append("        else:")
+        L.append("            " + "; ".join(f"{acc[i][j]} = vzero(P)" for j in range(pt)))
     L.append("    else:")
     for i in range(ot):
         L.append("        " + "; ".join(f"{acc[i][j]} = vzero(P)" for j in range(pt)))
