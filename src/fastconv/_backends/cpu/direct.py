@@ -439,8 +439,9 @@ def microkernel_asm(dtype, tile=None) -> str:
 # --- the entry point ---------------------------------------------------------------
 
 
-def choose_tile(mpos: int, og: int, lanes: int) -> tuple[int, int]:
-    """The tile of TILE_CHOICES with the fewest FMAs for ``mpos`` flat positions and ``og`` outputs per group."""
+def choose_tile(mpos: int, og: int, lanes: int, factor=None) -> tuple[int, int]:
+    """The tile of TILE_CHOICES with the fewest FMAs for ``mpos`` flat positions and ``og`` outputs per group,
+    each tile's count times ``factor(tile)`` where given (a caller's own measured slow-down)."""
 
     def cost(i, tile):
         ot, pt = tile
@@ -450,6 +451,7 @@ def choose_tile(mpos: int, og: int, lanes: int) -> tuple[int, int]:
             * -(-og // ot)
             * ot
             * (1 if i == 0 else TILE_PENALTY)
+            * (factor(tile) if factor else 1)
         )
 
     choices = TILE_CHOICES[simd.VECTOR_BITS]
