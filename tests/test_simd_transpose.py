@@ -2,7 +2,7 @@
 
 * ``vzip_lo`` / ``vzip_hi`` against NumPy, float32 and float64;
 * ``conv_transpose2d_direct`` against torch on configurations that reach every branch of it (planes read
-  in place or padded, column stride 1, 2 and 3, phases without taps, partial o-tiles, planes smaller
+  in place or padded, stride 1 x 1, column stride 1 (under row stride 2), 2 and 3, phases without taps, partial o-tiles, planes smaller
   than a block, groups, dilation, output_padding), and on impulses placed by hand;
 * the dispatch: floats take the SIMD path; a padded layer with an inf weight, integers and the image
   split take the scatter kernel or several calls, and stay right;
@@ -56,6 +56,7 @@ CONFIGS = [
     (1, 3, 13, 2, 3, (2, 3), (2, 2), (0, 1), (1, 0), (1, 2), 1),  # a plane smaller than one block
     (3, 4, 6, 1, 1, (3, 3), (2, 2), (0, 0), (0, 0), (1, 1), 2),  # 1x1 images
     (1, 12, 18, 10, 3, (2, 2), (1, 2), (0, 0), (0, 1), (2, 1), 3),  # partial o-tiles in every group
+    (1, 4, 6, 5, 7, (3, 2), (2, 1), (1, 0), (1, 0), (1, 1), 1),  # row phases over one column phase
 ]
 
 

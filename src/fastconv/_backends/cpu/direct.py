@@ -248,17 +248,6 @@ def activate_plane(out, r, m, act):
 
 _DRIVER = '''
 
-@njit(fastmath=FM, boundscheck=False, cache=True, nogil=True)
-def copy_span(dst, d, src, s, n):
-    """dst[d : d + n] = src[s : s + n], by vectors (the last one reads, but does not store, past n)."""
-    j = 0
-    while j + N <= n:
-        vstore(dst, d + j, vload(src, s + j))
-        j += N
-    if j < n:
-        vstore_masked(dst, d + j, vload(src, s + j), n - j)
-
-
 @njit(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline="never")
 def copy_out(out, dst, scratch, src, p, end, wq, wo):
     """out[dst + oh*wo + ow] = scratch[src + q] for the flat positions p <= q = oh*wq + ow < end with ow < wo."""
@@ -269,7 +258,12 @@ def copy_out(out, dst, scratch, src, p, end, wq, wo):
     while q < end:
         if ow < wo:
             e = min(end, q + wo - ow)
-            copy_span(out, d + q, scratch, src + q, e - q)
+            j = q
+            while j + N <= e:
+                vstore(out, d + j, vload(scratch, src + j))
+                j += N
+            if j < e:
+                vstore_masked(out, d + j, vload(scratch, src + j), e - j)
         q += wq - ow
         ow = 0
         d -= wq - wo
@@ -298,7 +292,7 @@ def launch(mode, units, P, x, rows, cols, slots, xoff, w, bias, out, h, wd, hq, 
             activate_plane(out, unit, m, act)
 
 
-@njit(boundscheck=False, cache=True, nogil=True)
+@njit(boundscheck=False, cache=True, nogil=True, inline="always")
 def tile_at(u, nt, og, ot, n, chans, cg, plane_len, origin):
     """Tile u = (group, o-tile) of image n: its first output channel, its rows (<= ot), and its input's offset in P."""
     g = u // nt

@@ -20,8 +20,8 @@ over channels (a 2x2 / stride 2 layer: four 1x1 convolutions).
 * **Tasks.**  A task is (image, block of positions, range of o-tiles); for
   each o-tile it runs the micro-kernel once per phase into a scratch tile,
   then writes the phases' rows into the output interleaved: at column
-  stride 2 by vector zips (``simd_ext.vzip_lo`` / ``vzip_hi``), at stride 1
-  by vector copies, otherwise lane by lane.
+  stride 2 by vector zips (``simd_ext.vzip_lo`` / ``vzip_hi``), at stride
+  1 x 1 by ``direct``'s vector ``copy_out``, otherwise lane by lane.
 
 The module is generated per (dtype, lanes) into a file named with the
 hashes of ``simd.py``, ``simd_ext.py``, ``direct.py`` and this file.
@@ -56,6 +56,10 @@ def put_tile(out, obase, no, scratch, rs, ot, p, end, origin, wq, wg, ho, wo, sh
     """Write a scratch tile's flat positions p <= q = i*wq + j < end (j < wg) to the output:
     out[obase + (r*ho + py + sh*i)*wo + px + sw*j] = scratch[((py*sw + px)*ot + r)*rs + q - origin]
     for rows r < no and phases (py, px), where inside the output."""
+    if sh == 1 and sw == 1:  # one phase: the grid is the output's
+        for r in range(no):
+            copy_out(out, obase + r * ho * wo, scratch, r * rs - origin, p, end, wq, wo)
+        return
     i0 = p // wq
     for r in range(no):
         for py in range(sh):
@@ -70,9 +74,7 @@ def put_tile(out, obase, no, scratch, rs, ot, p, end, origin, wq, wg, ho, wo, sh
                 jn = min(wg, j + e - q)
                 dst = obase + (r * ho + oh) * wo
                 src = ((py * sw) * ot + r) * rs + q - origin - j  # scratch index of this row's j = 0
-                if sw == 1:
-                    copy_span(out, dst + j, scratch, src + j, jn - j)
-                elif sw == 2:
+                if sw == 2:
                     t = j
                     lim = min(2 * jn, wo)
                     while t < jn:
@@ -260,7 +262,7 @@ def _setup(x_shape, w_shape, stride, padding, dilation, out_size, groups, dtype,
         cols=source_index(wd, left, wq, "constant"),
         slots=slots,
         xoff=np.concatenate(xoff).astype(np.int64),
-        index=np.concatenate(index).astype(np.int64),
+        index=np.concatenate(index).astype(np.int32 if kh * kw * og * chans < 2**31 else np.int64),  # half the bytes to read
         kstart=np.array(kstart, np.int64),
         wbase=np.array(wbase, np.int64),
     )
