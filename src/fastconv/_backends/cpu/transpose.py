@@ -191,7 +191,7 @@ def _phase_taps(size_k, stride, pad, dilation):
     return out
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=64)  # an entry holds the weight gather table: an int per weight
 def _setup(x_shape, w_shape, stride, padding, dilation, out_size, groups, dtype, threads):
     """Everything about a call but its arrays: geometry, offsets, the weight gather and the task split (a dict)."""
     nb, chans, h, wd = x_shape
