@@ -502,6 +502,41 @@ def test_conv_blocking(tuning):
 
 
 @needs_simd
+def test_partial_tile_reads_nothing_past_the_output():
+    """Partial sums through the output, in a last o-tile with fewer rows than OT: the rows past it are not read.
+
+    The output ends right at an inaccessible page (a read past it faults), in a subprocess.
+    """
+    out = _run(
+        {},
+        """
+        import ctypes, mmap
+        import numpy as np
+        import torch
+        from fastconv._backends.cpu import direct, simd
+        page = mmap.PAGESIZE
+        shape = (1, 256, 28, 28)
+        nbytes = int(np.prod(shape)) * 4
+        size = -(-nbytes // page) * page
+        buf = mmap.mmap(-1, size + page, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+        addr = ctypes.addressof(ctypes.c_char.from_buffer(buf))
+        assert ctypes.CDLL(None).mprotect(ctypes.c_void_p(addr + size), ctypes.c_size_t(page), 0) == 0
+        out = np.frombuffer(buf, np.uint8, nbytes, size - nbytes).view(np.float32).reshape(shape)
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((1, 128, 28, 28), dtype=np.float32)
+        w = rng.standard_normal((256, 128, 1, 1), dtype=np.float32)
+        tile = max(direct.TILE_CHOICES[simd.VECTOR_BITS], key=lambda t: 256 % t[0])  # a partial last o-tile
+        assert 256 % tile[0]
+        direct.conv2d_direct(x, w, None, (1, 1), (0, 0, 0, 0), (1, 1), "constant", 0, out, tile=tile, kc=32)
+        want = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w)).numpy()
+        assert np.allclose(out, want, rtol=1e-4, atol=1e-4)
+        print("ok")
+        """,
+    )
+    assert "ok" in out
+
+
+@needs_simd
 def test_conv_impulse():
     """Hand-computed: a single 1 in the input gives the flipped kernel around it, plus the bias."""
     x = np.zeros((1, 2, 5, 6), np.float32)

@@ -70,6 +70,10 @@ def _conv(n, c, o, hw, k, stride=1, padding=None, groups=1):
     return make
 
 
+def _conv_transpose(n, c, o, hw, k, stride, padding):
+    return lambda rng: dict(input=_f32(rng, n, c, hw, hw), weight=_f32(rng, c, o, k, k), stride=stride, padding=padding)
+
+
 def _pool(n, c, hw, **kw):
     return lambda rng: dict(input=_f32(rng, n, c, hw, hw), **kw)
 
@@ -120,11 +124,13 @@ CASES: list[Case] = [
     Case("filter2d", "31x31 2048x2048 reflect", _plane(2048, 31), "large"),
     Case("filter2d", "5x5 64x256x256 reflect", lambda rng: dict(image=_f32(rng, 64, 256, 256), kernel=_f32(rng, 5, 5)), "large"),
     Case("conv2d", "resnet18 3x3 128->128 28x28 N=32", _conv(32, 128, 128, 28, 3), "large"),
-    # Issue 15: adaptive pooling, interpolate and float64 at least as fast as torch.
+    # adaptive pooling, interpolate and float64 at least as fast as torch; conv_transpose2d 1.2x
     Case("adaptive_avg_pool2d", "512x14x14 -> 7x7 N=8", _pool(8, 512, 14, output_size=7), "extra", MATCH),
     Case("interpolate", "nearest 2x 64x56x56 N=1", _pool(1, 64, 56, scale_factor=2, mode="nearest"), "extra", MATCH),
     Case("interpolate", "bilinear 2x 64x56x56 N=1", _pool(1, 64, 56, scale_factor=2, mode="bilinear"), "extra", MATCH),
     Case("conv2d", "resnet18 3x3 64->64 56x56 N=1 float64", _as_float64(_conv(1, 64, 64, 56, 3)), "extra", MATCH),
+    Case("conv_transpose2d", "unet 2x2/s2 128->64 28x28 N=1", _conv_transpose(1, 128, 64, 28, 2, 2, 0), targets=_targets(torch=1.2)),
+    Case("conv_transpose2d", "dcgan 4x4/s2 p1 64->32 56x56 N=1", _conv_transpose(1, 64, 32, 56, 4, 2, 1), targets=_targets(torch=1.2)),
 ]
 
 
@@ -191,7 +197,7 @@ def _signal_filter2d(args):
     return lambda: signal.correlate2d(image, kernel, mode="same", boundary=boundary, fillvalue=fill)
 
 
-_TORCH_OPS = ("conv2d", "conv1d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d", "interpolate")
+_TORCH_OPS = ("conv2d", "conv1d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d", "interpolate")
 PEERS: dict[str, dict[str, Setup]] = {
     **{op: {"torch": _torch(op)} for op in _TORCH_OPS},
     "convolve2d": {"scipy.signal": _call("scipy.signal", "convolve2d")},
@@ -237,6 +243,9 @@ def work(op: str, args: Mapping[str, Any], out: Any) -> tuple[float, float]:
     if op in ("conv2d", "conv1d"):
         w = args["weight"]
         flops = 2.0 * size * (w.size // w.shape[0])
+    elif op == "conv_transpose2d":  # each input value meets every weight of its channel
+        w = args["weight"]
+        flops = 2.0 * args["input"].size * (w.size // w.shape[0])
     elif op in ("max_pool2d", "avg_pool2d"):
         k = args["kernel_size"]
         flops = float(size * (np.prod(k) if isinstance(k, tuple) else k * k))

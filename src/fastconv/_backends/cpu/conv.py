@@ -34,7 +34,7 @@ from numba import njit, prange
 from ..._calls import ConvCall, ConvTransposeCall, conv_out_size
 from ..._padding import SKIP
 from . import depthwise as simd_depthwise
-from . import direct
+from . import direct, transpose
 from .common import FASTMATH, KERNEL, _activate, _fill_band, _fill_phases, _inside, _nine_taps, _tables, _tap_span, _three_taps
 
 
@@ -434,10 +434,25 @@ def _conv_transpose2d_kernel(x, w, bias, sh, sw, ph, pw, dh, dw, groups, out):
 
 
 def conv_transpose2d(call: ConvTransposeCall) -> np.ndarray:
+    """Transposed convolution: float32 / float64 on a SIMD target by stride-phase sub-convolutions
+    (``transpose.py``), as many images per call as their padded planes fit in ``DIRECT_WORKSPACE_BYTES``
+    (at least one); integers, targets without SIMD vectors, and padded planes with an inf or NaN
+    weight (see ``transpose.conv_transpose2d_direct``), by the scatter kernel ``_conv_transpose2d_kernel``."""
     x, w = np.ascontiguousarray(call.input), np.ascontiguousarray(call.weight)
     out = np.empty((x.shape[0], w.shape[1] * call.groups, *call.out_size), x.dtype)
-    if out.size:
-        bias = np.zeros(out.shape[1], x.dtype) if call.bias is None else np.ascontiguousarray(call.bias)
-        (sh, sw), (ph, pw), (dh, dw) = call.stride, call.padding, call.dilation
-        _conv_transpose2d_kernel(x, w, bias, sh, sw, ph, pw, dh, dw, call.groups, out)
+    if out.size == 0:
+        return out
+    if direct.supported(x.dtype):
+        bias = None if call.bias is None else np.ascontiguousarray(call.bias)
+        per_image = transpose.workspace_bytes(x.shape[1:], w.shape, call.stride, call.padding, call.dilation, call.out_size, call.groups, x.itemsize)
+        per_call = max(1, DIRECT_WORKSPACE_BYTES // max(per_image, 1))
+        for i in range(0, x.shape[0], per_call):
+            part = out[i : i + per_call]
+            if transpose.conv_transpose2d_direct(x[i : i + per_call], w, bias, call.stride, call.padding, call.dilation, call.groups, part) is None:
+                break
+        else:
+            return out
+    bias = np.zeros(out.shape[1], x.dtype) if call.bias is None else np.ascontiguousarray(call.bias)
+    (sh, sw), (ph, pw), (dh, dw) = call.stride, call.padding, call.dilation
+    _conv_transpose2d_kernel(x, w, bias, sh, sw, ph, pw, dh, dw, call.groups, out)
     return out

@@ -106,15 +106,16 @@ def _microkernel(ot: int, pt: int, n: int, name: str = "uk") -> str:
     ]
     for i in range(ot):
         L.append(f"    w{i} = wb + {f'min({i}, no - 1)' if i else '0'} * wstride")
-    L.append("    if accum:")
+    L.append("    if accum:")  # the rows past no are not dst's: they start at zero, read nothing
     for i in range(ot):
-        L.append(
-            "        "
-            + "; ".join(
-                f"{acc[i][j]} = vload(dst, db + {i} * dstride + {j * n})"
-                for j in range(pt)
-            )
-        )
+        load = "; ".join(f"{acc[i][j]} = vload(dst, db + {i} * dstride + {j * n})" for j in range(pt))
+        if i == 0:
+            L.append("        " + load)
+            continue
+        L.append(f"        if no > {i}:")
+        L.append("            " + load)
+        L.append("        else:")
+        L.append("            " + "; ".join(f"{acc[i][j]} = vzero(P)" for j in range(pt)))
     L.append("    else:")
     for i in range(ot):
         L.append("        " + "; ".join(f"{acc[i][j]} = vzero(P)" for j in range(pt)))
@@ -292,6 +293,14 @@ def launch(mode, units, P, x, rows, cols, slots, xoff, w, bias, out, h, wd, hq, 
             activate_plane(out, unit, m, act)
 
 
+@njit(boundscheck=False, cache=True, nogil=True, inline="always")
+def tile_at(u, nt, og, ot, n, chans, cg, plane_len, origin):
+    """Tile u = (group, o-tile) of image n: its first output channel, its rows (<= ot), and its input's offset in P."""
+    g = u // nt
+    t = u - g * nt
+    return g * og + t * ot, min(ot, og - t * ot), (n * chans + g * cg) * plane_len + origin
+
+
 @njit(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline="never")
 def run_task(P, plane_len, chans, xoff, kc, w, bias, act, out, n, bg, tg, groups, og, ho, wo, wq, mpos, bgsize, tgsize, which):
     """One task: tiles u = (group, o-tile) are numbered across the groups, and in a task the tiles
@@ -327,11 +336,7 @@ def run_task(P, plane_len, chans, xoff, kc, w, bias, act, out, n, bg, tg, groups
                 origin = mpos - BLK
                 to_out = False
             for u in range(u0, u1):
-                g = u // nt
-                t = u - g * nt
-                o0 = g * og + t * OT
-                no = min(OT, og - t * OT)
-                pb = (n * chans + g * cg) * plane_len + origin
+                o0, no, pb = tile_at(u, nt, og, OT, n, chans, cg, plane_len, origin)
                 if to_out:
                     dst, at, stride = out, (n * O + o0) * hwo + p, hwo
                 else:
@@ -429,8 +434,9 @@ def microkernel_asm(dtype, tile=None) -> str:
 # --- the entry point ---------------------------------------------------------------
 
 
-def choose_tile(mpos: int, og: int, lanes: int) -> tuple[int, int]:
-    """The tile of TILE_CHOICES with the fewest FMAs for ``mpos`` flat positions and ``og`` outputs per group."""
+def choose_tile(mpos: int, og: int, lanes: int, factor=None) -> tuple[int, int]:
+    """The tile of TILE_CHOICES with the fewest FMAs for ``mpos`` flat positions and ``og`` outputs per group,
+    each tile's count times ``factor(tile)`` where given (a caller's own measured slow-down)."""
 
     def cost(i, tile):
         ot, pt = tile
@@ -440,6 +446,7 @@ def choose_tile(mpos: int, og: int, lanes: int) -> tuple[int, int]:
             * -(-og // ot)
             * ot
             * (1 if i == 0 else TILE_PENALTY)
+            * (factor(tile) if factor else 1)
         )
 
     choices = TILE_CHOICES[simd.VECTOR_BITS]

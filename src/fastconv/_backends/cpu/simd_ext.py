@@ -3,6 +3,8 @@
 =====================================  ==============================================
 ``veven(a, b)``, ``vodd(a, b)``        lanes 0, 2, 4, ... / 1, 3, 5, ... of the concatenation ``a ++ b``
                                        (a stride-2 de-interleave: ``vpermt2ps`` on AVX-512)
+``vzip_lo(a, b)``, ``vzip_hi(a, b)``   ``a0 b0 a1 b1 ...`` from the first / second halves of ``a`` and ``b``
+                                       (a stride-2 interleave, the inverse of ``veven`` / ``vodd``)
 ``vwins(v, best)``                     the mask ``v > best or v != v`` (torch's max-pool rule: NaN wins,
                                        first of equal maxima), lane-wise
 ``vany(m)``                            whether any lane of a mask is set
@@ -28,22 +30,24 @@ from .simd import Vec, VMask, _lane_mask, _llvm_vec, _ptr, _same_vec
 SOURCE_HASH = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
 
 
-def _half(which):
+def _shuffle(lanes_of):
+    """The intrinsic ``f(a, b)``: lanes ``lanes_of(N)`` of the concatenation ``a ++ b``."""
+
     @intrinsic
     def impl(typingctx, a, b):
         if not _same_vec(a, b):
             return None
 
         def codegen(context, builder, sig, args):
-            lanes = [2 * i + which for i in range(a.n)]
-            return builder.shuffle_vector(args[0], args[1], ir.Constant(ir.VectorType(ir.IntType(32), a.n), lanes))
+            return builder.shuffle_vector(args[0], args[1], ir.Constant(ir.VectorType(ir.IntType(32), a.n), lanes_of(a.n)))
 
         return a(a, b), codegen
 
     return impl
 
 
-veven, vodd = _half(0), _half(1)
+veven, vodd = (_shuffle(lambda n, w=w: [2 * i + w for i in range(n)]) for w in (0, 1))
+vzip_lo, vzip_hi = (_shuffle(lambda n, h=h: [h * (n // 2) + i // 2 + (n if i % 2 else 0) for i in range(n)]) for h in (0, 1))
 
 
 @intrinsic
@@ -116,4 +120,4 @@ def vstore_i64_masked(typingctx, arr, idx, v, count):
 
 _ = _llvm_vec  # re-exported helpers stay referenced
 
-__all__ = ["SOURCE_HASH", "vany", "veven", "vodd", "vstore_i64", "vstore_i64_masked", "vwins"]
+__all__ = ["SOURCE_HASH", "vany", "veven", "vodd", "vstore_i64", "vstore_i64_masked", "vwins", "vzip_hi", "vzip_lo"]
