@@ -63,7 +63,7 @@ from fastconv._backends.cpu.simd import (
     sload, vadd, vbload, vfma, vgt, vhsum, vload, vload_masked, vlt, vmul, vselect, vsplat, vstore, vstore_masked, vzero,
 )
 from fastconv._backends.cpu.simd_ext import vany, veven, vstore_i64, vwins
-from fastconv._backends.cpu.common import _activate
+from fastconv._backends.cpu.common import PRANGE, _activate
 
 FM = {{"nsz", "arcp", "contract", "afn", "reassoc"}}
 N = {n}
@@ -282,13 +282,13 @@ def depthwise_job(job, x, w, bias, rows, cols, slots, toff, planes, C, H, W, ho,
 
 
 
-@njit(parallel=True, fastmath=FM, boundscheck=False, cache=True, nogil=True)
+@njit(parallel=PRANGE, fastmath=FM, boundscheck=False, cache=True, nogil=True)
 def depthwise(x, w, bias, rows, cols, slots, toff, planes, C, H, W, ho, wo, wq, ext_h, sh, left, band_rows, per_job, act, out):
     """out (flat NCHW) = depthwise conv of x (flat NCHW, planes = N*C), w flat (C, taps), bias (C,); act 0-2 only."""
     bands = (ho + band_rows - 1) // band_rows
     units = planes * bands
     for job in prange((units + per_job - 1) // per_job):
-        depthwise_job(job, x, w, bias, rows, cols, slots, toff, planes, C, H, W, ho, wo, wq, ext_h, sh, left, band_rows, per_job, act, out)
+        depthwise_job(np.int64(job), x, w, bias, rows, cols, slots, toff, planes, C, H, W, ho, wo, wq, ext_h, sh, left, band_rows, per_job, act, out)
 
 @njit(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline='never')
 def max_pool_job(job, x, rows, cols, slots, toff, planes, H, W, ho, wo, wq, ext_h, sh, left, band_rows, per_job, out):
@@ -315,13 +315,13 @@ def max_pool_job(job, x, rows, cols, slots, toff, planes, H, W, ho, wo, wq, ext_
 
 
 
-@njit(parallel=True, fastmath=FM, boundscheck=False, cache=True, nogil=True)
+@njit(parallel=PRANGE, fastmath=FM, boundscheck=False, cache=True, nogil=True)
 def max_pool(x, rows, cols, slots, toff, planes, H, W, ho, wo, wq, ext_h, sh, left, band_rows, per_job, out):
     """out (flat NCHW) = max pooling of x (flat NCHW), the padding -inf."""
     bands = (ho + band_rows - 1) // band_rows
     units = planes * bands
     for job in prange((units + per_job - 1) // per_job):
-        max_pool_job(job, x, rows, cols, slots, toff, planes, H, W, ho, wo, wq, ext_h, sh, left, band_rows, per_job, out)
+        max_pool_job(np.int64(job), x, rows, cols, slots, toff, planes, H, W, ho, wo, wq, ext_h, sh, left, band_rows, per_job, out)
 
 @njit(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline='never')
 def max_pool_indices_job(job, x, rows, cols, slots, toff, tcf, posb, planes, H, W, ho, wo, wq, ext_h, sh, sw, ph, pw, dh, dw, left, band_rows, per_job, out, indices):
@@ -362,13 +362,13 @@ def max_pool_indices_job(job, x, rows, cols, slots, toff, tcf, posb, planes, H, 
 
 
 
-@njit(parallel=True, fastmath=FM, boundscheck=False, cache=True, nogil=True)
+@njit(parallel=PRANGE, fastmath=FM, boundscheck=False, cache=True, nogil=True)
 def max_pool_indices(x, rows, cols, slots, toff, tcf, posb, planes, H, W, ho, wo, wq, ext_h, sh, sw, ph, pw, dh, dw, left, band_rows, per_job, out, indices):
     """max_pool plus torch's flat indices h*W + w (first of equal maxima, last NaN)."""
     bands = (ho + band_rows - 1) // band_rows
     units = planes * bands
     for job in prange((units + per_job - 1) // per_job):
-        max_pool_indices_job(job, x, rows, cols, slots, toff, tcf, posb, planes, H, W, ho, wo, wq, ext_h, sh, sw, ph, pw, dh, dw, left, band_rows, per_job, out, indices)
+        max_pool_indices_job(np.int64(job), x, rows, cols, slots, toff, tcf, posb, planes, H, W, ho, wo, wq, ext_h, sh, sw, ph, pw, dh, dw, left, band_rows, per_job, out, indices)
 
 @njit(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline='never')
 def avg_pool_job(job, x, rows, cols, slots, toff, rdiv, planes, H, W, ho, wo, wq, ext_h, sh, left, band_rows, per_job, out):
@@ -396,13 +396,13 @@ def avg_pool_job(job, x, rows, cols, slots, toff, rdiv, planes, H, W, ho, wo, wq
 
 
 
-@njit(parallel=True, fastmath=FM, boundscheck=False, cache=True, nogil=True)
+@njit(parallel=PRANGE, fastmath=FM, boundscheck=False, cache=True, nogil=True)
 def avg_pool(x, rows, cols, slots, toff, rdiv, planes, H, W, ho, wo, wq, ext_h, sh, left, band_rows, per_job, out):
     """out (flat NCHW) = window sums of x (padding 0) times rdiv (ho rows of wq)."""
     bands = (ho + band_rows - 1) // band_rows
     units = planes * bands
     for job in prange((units + per_job - 1) // per_job):
-        avg_pool_job(job, x, rows, cols, slots, toff, rdiv, planes, H, W, ho, wo, wq, ext_h, sh, left, band_rows, per_job, out)
+        avg_pool_job(np.int64(job), x, rows, cols, slots, toff, rdiv, planes, H, W, ho, wo, wq, ext_h, sh, left, band_rows, per_job, out)
 
 @njit(parallel=True, cache=True, nogil=True)
 def activate(out, planes, act):

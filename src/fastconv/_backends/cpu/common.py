@@ -19,6 +19,14 @@ from ..._padding import FILL, source_index
 # fastmath without nnan/ninf, so that NaN and inf keep their IEEE behaviour.
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 KERNEL = dict(parallel=True, cache=True, fastmath=FASTMATH, nogil=True)
+# A kernel whose parallel loop only calls compiled functions: only the prange conversion, as the other
+# parfor passes (array expressions, fusion, ...) find nothing there and cost compile time.
+PRANGE = dict(comprehension=False, prange=True, setitem=False, numpy=False, reduction=False, inplace_binop=False, fusion=False, stencil=False)
+PRANGE_KERNEL = dict(KERNEL, parallel=PRANGE)
+# The row helpers, compiled once each rather than inlined into every call site: numba inlines an
+# inline="always" function anew at each site, callees included, so nesting them took minutes to compile
+# (LLVM still inlines the small ones).
+EDGE = dict(fastmath=FASTMATH, nogil=True)
 
 _relu, _relu6, _silu, _gelu = (njit(inline="always")(f) for f in (relu, relu6, silu, gelu))
 
@@ -38,7 +46,7 @@ def _inside(count, width, off, step):
     return lo, max(min(count, (width - 1 - off) // step + 1), lo)
 
 
-@njit(inline="always")
+@njit(**EDGE)
 def _edge_term(dst, j, src, weight, col, fill):
     if col >= 0:
         dst[j] += weight * src[col]
@@ -46,7 +54,7 @@ def _edge_term(dst, j, src, weight, col, fill):
         dst[j] += weight * fill
 
 
-@njit(inline="always")
+@njit(**EDGE)
 def _tap_span(dst, src, weight, cols, first, step, off, lo, hi, fill):
     """``dst[j] += weight * x[first + j * step]``, ``x`` being ``src`` padded so that ``x[first] = src[off]``.
 
@@ -69,7 +77,7 @@ def _tap_span(dst, src, weight, cols, first, step, off, lo, hi, fill):
         _edge_term(dst, j, src, weight, cols[first + j * step], fill)
 
 
-@njit(inline="always")
+@njit(**EDGE)
 def _column_term(dst, j, src, weight, cols, column, left, fill):
     """``dst[j] += weight * x[column]`` for one padded ``column`` of the row ``src``."""
     col = column - left
@@ -79,7 +87,7 @@ def _column_term(dst, j, src, weight, cols, column, left, fill):
         _edge_term(dst, j, src, weight, cols[column], fill)
 
 
-@njit(inline="always")
+@njit(**EDGE)
 def _three_taps(dst, src, w_a, w_b, w_c, cols, first, dw, left, fill):
     """Three unit-stride taps at padded columns ``first``, ``+ dw``, ``+ 2 dw`` in one pass over ``dst``.
 
@@ -98,7 +106,7 @@ def _three_taps(dst, src, w_a, w_b, w_c, cols, first, dw, left, fill):
         _three_column_terms(dst, j, src, w_a, w_b, w_c, cols, first + j, dw, left, fill)
 
 
-@njit(inline="always")
+@njit(**EDGE)
 def _nine_taps(dst, a, b, c, block, cols, first, dw, left, fill):
     """A 3 x 3 block of unit-stride taps (rows ``a``, ``b``, ``c``; columns as in
     ``_three_taps``) in one pass over ``dst``, the nine weights held in registers."""
@@ -126,14 +134,14 @@ def _nine_taps(dst, a, b, c, block, cols, first, dw, left, fill):
         _nine_column_terms(dst, j, a, b, c, block, cols, first + j, dw, left, fill)
 
 
-@njit(inline="always")
+@njit(**EDGE)
 def _nine_column_terms(dst, j, a, b, c, block, cols, column, dw, left, fill):
     _three_column_terms(dst, j, a, block[0, 0], block[0, 1], block[0, 2], cols, column, dw, left, fill)
     _three_column_terms(dst, j, b, block[1, 0], block[1, 1], block[1, 2], cols, column, dw, left, fill)
     _three_column_terms(dst, j, c, block[2, 0], block[2, 1], block[2, 2], cols, column, dw, left, fill)
 
 
-@njit(inline="always")
+@njit(**EDGE)
 def _three_column_terms(dst, j, src, w_a, w_b, w_c, cols, column, dw, left, fill):
     _column_term(dst, j, src, w_a, cols, column, left, fill)
     _column_term(dst, j, src, w_b, cols, column + dw, left, fill)
@@ -146,7 +154,7 @@ def _add_tap(dst, src, weight, cols, first, step, left, fill):
     _tap_span(dst, src, weight, cols, first, step, first - left, lo, hi, fill)
 
 
-@njit(inline="always")
+@njit(**EDGE)
 def _activate(dst, act):
     """Apply activation ``act`` (``_calls.ACTIVATIONS``) to the 1-D ``dst`` in place; NaN stays NaN."""
     if act == RELU:

@@ -35,7 +35,7 @@ from ..._calls import ConvCall, ConvTransposeCall, conv_out_size
 from ..._padding import SKIP
 from . import depthwise as simd_depthwise
 from . import direct, transpose
-from .common import FASTMATH, KERNEL, _activate, _fill_band, _fill_phases, _inside, _nine_taps, _tables, _tap_span, _three_taps
+from .common import FASTMATH, KERNEL, PRANGE_KERNEL, _activate, _fill_band, _fill_phases, _inside, _nine_taps, _tables, _tap_span, _three_taps
 
 
 @njit(cache=True, fastmath=FASTMATH, nogil=True)
@@ -53,8 +53,8 @@ def _epilogue_kernel(tile, bias, act):
 
 
 @njit(inline="always")
-def _correlate(x, w, bias, rows, cols, sh, sw, dh, dw, left, groups, fill, tile_h, tile_w, act, out, unit_stride):
-    """Direct grouped cross-correlation, one (image, out channel, tile of output) per job.
+def _correlate(job, x, w, bias, rows, cols, sh, sw, dh, dw, left, groups, fill, fill_row, tile_h, tile_w, act, out, unit_stride):
+    """Direct grouped cross-correlation of job ``job``: one (image, out channel, tile of output).
 
     Within a tile the taps run outermost, so the bounds of each tap's stretch
     are found once per tile rather than once per output row.  ``unit_stride``
@@ -64,74 +64,93 @@ def _correlate(x, w, bias, rows, cols, sh, sw, dh, dw, left, groups, fill, tile_
     n_out, cg, kh, kw = w.shape
     ho, wo, width = out.shape[2], out.shape[3], x.shape[3]
     og = n_out // groups
-    fill_row = np.full(width, fill, x.dtype)
     tiles_h, tiles_w = (ho + tile_h - 1) // tile_h, (wo + tile_w - 1) // tile_w
-    for job in prange(x.shape[0] * n_out * tiles_h * tiles_w):
-        n = job // (n_out * tiles_h * tiles_w)
-        o = (job // (tiles_h * tiles_w)) % n_out
-        h0 = ((job // tiles_w) % tiles_h) * tile_h
-        w0 = (job % tiles_w) * tile_w
-        h1, w1 = min(h0 + tile_h, ho), min(w0 + tile_w, wo)
+    n = job // (n_out * tiles_h * tiles_w)
+    o = (job // (tiles_h * tiles_w)) % n_out
+    h0 = ((job // tiles_w) % tiles_h) * tile_h
+    w0 = (job % tiles_w) * tile_w
+    h1, w1 = min(h0 + tile_h, ho), min(w0 + tile_w, wo)
+    for oh in range(h0, h1):
+        out[n, o, oh, w0:w1] = bias[o]
+    for c in range(cg):
+        plane = x[n, (o // og) * cg + c]
+        v = 0
+        while unit_stride and v + 3 <= kw:
+            first = w0 + v * dw
+            u = 0
+            while u + 3 <= kh:
+                block = w[o, c, u : u + 3, v : v + 3]
+                for oh in range(h0, h1):
+                    base = oh * sh + u * dh
+                    ra, rb, rc = rows[base], rows[base + dh], rows[base + 2 * dh]
+                    dst = out[n, o, oh, w0:w1]
+                    if ra != SKIP and rb != SKIP and rc != SKIP:
+                        a = plane[ra] if ra >= 0 else fill_row
+                        b = plane[rb] if rb >= 0 else fill_row
+                        r3 = plane[rc] if rc >= 0 else fill_row
+                        _nine_taps(dst, a, b, r3, block, cols, first, dw, left, fill)
+                    else:
+                        for k in range(3):
+                            r = rows[base + k * dh]
+                            if r != SKIP:
+                                src = plane[r] if r >= 0 else fill_row
+                                _three_taps(dst, src, block[k, 0], block[k, 1], block[k, 2], cols, first, dw, left, fill)
+                u += 3
+            while u < kh:
+                w_a, w_b, w_c = w[o, c, u, v], w[o, c, u, v + 1], w[o, c, u, v + 2]
+                for oh in range(h0, h1):
+                    r = rows[oh * sh + u * dh]
+                    if r != SKIP:
+                        src = plane[r] if r >= 0 else fill_row
+                        _three_taps(out[n, o, oh, w0:w1], src, w_a, w_b, w_c, cols, first, dw, left, fill)
+                u += 1
+            v += 3
+        while v < kw:
+            first = w0 * sw + v * dw
+            lo, hi = _inside(w1 - w0, width, first - left, sw)
+            for u in range(kh):
+                weight = w[o, c, u, v]
+                for oh in range(h0, h1):
+                    r = rows[oh * sh + u * dh]
+                    if r != SKIP:
+                        src = plane[r] if r >= 0 else fill_row
+                        step = 1 if unit_stride else sw
+                        _tap_span(out[n, o, oh, w0:w1], src, weight, cols, first, step, first - left, lo, hi, fill)
+            v += 1
+    if act:
         for oh in range(h0, h1):
-            out[n, o, oh, w0:w1] = bias[o]
-        for c in range(cg):
-            plane = x[n, (o // og) * cg + c]
-            v = 0
-            while unit_stride and v + 3 <= kw:
-                first = w0 + v * dw
-                u = 0
-                while u + 3 <= kh:
-                    block = w[o, c, u : u + 3, v : v + 3]
-                    for oh in range(h0, h1):
-                        base = oh * sh + u * dh
-                        ra, rb, rc = rows[base], rows[base + dh], rows[base + 2 * dh]
-                        dst = out[n, o, oh, w0:w1]
-                        if ra != SKIP and rb != SKIP and rc != SKIP:
-                            a = plane[ra] if ra >= 0 else fill_row
-                            b = plane[rb] if rb >= 0 else fill_row
-                            r3 = plane[rc] if rc >= 0 else fill_row
-                            _nine_taps(dst, a, b, r3, block, cols, first, dw, left, fill)
-                        else:
-                            for k in range(3):
-                                r = rows[base + k * dh]
-                                if r != SKIP:
-                                    src = plane[r] if r >= 0 else fill_row
-                                    _three_taps(dst, src, block[k, 0], block[k, 1], block[k, 2], cols, first, dw, left, fill)
-                    u += 3
-                while u < kh:
-                    w_a, w_b, w_c = w[o, c, u, v], w[o, c, u, v + 1], w[o, c, u, v + 2]
-                    for oh in range(h0, h1):
-                        r = rows[oh * sh + u * dh]
-                        if r != SKIP:
-                            src = plane[r] if r >= 0 else fill_row
-                            _three_taps(out[n, o, oh, w0:w1], src, w_a, w_b, w_c, cols, first, dw, left, fill)
-                    u += 1
-                v += 3
-            while v < kw:
-                first = w0 * sw + v * dw
-                lo, hi = _inside(w1 - w0, width, first - left, sw)
-                for u in range(kh):
-                    weight = w[o, c, u, v]
-                    for oh in range(h0, h1):
-                        r = rows[oh * sh + u * dh]
-                        if r != SKIP:
-                            src = plane[r] if r >= 0 else fill_row
-                            step = 1 if unit_stride else sw
-                            _tap_span(out[n, o, oh, w0:w1], src, weight, cols, first, step, first - left, lo, hi, fill)
-                v += 1
-        if act:
-            for oh in range(h0, h1):
-                _activate(out[n, o, oh, w0:w1], act)
+            _activate(out[n, o, oh, w0:w1], act)
 
 
-@njit(**KERNEL)
+@njit(cache=True, fastmath=FASTMATH, nogil=True)
+def _correlate_unit_stride_job(job, x, w, bias, rows, cols, sh, dh, dw, left, groups, fill, fill_row, tile_h, tile_w, act, out):
+    _correlate(job, x, w, bias, rows, cols, sh, 1, dh, dw, left, groups, fill, fill_row, tile_h, tile_w, act, out, True)
+
+
+@njit(cache=True, fastmath=FASTMATH, nogil=True)
+def _correlate_job(job, x, w, bias, rows, cols, sh, sw, dh, dw, left, groups, fill, fill_row, tile_h, tile_w, act, out):
+    _correlate(job, x, w, bias, rows, cols, sh, sw, dh, dw, left, groups, fill, fill_row, tile_h, tile_w, act, out, False)
+
+
+# The parallel loops only call a compiled job: a parfor body compiles slowly, the more so when it is large.
+@njit(**PRANGE_KERNEL)
 def _correlate_unit_stride_kernel(x, w, bias, rows, cols, sh, dh, dw, left, groups, fill, tile_h, tile_w, act, out):
-    _correlate(x, w, bias, rows, cols, sh, 1, dh, dw, left, groups, fill, tile_h, tile_w, act, out, True)
+    fill_row = np.full(x.shape[3], fill, x.dtype)
+    for job in prange(_jobs(out, tile_h, tile_w)):
+        _correlate_unit_stride_job(np.int64(job), x, w, bias, rows, cols, sh, dh, dw, left, groups, fill, fill_row, tile_h, tile_w, act, out)
 
 
-@njit(**KERNEL)
+@njit(**PRANGE_KERNEL)
 def _correlate_kernel(x, w, bias, rows, cols, sh, sw, dh, dw, left, groups, fill, tile_h, tile_w, act, out):
-    _correlate(x, w, bias, rows, cols, sh, sw, dh, dw, left, groups, fill, tile_h, tile_w, act, out, False)
+    fill_row = np.full(x.shape[3], fill, x.dtype)
+    for job in prange(_jobs(out, tile_h, tile_w)):
+        _correlate_job(np.int64(job), x, w, bias, rows, cols, sh, sw, dh, dw, left, groups, fill, fill_row, tile_h, tile_w, act, out)
+
+
+@njit(inline="always")
+def _jobs(out, tile_h, tile_w):
+    """The jobs of ``_correlate``: (image, out channel, tile)."""
+    return out.shape[0] * out.shape[1] * ((out.shape[2] + tile_h - 1) // tile_h) * ((out.shape[3] + tile_w - 1) // tile_w)
 
 
 @njit(cache=True, fastmath=FASTMATH, nogil=True)

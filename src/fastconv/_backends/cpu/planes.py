@@ -10,7 +10,7 @@ from numba import njit, prange
 
 from ..._calls import PlaneCall, conv_out_size
 from . import simd
-from .common import FASTMATH, KERNEL, _fill_band, _tables
+from .common import FASTMATH, KERNEL, PRANGE, PRANGE_KERNEL, _fill_band, _tables
 from .conv import _run_correlation
 from .simd import vbload, vfma, vlanes, vload, vstore, vstore_masked, vzero
 
@@ -60,38 +60,45 @@ def _one_pass(dst, band, r, tap_rows, tap_cols, weights, g):
         dst[i] += w0 * s0[i]
 
 
-@njit(**KERNEL)
-def _correlate_planes_kernel(planes, tap_rows, tap_cols, weights, kh, kw, rows, cols, left, fill, out):
-    """Correlate every plane with the taps, one (plane, band of rows, band of columns) per job.
+@njit(cache=True, fastmath=FASTMATH, nogil=True)
+def _correlate_planes_job(job, planes, tap_rows, tap_cols, weights, kh, kw, rows, cols, left, fill, out):
+    """Correlate one (plane, band of rows, band of columns) of the planes with the taps.
 
-    Each job copies its padded input window into a small ``band`` once, so
+    The job copies its padded input window into a small ``band`` once, so
     that the taps then run as branch-free passes of nine (or three, or one)
     taps over each output row, with no edge handling left in them.
     """
-    n_planes, ho, wo = out.shape
+    ho, wo = out.shape[1], out.shape[2]
     n_taps = weights.shape[0]
     row_bands = (ho + BAND_ROWS - 1) // BAND_ROWS
     col_bands = (wo + BAND_COLS - 1) // BAND_COLS
-    for job in prange(n_planes * row_bands * col_bands):
-        b = job // (row_bands * col_bands)
-        r0 = ((job // col_bands) % row_bands) * BAND_ROWS
-        c0 = (job % col_bands) * BAND_COLS
-        r1, c1 = min(r0 + BAND_ROWS, ho), min(c0 + BAND_COLS, wo)
-        band = np.empty((r1 - r0 + kh - 1, c1 - c0 + kw - 1), out.dtype)
-        _fill_band(band, planes[b], rows, cols, r0, c0, left, fill)
-        for r in range(r1 - r0):
-            dst = out[b, r0 + r, c0:c1]
-            dst[:] = 0
-            g = 0
-            while g + 9 <= n_taps:
-                _nine_pass(dst, band, r, tap_rows, tap_cols, weights, g)
-                g += 9
-            while g + 3 <= n_taps:
-                _three_pass(dst, band, r, tap_rows, tap_cols, weights, g)
-                g += 3
-            while g < n_taps:
-                _one_pass(dst, band, r, tap_rows, tap_cols, weights, g)
-                g += 1
+    b = job // (row_bands * col_bands)
+    r0 = ((job // col_bands) % row_bands) * BAND_ROWS
+    c0 = (job % col_bands) * BAND_COLS
+    r1, c1 = min(r0 + BAND_ROWS, ho), min(c0 + BAND_COLS, wo)
+    band = np.empty((r1 - r0 + kh - 1, c1 - c0 + kw - 1), out.dtype)
+    _fill_band(band, planes[b], rows, cols, r0, c0, left, fill)
+    for r in range(r1 - r0):
+        dst = out[b, r0 + r, c0:c1]
+        dst[:] = 0
+        g = 0
+        while g + 9 <= n_taps:
+            _nine_pass(dst, band, r, tap_rows, tap_cols, weights, g)
+            g += 9
+        while g + 3 <= n_taps:
+            _three_pass(dst, band, r, tap_rows, tap_cols, weights, g)
+            g += 3
+        while g < n_taps:
+            _one_pass(dst, band, r, tap_rows, tap_cols, weights, g)
+            g += 1
+
+
+@njit(**PRANGE_KERNEL)
+def _correlate_planes_kernel(planes, tap_rows, tap_cols, weights, kh, kw, rows, cols, left, fill, out):
+    """Correlate every plane with the taps, one (plane, band of rows, band of columns) per job (``_correlate_planes_job``)."""
+    n_planes, ho, wo = out.shape
+    for job in prange(n_planes * ((ho + BAND_ROWS - 1) // BAND_ROWS) * ((wo + BAND_COLS - 1) // BAND_COLS)):
+        _correlate_planes_job(np.int64(job), planes, tap_rows, tap_cols, weights, kh, kw, rows, cols, left, fill, out)
 
 
 @njit(fastmath=FASTMATH, boundscheck=False, cache=True, nogil=True, inline="always")
@@ -161,7 +168,7 @@ def _plane_job(job, planes, weights, kh, kw, rows, cols, left, fill, row_bands, 
             vstore_masked(out, o + c, _one_vector(flat, bw, nr - 1, c, weights, kh, kw), min(n, nc - c))
 
 
-@njit(parallel=True, cache=True, nogil=True)
+@njit(parallel=PRANGE, cache=True, nogil=True)
 def _correlate_planes_simd(planes, weights, kh, kw, rows, cols, left, fill, out):
     """``_correlate_planes_kernel`` on the explicit-SIMD layer: each job copies its padded window
     into a flat band, then runs the taps over vectors along each output row."""
@@ -169,7 +176,7 @@ def _correlate_planes_simd(planes, weights, kh, kw, rows, cols, left, fill, out)
     row_bands = (ho + BAND_ROWS - 1) // BAND_ROWS
     col_bands = (wo + BAND_COLS - 1) // BAND_COLS
     for job in prange(n_planes * row_bands * col_bands):
-        _plane_job(job, planes, weights, kh, kw, rows, cols, left, fill, row_bands, col_bands, out)
+        _plane_job(np.int64(job), planes, weights, kh, kw, rows, cols, left, fill, row_bands, col_bands, out)
 
 
 def correlate_planes(call: PlaneCall) -> np.ndarray:
