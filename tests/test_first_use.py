@@ -374,3 +374,70 @@ def test_demo_help_panels_and_timing_size(tmp_path, capsys) -> None:
     assert run(str(tmp_path / "g.png"), repeat=1, sizes=(3,), time_size=0) == 0
     lines = capsys.readouterr().out.splitlines()
     assert any(line.startswith("note: on a 300x451 image") and "OpenCV" in line for line in lines)
+
+
+# --- compiling: the notice, and `python -m fastconv warmup` ------------------------------------------
+
+
+def _fresh(code_or_args: list[str], cache: str, **env: str):
+    """Run python with ``code_or_args`` in a fresh process on the JIT cache folder ``cache``."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": cache, **env}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(Path(fc.__file__).resolve().parent.parent), env.get("PYTHONPATH")) if p)
+    return subprocess.run([sys.executable, *code_or_args], env=env, capture_output=True, text=True, timeout=600, check=True)
+
+
+NOTICE = "fastconv: compiling cpu kernels for adaptive_avg_pool2d float32 (once per machine"
+
+
+def test_a_call_that_compiles_says_so_once_and_a_cached_one_says_nothing(tmp_path) -> None:
+    if not fc.backends()["cpu"]["available"]:
+        pytest.skip("numba is not usable here")
+    call = "import numpy as np, fastconv as fc\nfor _ in range(2): fc.adaptive_avg_pool2d(np.ones((1, 2, 8, 8), np.float32), 3, backend='cpu')\n"
+    cold = _fresh(["-c", call], str(tmp_path / "cache"))
+    assert cold.stderr.count(NOTICE) == 1 and "python -m fastconv warmup" in cold.stderr, cold.stderr
+    warm = _fresh(["-c", call], str(tmp_path / "cache"))
+    assert "compiling" not in warm.stderr, warm.stderr
+    silenced = _fresh(["-c", "import logging; logging.getLogger('fastconv').setLevel(logging.ERROR)\n" + call], str(tmp_path / "other"))
+    assert "compiling" not in silenced.stderr, silenced.stderr
+
+
+def test_the_notice_names_the_public_operation_and_dtype() -> None:
+    from fastconv._jitcache import _CompileNotice
+
+    class Event:
+        def __init__(self, func, args):
+            self.data = {"dispatcher": type("D", (), {"py_func": func})(), "args": args}
+
+    from numba import types
+
+    def kernel():
+        pass
+
+    kernel.__module__ = "fastconv._backends.cpu.pool"
+    notice, args = _CompileNotice(), (types.int64, types.Array(types.float64, 4, "C"))
+    notice.on_start(Event(kernel, args))  # called from here, not through a public function: named by the kernel
+    notice.on_start(Event(kernel, args))  # nested: a callee of the kernel
+    notice.on_end(None), notice.on_end(None)
+    assert notice.announced == {("kernel", "float64", "cpu")}
+
+
+def test_warmup_compiles_once_and_says_where_the_cache_is(tmp_path) -> None:
+    if not fc.backends()["cpu"]["available"]:
+        pytest.skip("numba is not usable here")
+    cache = str(tmp_path / "cache")
+    args = ["-m", "fastconv", "warmup", "--ops", "adaptive_avg_pool2d", "--dtypes", "float32"]
+    first = _fresh(args, cache)
+    lines = first.stdout.splitlines()
+    import importlib.util
+
+    if importlib.util.find_spec("rich") is None:  # plain text lines; else rich's bar
+        assert lines[0].startswith("[1/1] adaptive_avg_pool2d float32"), first.stdout
+    assert lines[-1].endswith(f"cache: {cache}") and "compiled 0 " not in lines[-1], first.stdout
+    assert "compiling" not in first.stderr  # the progress says it
+    again = _fresh(args, cache)
+    assert "compiled 0 kernel variants" in again.stdout, again.stdout

@@ -1,4 +1,4 @@
-"""Command line: ``python -m fastconv bench`` and ``python -m fastconv demo`` (also installed as the ``fastconv`` script)."""
+"""Command line: ``python -m fastconv bench``, ``warmup`` and ``demo`` (also installed as the ``fastconv`` script)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import time
 
 
 def _parser() -> argparse.ArgumentParser:
+    from ._samples import OPERATIONS
+    from ._warmup import DTYPES
     from .bench import OPS, TIERS
 
     parser = argparse.ArgumentParser(prog="fastconv", description=__doc__)
@@ -32,6 +34,14 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-scaling", action="store_true", help="skip the 1- vs 2-thread comparison")
     bench.add_argument("--no-memory", action="store_true", help="skip conv2d's temporary memory measurement")
     bench.add_argument("--out", default="bench-out", metavar="DIR", help="where to write bench.txt, bench.json and bench.png (default: bench-out)")
+    warm = commands.add_parser(
+        "warmup",
+        help="compile the cpu kernels of every operation for this machine, once, into the JIT cache",
+        description="Compile the cpu kernels of every operation (or --ops) for --dtypes into numba's cache, "
+        "with a progress bar, and say where the cache is; later processes then load them in milliseconds.",
+    )
+    warm.add_argument("--ops", nargs="+", metavar="OP", choices=list(OPERATIONS), help=f"operations (default: all of {', '.join(OPERATIONS)})")
+    warm.add_argument("--dtypes", nargs="+", choices=DTYPES, default=list(DTYPES), help=f"dtypes (default: {' '.join(DTYPES)})")
     demo = commands.add_parser(
         "demo",
         help="filter scikit-image's cat with the filter bank; write a gallery PNG and time fastconv, scipy and cv2",
@@ -101,9 +111,23 @@ def bench(args: argparse.Namespace, command: str) -> int:
     return 0
 
 
+def warmup(ops: list[str] | None, dtypes: tuple[str, ...]) -> int:
+    from . import _dispatch
+    from ._warmup import warmup
+
+    reason = _dispatch._unavailable_reason("cpu")
+    if reason:
+        raise SystemExit(f"fastconv warmup: the cpu backend is not available here: {reason}")
+    done = warmup(ops, dtypes)
+    print(f"{done['seconds']:.1f} s; compiled {sum(done['variants'].values())} kernel variants (none: all were in the cache); cache: {done['cache']}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = _parser().parse_args(argv)
+    if args.command == "warmup":
+        return warmup(args.ops, tuple(args.dtypes))
     if args.command == "demo":
         from .demo import run
 

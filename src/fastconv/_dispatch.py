@@ -185,8 +185,9 @@ def load(dotted: str) -> ModuleType:
     """Import a backend; its Numba kernels get a cache that bad files cannot break (``_jitcache``)."""
     module = importlib.import_module(dotted)
     if "numba" in sys.modules:
-        from ._jitcache import harden
+        from ._jitcache import announce_compiles, harden
 
+        announce_compiles()
         for name, sub in list(sys.modules.items()):
             if sub is not None and (name == dotted or name.startswith(dotted + ".")):
                 harden(sub)

@@ -1,0 +1,120 @@
+"""``python -m fastconv warmup``: compile the cpu kernels of every operation ahead, into the JIT cache.
+
+Each case calls a public operation once on small arrays, so it compiles (or
+loads from the cache) exactly the kernels that calls of its kind run: the
+sample arguments of ``_samples`` and, where an operation has more kernel
+families, one call per family (:data:`EXTRA`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from ._samples import OPERATIONS, sample_args
+
+DTYPES = ("float32", "float64")
+
+# Calls that reach kernels the sample arguments do not: (label, extra arguments that replace the sample's)
+EXTRA: dict[str, list[tuple[str, Callable[[Callable[..., np.ndarray]], dict[str, Any]]]]] = {
+    "conv2d": [
+        ("depthwise", lambda a: dict(input=a(1, 8, 10, 10), weight=a(8, 1, 3, 3), groups=8, stride=1, padding=1)),
+        ("dense, 6 outputs", lambda a: dict(input=a(1, 4, 8, 8), weight=a(6, 4, 3, 3), groups=1, stride=1, padding=1)),
+    ],
+    "max_pool2d": [("indices", lambda a: dict(return_indices=True))],
+    "filter2d": [("3x3", lambda a: dict(kernel=a(3, 3)))],
+}
+
+
+def cases(ops: list[str] | None = None, dtypes: tuple[str, ...] = DTYPES) -> Iterator[tuple[str, str, str, dict[str, Any]]]:
+    """(op, label, dtype, arguments) of every warmup call.
+
+    Examples
+    --------
+    >>> [(op, label) for op, label, _, _ in cases(["max_pool2d"], ("float32",))]
+    [('max_pool2d', 'sample'), ('max_pool2d', 'indices')]
+    """
+    for op in ops or list(OPERATIONS):
+        for dtype in dtypes:
+            yield op, "sample", dtype, sample_args(op, dtype)
+            for label, extra in EXTRA.get(op, ()):
+                yield op, label, dtype, {**sample_args(op, dtype), **extra(_arrays(dtype))}
+
+
+def _arrays(dtype: str) -> Callable[..., np.ndarray]:
+    rng = np.random.default_rng(7)
+    return lambda *shape: rng.standard_normal(shape).astype(dtype)
+
+
+def cache_location() -> str:
+    """Where the cpu kernels are cached: ``NUMBA_CACHE_DIR``, or the ``__pycache__`` folders beside the kernels."""
+    from numba.core import config
+
+    if config.CACHE_DIR:
+        return config.CACHE_DIR
+    from ._backends.cpu import conv
+
+    return f"{conv._correlate_kernel._cache._cache_path} (and _gen/__pycache__ beside it)"
+
+
+class _Bar:
+    """rich's progress bar when rich is installed, else one plain line per case."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done = total, 0
+        try:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+        except ImportError:
+            self._rich = None
+        else:
+            self._rich = Progress(TextColumn("{task.description:<40}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())
+            self._rich.start()
+            self._task = self._rich.add_task("warmup", total=total)
+
+    def step(self, text: str, seconds: float | None = None) -> None:
+        if seconds is None:
+            if self._rich is not None:
+                self._rich.update(self._task, description=text)
+            return
+        self.done += 1
+        if self._rich is not None:
+            self._rich.update(self._task, advance=1)
+        else:
+            print(f"[{self.done:>{len(str(self.total))}}/{self.total}] {text:<40} {seconds:6.1f} s", flush=True)
+
+    def close(self) -> None:
+        if self._rich is not None:
+            self._rich.stop()
+
+
+def warmup(ops: list[str] | None = None, dtypes: tuple[str, ...] = DTYPES) -> dict[str, Any]:
+    """Compile the cpu kernels of ``ops`` (default: all) for ``dtypes`` into the cache, with a progress bar.
+
+    Returns the seconds, the kernel variants compiled per (op, dtype) and the
+    cache folder; a second run loads them all and compiles nothing.
+    """
+    import fastconv
+
+    from ._jitcache import LOG, recording
+
+    todo = list(cases(ops, dtypes))
+    bar, level = _Bar(len(todo)), LOG.level
+    LOG.setLevel(logging.ERROR)  # the bar says what compiles
+    started, variants = time.perf_counter(), {}
+    try:
+        for op, label, dtype, args in todo:
+            name = f"{op} {dtype}" + ("" if label == "sample" else f" ({label})")
+            bar.step(name)
+            t0 = time.perf_counter()
+            with recording() as compiled:
+                getattr(fastconv, op)(**args, backend="cpu")
+            variants[f"{op} {dtype}"] = variants.get(f"{op} {dtype}", 0) + len(compiled)
+            bar.step(name, time.perf_counter() - t0)
+    finally:
+        LOG.setLevel(level)
+        bar.close()
+    return {"seconds": time.perf_counter() - started, "variants": variants, "cache": cache_location()}
