@@ -146,12 +146,18 @@ imported = time.perf_counter()
 result = {"import_s": imported - start, "numba_imported": "numba" in sys.modules}
 op, backend = sys.argv[1:3]
 if op:
+    from fastconv._jitcache import recording
     from fastconv._samples import sample_args
-    func, args = getattr(fastconv, op), sample_args(op)
-    t0 = time.perf_counter(); func(**args, backend=backend)
-    t1 = time.perf_counter(); func(**args, backend=backend)
+    func, args = getattr(fastconv, op), sample_args(op, sys.argv[3])
+    c0, t0 = time.process_time(), time.perf_counter()
+    with recording() as compiled:
+        func(**args, backend=backend)
+    c1, t1 = time.process_time(), time.perf_counter()
+    func(**args, backend=backend)
     t2 = time.perf_counter()
-    result.update(first_s=t1 - t0, second_s=t2 - t1)
+    slowest = sorted(compiled, key=lambda c: -c[2])[:3]
+    result.update(first_s=t1 - t0, first_cpu_s=c1 - c0, second_s=t2 - t1, variants=len(compiled),
+                  slowest=[[name.rsplit(".", 1)[-1], round(s, 2)] for name, _, s in slowest])
 print(json.dumps(result))
 """
 
@@ -166,9 +172,14 @@ def _python(code: str, *argv: str, **env: str) -> Any:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def probe(op: str = "", backend: str = "", cache_dir: str | None = None) -> dict[str, Any]:
-    """Import time (and first-call latency of ``op``) in a fresh process, with ``NUMBA_CACHE_DIR=cache_dir``."""
-    return _python(_PROBE, op, backend, **({} if cache_dir is None else {"NUMBA_CACHE_DIR": cache_dir}))
+def probe(op: str = "", backend: str = "", cache_dir: str | None = None, dtype: str = "float32") -> dict[str, Any]:
+    """Import time (and first-call latency of ``op`` on ``dtype``) in a fresh process, with ``NUMBA_CACHE_DIR=cache_dir``.
+
+    With ``op``, also the process's CPU seconds in the first call (compiling
+    is single-threaded: on a loaded machine, nearer than the wall time to
+    what an idle one takes), the kernel variants it compiled and the slowest three.
+    """
+    return _python(_PROBE, op, backend, dtype, **({} if cache_dir is None else {"NUMBA_CACHE_DIR": cache_dir}))
 
 
 def isolated(name: str, *args: Any) -> Any:
@@ -177,11 +188,15 @@ def isolated(name: str, *args: Any) -> Any:
     return _python(code, name, json.dumps(args), MALLOC_MMAP_THRESHOLD_=str(128 * 1024))
 
 
-def first_call(op: str, backend: str) -> dict[str, float]:
-    """First-call seconds of ``op`` in a fresh process with an empty Numba cache, then in a second one with the cache it left."""
+def first_call(op: str, backend: str, dtype: str = "float32") -> dict[str, Any]:
+    """First-call seconds of ``op`` in a fresh process with an empty Numba cache, then in a second one with the cache it left.
+
+    Also the cold call's CPU seconds, the kernel variants it compiled and the slowest of them (see :func:`probe`).
+    """
     with tempfile.TemporaryDirectory(prefix="fastconv-numba-cache-") as cache:
-        cold, warm = probe(op, backend, cache), probe(op, backend, cache)
-    return {"cold_s": cold["first_s"], "warm_s": warm["first_s"], "steady_s": min(cold["second_s"], warm["second_s"])}
+        cold, warm = probe(op, backend, cache, dtype), probe(op, backend, cache, dtype)
+    return {"cold_s": cold["first_s"], "warm_s": warm["first_s"], "steady_s": min(cold["second_s"], warm["second_s"]),
+            "cold_cpu_s": cold["first_cpu_s"], "variants": cold["variants"], "slowest": cold["slowest"]}
 
 
 def latency(ops: list[str], backends: list[str], progress: Callable[[str], None] = lambda line: None, imports: int = 3) -> dict[str, Any]:

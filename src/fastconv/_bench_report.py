@@ -119,8 +119,12 @@ def tables(data: dict[str, Any]) -> Iterator[Table]:
         yield (
             f"Latency: `import fastconv` takes {lat['import_s'] * 1e3:.0f} ms in a fresh process (numba imported: {'yes' if lat['numba_imported'] else 'no'}); "
             "first call of each op on small float32 input in a fresh process, with an empty Numba cache (cold) and the cache it left (warm)",
-            ["op", "implementation", "cold first call s", "warm first call s", "later calls ms"],
-            [[r["op"], r["impl"], f"{r['cold_s']:.2f}", f"{r['warm_s']:.3f}", _ms(r["steady_s"] * 1e3)] for r in lat["first_call"]],
+            ["op", "implementation", "cold first call s", "its CPU s", "variants compiled", "warm first call s", "later calls ms"],
+            [
+                [r["op"], r["impl"], f"{r['cold_s']:.2f}", f"{r['cold_cpu_s']:.2f}" if "cold_cpu_s" in r else "",
+                 str(r.get("variants", "")), f"{r['warm_s']:.3f}", _ms(r["steady_s"] * 1e3)]
+                for r in lat["first_call"]
+            ],
         )
 
 

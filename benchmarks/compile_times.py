@@ -1,0 +1,62 @@
+"""Cold compile time of every public operation: the first call in a fresh process with an empty Numba cache.
+
+For each operation of ``fastconv._samples`` (small arguments) and each dtype,
+``_bench_machine.first_call`` runs one fresh process with an empty
+``NUMBA_CACHE_DIR`` (cold) and one with the cache it left (warm), and records
+the cold call's wall and CPU seconds, the kernel variants it compiled and the
+slowest ones.  Compiling is single-threaded, so on a shared machine the CPU
+seconds are nearer than the wall seconds to what an idle one takes; the load
+average is recorded beside each row.  Writes ``results/compile-<date>.json``
+and ``.txt``.
+
+    python benchmarks/compile_times.py [--ops conv2d ...] [--dtypes float32 float64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from fastconv import _bench_machine as machine
+from fastconv._samples import OPERATIONS
+
+RESULTS = Path(__file__).resolve().parent / "results"
+TARGET_S = 3.0  # issue 17: a cold first call of any operation in float32
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--ops", nargs="+", choices=list(OPERATIONS), default=list(OPERATIONS))
+    parser.add_argument("--dtypes", nargs="+", default=["float32"])
+    parser.add_argument("--backend", default="cpu")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    rows = []
+    for dtype in args.dtypes:
+        for op in args.ops:
+            load = machine.loadavg()
+            row = {"op": op, "dtype": dtype, **machine.first_call(op, args.backend, dtype), "load_before": load, "load_after": machine.loadavg()}
+            rows.append(row)
+            print(f"{op:20s} {dtype:8s} cold {row['cold_s']:6.2f} s (CPU {row['cold_cpu_s']:6.2f} s), {row['variants']:2d} variants, "
+                  f"warm {row['warm_s']:.3f} s; load {load[0]:.1f}; slowest {row['slowest']}", flush=True)
+    data = {"command": "python benchmarks/compile_times.py " + " ".join(sys.argv[1:] if argv is None else argv),
+            "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine.machine_info(), "backend": args.backend,
+            "target_s": TARGET_S, "rows": rows}
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = args.out / f"compile-{time.strftime('%Y-%m-%d-%H%M')}"
+    stem.with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n")
+    lines = [f"{data['command']}  ({data['date']}, {data['machine'].get('cpu', '')}, {os.cpu_count()} cores)",
+             f"{'op':20s} {'dtype':8s} {'cold s':>7s} {'CPU s':>7s} {'variants':>8s} {'warm s':>7s} {'load':>5s}  slowest kernels (s, with callees)"]
+    lines += [f"{r['op']:20s} {r['dtype']:8s} {r['cold_s']:7.2f} {r['cold_cpu_s']:7.2f} {r['variants']:8d} {r['warm_s']:7.3f} {r['load_before'][0]:5.1f}  "
+              + ", ".join(f"{name} {s}" for name, s in r["slowest"]) for r in rows]
+    stem.with_suffix(".txt").write_text("\n".join(lines) + "\n")
+    print(f"wrote {stem}.json and .txt")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
