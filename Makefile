@@ -1,6 +1,6 @@
 # Two entry points, each bootstrapping its own virtualenv from a bare python3:
 #   make bench   compare every operation with torch / scipy / numpy / OpenCV on this machine
-#   make test    run the test suite, then the cuda backend's tests in the CUDA simulator
+#   make test    compile the cpu kernels (warmup), run the test suite, then the cuda backend's tests in the CUDA simulator
 #   make lint    ruff, as configured in pyproject.toml (CI runs it before the tests)
 #   make asv     the asv suite, once, on the installed fastconv
 #   make gpu-check   on a machine with a GPU: the cuda tests without the simulator, a quick GPU benchmark
@@ -23,7 +23,11 @@ $(BENCH_VENV)/.installed: pyproject.toml
 	$(BENCH_VENV)/bin/python -m pip install --quiet -e ".[bench]"
 	touch $@
 
+# warmup first: it compiles the kernels every operation runs on all cores at once, where the suite, one
+# test at a time, would compile them on one (the cold-compile path stays tested: test_first_use,
+# test_reliability and test_bench_report compile into empty caches of their own).
 test: $(TEST_VENV)/.installed
+	$(TEST_VENV)/bin/python -m fastconv warmup --jobs 0
 	$(TEST_VENV)/bin/python -m pytest
 	NUMBA_ENABLE_CUDASIM=1 $(TEST_VENV)/bin/python -m pytest tests_cuda
 

@@ -70,7 +70,16 @@ class Compile:
     def track_warm_first_call(self, latencies, op, backend):
         return latencies[(op, backend)]["warm_s"]
 
-    track_cold_first_call.unit = track_warm_first_call.unit = "seconds"
+    def track_cold_first_call_cpu(self, latencies, op, backend):
+        """The cold call's CPU seconds: compiling is single-threaded, so on a loaded machine nearer than wall time to an idle one's."""
+        return latencies[(op, backend)]["cold_cpu_s"]
+
+    def track_cold_variants(self, latencies, op, backend):
+        """Kernel variants the cold call compiled."""
+        return latencies[(op, backend)]["variants"]
+
+    track_cold_first_call.unit = track_warm_first_call.unit = track_cold_first_call_cpu.unit = "seconds"
+    track_cold_variants.unit = "variants"
 
 
 def track_import_seconds():

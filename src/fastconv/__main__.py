@@ -42,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     warm.add_argument("--ops", nargs="+", metavar="OP", choices=list(OPERATIONS), help=f"operations (default: all of {', '.join(OPERATIONS)})")
     warm.add_argument("--dtypes", nargs="+", choices=DTYPES, default=list(DTYPES), help=f"dtypes (default: {' '.join(DTYPES)})")
+    warm.add_argument("--jobs", type=int, default=1, metavar="N",
+                      help="compile N operations at a time, in worker processes; 0: one per core (default: 1)")
     demo = commands.add_parser(
         "demo",
         help="filter scikit-image's cat with the filter bank; write a gallery PNG and time fastconv, scipy and cv2",
@@ -111,14 +113,14 @@ def bench(args: argparse.Namespace, command: str) -> int:
     return 0
 
 
-def warmup(ops: list[str] | None, dtypes: tuple[str, ...]) -> int:
+def warmup(ops: list[str] | None, dtypes: tuple[str, ...], jobs: int) -> int:
     from . import _dispatch
     from ._warmup import warmup
 
     reason = _dispatch._unavailable_reason("cpu")
     if reason:
         raise SystemExit(f"fastconv warmup: the cpu backend is not available here: {reason}")
-    done = warmup(ops, dtypes)
+    done = warmup(ops, dtypes, jobs if jobs > 0 else os.cpu_count() or 1)
     print(f"{done['seconds']:.1f} s; compiled {sum(done['variants'].values())} kernel variants (none: all were in the cache); cache: {done['cache']}")
     return 0
 
@@ -127,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = _parser().parse_args(argv)
     if args.command == "warmup":
-        return warmup(args.ops, tuple(args.dtypes))
+        return warmup(args.ops, tuple(args.dtypes), args.jobs)
     if args.command == "demo":
         from .demo import run
 

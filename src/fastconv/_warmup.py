@@ -91,29 +91,53 @@ class _Bar:
             self._rich.stop()
 
 
-def warmup(ops: list[str] | None = None, dtypes: tuple[str, ...] = DTYPES) -> dict[str, Any]:
-    """Compile the cpu kernels of ``ops`` (default: all) for ``dtypes`` into the cache, with a progress bar.
-
-    Returns the seconds, the kernel variants compiled per (op, dtype) and the
-    cache folder; a second run loads them all and compiles nothing.
-    """
+def _run_op(op: str, dtypes: tuple[str, ...]) -> list[tuple[str, float, int]]:
+    """Run the cases of ``op``: (name, seconds, kernel variants compiled) of each."""
     import fastconv
 
     from ._jitcache import LOG, recording
 
-    todo = list(cases(ops, dtypes))
-    bar, level = _Bar(len(todo)), LOG.level
-    LOG.setLevel(logging.ERROR)  # the bar says what compiles
+    LOG.setLevel(logging.ERROR)  # the progress says what compiles
+    done = []
+    for _, label, dtype, args in cases([op], dtypes):
+        t0 = time.perf_counter()
+        with recording() as compiled:
+            getattr(fastconv, op)(**args, backend="cpu")
+        done.append((f"{op} {dtype}" + ("" if label == "sample" else f" ({label})"), time.perf_counter() - t0, len(compiled)))
+    return done
+
+
+def warmup(ops: list[str] | None = None, dtypes: tuple[str, ...] = DTYPES, jobs: int = 1) -> dict[str, Any]:
+    """Compile the cpu kernels of ``ops`` (default: all) for ``dtypes`` into the cache, with a progress bar.
+
+    ``jobs`` > 1 compiles that many operations at a time in worker processes
+    (numba compiles on one core).  Returns the seconds, the kernel variants
+    compiled per case and the cache folder; a second run loads them all and
+    compiles nothing.
+    """
+    from ._jitcache import LOG
+
+    ops = ops or list(OPERATIONS)
+    bar, level = _Bar(sum(1 for _ in cases(ops, dtypes))), LOG.level
     started, variants = time.perf_counter(), {}
+
+    def report(done: list[tuple[str, float, int]]) -> None:
+        for name, seconds, count in done:
+            variants[name] = count
+            bar.step(name, seconds)
+
     try:
-        for op, label, dtype, args in todo:
-            name = f"{op} {dtype}" + ("" if label == "sample" else f" ({label})")
-            bar.step(name)
-            t0 = time.perf_counter()
-            with recording() as compiled:
-                getattr(fastconv, op)(**args, backend="cpu")
-            variants[f"{op} {dtype}"] = variants.get(f"{op} {dtype}", 0) + len(compiled)
-            bar.step(name, time.perf_counter() - t0)
+        if jobs > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor, as_completed
+
+            with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+                for future in as_completed([pool.submit(_run_op, op, dtypes) for op in ops]):
+                    report(future.result())
+        else:
+            for op in ops:
+                bar.step(op)
+                report(_run_op(op, dtypes))
     finally:
         LOG.setLevel(level)
         bar.close()
