@@ -23,9 +23,9 @@ KERNEL = dict(parallel=True, cache=True, fastmath=FASTMATH, nogil=True)
 # parfor passes (array expressions, fusion, ...) find nothing there and cost compile time.
 PRANGE = dict(comprehension=False, prange=True, setitem=False, numpy=False, reduction=False, inplace_binop=False, fusion=False, stencil=False)
 PRANGE_KERNEL = dict(KERNEL, parallel=PRANGE)
-# The row helpers, compiled once each rather than inlined into every call site: numba inlines an
-# inline="always" function anew at each site, callees included, so nesting them took minutes to compile
-# (LLVM still inlines the small ones).
+# The edge helpers (and _activate), compiled once each rather than inlined into every call site: numba
+# inlines an inline="always" function anew at each site, callees included, and the nested column terms
+# took minutes to compile.  The tap loops stay inlined: compiled apart, convolve ran 2x slower.
 EDGE = dict(fastmath=FASTMATH, nogil=True)
 
 _relu, _relu6, _silu, _gelu = (njit(inline="always")(f) for f in (relu, relu6, silu, gelu))
@@ -54,7 +54,7 @@ def _edge_term(dst, j, src, weight, col, fill):
         dst[j] += weight * fill
 
 
-@njit(**EDGE)
+@njit(inline="always")
 def _tap_span(dst, src, weight, cols, first, step, off, lo, hi, fill):
     """``dst[j] += weight * x[first + j * step]``, ``x`` being ``src`` padded so that ``x[first] = src[off]``.
 
@@ -87,7 +87,7 @@ def _column_term(dst, j, src, weight, cols, column, left, fill):
         _edge_term(dst, j, src, weight, cols[column], fill)
 
 
-@njit(**EDGE)
+@njit(inline="always")
 def _three_taps(dst, src, w_a, w_b, w_c, cols, first, dw, left, fill):
     """Three unit-stride taps at padded columns ``first``, ``+ dw``, ``+ 2 dw`` in one pass over ``dst``.
 
@@ -106,7 +106,7 @@ def _three_taps(dst, src, w_a, w_b, w_c, cols, first, dw, left, fill):
         _three_column_terms(dst, j, src, w_a, w_b, w_c, cols, first + j, dw, left, fill)
 
 
-@njit(**EDGE)
+@njit(inline="always")
 def _nine_taps(dst, a, b, c, block, cols, first, dw, left, fill):
     """A 3 x 3 block of unit-stride taps (rows ``a``, ``b``, ``c``; columns as in
     ``_three_taps``) in one pass over ``dst``, the nine weights held in registers."""
