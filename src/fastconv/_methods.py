@@ -14,6 +14,13 @@ own mode, so every boundary and every scipy mode is exact in every method.
   padded planes are cut into tiles of the FFT length chosen by the cost model
   (one tile is the whole-image FFT).
 
+Images in their own dtype and layout (``filter_image``, the image filters on
+host arrays) are planned by ``plan_image``: a constant kernel runs as a box
+filter (running sums), another as separable passes or taps, whichever has
+fewer multiply-adds; past ``IMAGE_TAPS`` of those, and for ``fft``, they run
+as planes (``ImageCall.planes``) under this module's cost model.  A backend
+without ``filter_image`` always runs them as planes.
+
 Non-finite values would be spread by the FFT and the separable passes (``0 *
 inf`` terms differ), so input or kernel holding NaN or inf always runs
 ``direct``.  Integer inputs, whose results are exact int64, run ``direct``
@@ -33,7 +40,7 @@ from typing import NamedTuple
 import numpy as np
 import scipy.fft as sfft
 
-from ._calls import PlaneCall, conv_out_size
+from ._calls import ImageCall, PlaneCall, conv_out_size
 from ._padding import source_index
 
 METHODS = ("auto", "direct", "separable", "fft")
@@ -292,3 +299,35 @@ def correlate(call: PlaneCall, method: str, backend: str, kernels: ModuleType) -
     if p.method == "direct":
         return kernels.correlate_planes(call)
     return _run(call, p, kernels)
+
+
+IMAGE_TAPS = 96  # multiply-adds per pixel past which filter_image leaves the choice (FFT included) to the planes' cost model
+
+
+def plan_image(call: ImageCall, method: str) -> Plan | None:
+    """How the backend's ``filter_image`` computes ``call``, or None to run it as planes."""
+    kernel = call.kernel
+    if method == "direct":
+        return Plan("direct")
+    if method == "fft" or not (np.isfinite(kernel).all() and math.isfinite(call.fillvalue)):
+        return None
+    if method == "auto" and kernel.flat[0] != 0 and (kernel == kernel.flat[0]).all():
+        return Plan("box")
+    us, vs = factor(kernel, kernel.dtype)
+    kh, kw = kernel.shape
+    separable = len(us) * (kh + kw)
+    if method == "separable":
+        return Plan("separable", us, vs)
+    if min(separable, kh * kw) > IMAGE_TAPS:
+        return None
+    return Plan("separable", us, vs) if separable < kh * kw else Plan("direct")
+
+
+def filter_image(call: ImageCall, method: str, backend: str, kernels: ModuleType) -> np.ndarray:
+    """``call`` as (B, Ho, Wo, C) by a checked ``method``: the backend's ``filter_image`` where it has one, else as planes."""
+    p = plan_image(call, method) if hasattr(kernels, "filter_image") else None
+    if p is not None:
+        return kernels.filter_image(call, p.method, p.us, p.vs)
+    b, _, _, c = call.image.shape
+    out = correlate(call.planes(), method, backend, kernels)
+    return np.moveaxis(out.reshape(b, c, *out.shape[1:]), 1, 3)

@@ -1,0 +1,91 @@
+"""The cpu backend's ``filter_image``: filters over images in their own dtype and interleaved layout.
+
+The kernels (``photo_kernels.py``) are loaded through ``generated.load``
+under a name carrying the hashes of ``simd.py`` and of their own source, so
+that numba's cache is keyed on the intrinsics they were compiled with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from ..._calls import ImageCall, conv_out_size
+from . import generated, simd
+from .common import _tables
+
+_SOURCE = Path(__file__).with_name("photo_kernels.py")
+_HASH = hashlib.sha256(_SOURCE.read_bytes()).hexdigest()[:12]
+STORED = tuple(np.dtype(t) for t in (np.uint8, np.int8, np.uint16, np.int16, np.float32, np.float64))  # vstore_as's dtypes
+
+
+def kernels():
+    """The photo kernel module, compiled against this ``simd.py``."""
+    return generated.load(f"_photo_{simd.SOURCE_HASH}_{_HASH}", _SOURCE.read_text)
+
+
+def finite(call: ImageCall) -> bool:
+    """Whether the image holds no NaN or inf (integers always do)."""
+    if call.image.dtype.kind != "f":
+        return True
+    return bool(kernels().finite(_rows(call.image)))
+
+
+def _rows(image: np.ndarray) -> np.ndarray:
+    b, h, w, c = image.shape
+    return image.reshape(b, h, w * c)
+
+
+def _limits(dtype: np.dtype, compute: np.dtype):
+    """``(lo, hi, rounds)`` of the store into ``dtype``: cv2's saturation range for integers."""
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return compute.type(info.min), compute.type(info.max), True
+    return compute.type(0), compute.type(0), False
+
+
+def _sums_dtype(call: ImageCall, size: int) -> np.dtype:
+    """The running sums' dtype: int32 (or int64) for integer images with an integral fill, exact; else the compute dtype."""
+    image, fill = call.image, call.fillvalue
+    if image.dtype.kind in "iub" and float(fill).is_integer():
+        info = np.iinfo(image.dtype) if image.dtype.kind != "b" else np.iinfo(np.uint8)
+        peak = max(-float(info.min), float(info.max), abs(fill))
+        return np.dtype(np.int32 if peak * size < 2**31 else np.int64)
+    return call.kernel.dtype
+
+
+def filter_image(call: ImageCall, method: str, us: np.ndarray | None = None, vs: np.ndarray | None = None) -> np.ndarray:
+    """``call`` by ``method`` ("box", "separable" with the factors ``us``/``vs``, or "direct"): (B, Ho, Wo, C).
+
+    The result is in ``call.out_dtype`` when ``vstore_as`` stores it, else in
+    the compute dtype (the public layer casts it).  An image holding NaN or
+    inf runs ``direct``, so that they land where the taps put them (running
+    sums and separable passes would spread them differently).
+    """
+    if method != "direct" and not finite(call):
+        method = "direct"
+    image = np.ascontiguousarray(call.image)
+    b, h, w, c = image.shape
+    kernel = np.ascontiguousarray(call.kernel)
+    kh, kw = kernel.shape
+    compute = kernel.dtype
+    top, bottom, left, right = call.pads
+    ho, wo = conv_out_size(h, kh, top + bottom, 1, 1), conv_out_size(w, kw, left + right, 1, 1)
+    store = call.out_dtype if call.out_dtype in STORED else compute
+    out = np.empty((b, ho, wo, c), store)
+    if out.size == 0:
+        return out
+    rows, cols = _tables((h, w), call.pads, call.boundary)
+    lo, hi, rounds = _limits(store, compute)
+    mod, src, dst = kernels(), _rows(image), _rows(out)
+    if method == "box":
+        sums = _sums_dtype(call, kh * kw)
+        exact = sums.kind != "f"
+        mod.box(src, kh, kw, rows, cols, left, c, sums.type(call.fillvalue), compute.type(kernel[0, 0]), np.empty(0, sums), exact, lo, hi, rounds, dst)
+    elif method == "separable":
+        mod.separable(src, us.astype(compute), vs.astype(compute), rows, cols, left, c, compute.type(call.fillvalue), lo, hi, rounds, simd.vector_lanes(compute), dst)
+    else:
+        mod.direct(src, kernel, rows, cols, left, c, compute.type(call.fillvalue), lo, hi, rounds, simd.vector_lanes(compute), dst)
+    return out
