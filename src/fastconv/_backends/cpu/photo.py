@@ -46,14 +46,16 @@ def _limits(dtype: np.dtype, compute: np.dtype):
     return compute.type(0), compute.type(0), False
 
 
-def _sums_dtype(call: ImageCall, size: int) -> np.dtype:
-    """The running sums' dtype: int32 (or int64) for integer images with an integral fill, exact; else the compute dtype."""
-    image, fill = call.image, call.fillvalue
-    if image.dtype.kind in "iub" and float(fill).is_integer():
-        info = np.iinfo(image.dtype) if image.dtype.kind != "b" else np.iinfo(np.uint8)
-        peak = max(-float(info.min), float(info.max), abs(fill))
-        return np.dtype(np.int32 if peak * size < 2**31 else np.int64)
-    return call.kernel.dtype
+def _sums(call: ImageCall, size: int) -> tuple[np.dtype, bool]:
+    """The running sums' float dtype, and whether they are exact: integer sums below 2**24 (float32) or 2**53 (float64)."""
+    image, fill, compute = call.image, call.fillvalue, call.kernel.dtype
+    if image.dtype.kind not in "iub" or not float(fill).is_integer():
+        return compute, False
+    info = np.iinfo(image.dtype) if image.dtype.kind != "b" else np.iinfo(np.uint8)
+    peak = max(-float(info.min), float(info.max), abs(fill)) * size
+    if compute == np.float32 and peak < 2**24:
+        return compute, True
+    return np.dtype(np.float64), peak < 2**53
 
 
 def filter_image(call: ImageCall, method: str, us: np.ndarray | None = None, vs: np.ndarray | None = None) -> np.ndarray:
@@ -81,9 +83,9 @@ def filter_image(call: ImageCall, method: str, us: np.ndarray | None = None, vs:
     lo, hi, rounds = _limits(store, compute)
     mod, src, dst = kernels(), _rows(image), _rows(out)
     if method == "box":
-        sums = _sums_dtype(call, kh * kw)
-        exact = sums.kind != "f"
-        mod.box(src, kh, kw, rows, cols, left, c, sums.type(call.fillvalue), compute.type(kernel[0, 0]), np.empty(0, sums), exact, lo, hi, rounds, dst)
+        sums, exact = _sums(call, kh * kw)
+        scale = sums.type(kernel[0, 0])
+        mod.box(src, kh, kw, rows, cols, left, c, sums.type(call.fillvalue), scale, np.empty(0, sums), exact, lo, hi, rounds, simd.vector_lanes(sums), dst)
     elif method == "separable":
         mod.separable(src, us.astype(compute), vs.astype(compute), rows, cols, left, c, compute.type(call.fillvalue), lo, hi, rounds, simd.vector_lanes(compute), dst)
     else:

@@ -18,10 +18,10 @@ import numpy as np
 from numba import njit, prange
 
 from fastconv._backends.cpu.common import KERNEL
-from fastconv._backends.cpu.simd import vfma, vload, vload_as, vsplat, vstore, vstore_as, vzero
+from fastconv._backends.cpu.simd import sload, vadd, vfma, vload, vload_as, vmul, vsplat, vstore, vstore_as, vsub, vzero
 
 ROWS_PER_JOB = 16
-BOX_ROWS_PER_JOB = 32  # rows a box job's running sums run before they are summed afresh (bounds float error)
+BOX_ROWS_PER_JOB = 64  # rows a box job's running sums run before they are summed afresh (bounds float error)
 HORIZONTAL_RUN = 128  # outputs a float horizontal running sum runs before it is summed afresh
 SHORT_BOX = 16  # box widths up to this sum their taps directly (vectorized); wider ones run a sum along the row
 
@@ -39,32 +39,50 @@ def _saturate(v, lo, hi, rounds):
 @njit(inline="always")
 def _pad_edges(buf, cols, left, width, c, fill):
     """The padded columns of ``buf`` (padded row, C interleaved): copies of the inner columns, or ``fill``."""
-    for j in range(cols.shape[0]):
-        if j < left or j >= left + width:
-            col = cols[j]
-            for ch in range(c):
-                buf[j * c + ch] = buf[(left + col) * c + ch] if col >= 0 else fill
+    for j in range(left):
+        _pad_column(buf, cols[j], j, left, c, fill)
+    for j in range(left + width, cols.shape[0]):
+        _pad_column(buf, cols[j], j, left, c, fill)
 
 
 @njit(inline="always")
-def _vertical(image, b, w, rows, first, fill, buf, at, n):
-    """``buf[at + e] = sum_a w[a] * x[first + a, e]``: the padded rows of plane ``b`` read through ``rows``."""
+def _pad_column(buf, col, j, left, c, fill):
+    for ch in range(c):
+        buf[j * c + ch] = buf[(left + col) * c + ch] if col >= 0 else fill
+
+
+@njit(inline="always")
+def _taps(image, b, w, rows, first, fill, offs, ws):
+    """The vertical taps of padded rows ``first:`` of plane ``b`` that read the image: ``offs``/``ws`` get their
+    flat row offsets and weights; returns their count and the sum of the other (``fill``) terms."""
     _, h, wc = image.shape
-    base = b * h * wc
+    m, rest = 0, ws.dtype.type(0)
+    for a in range(w.shape[0]):
+        r = rows[first + a]
+        if r >= 0:
+            offs[m], ws[m] = (b * h + r) * wc, w[a]
+            m += 1
+        else:
+            rest += w[a] * fill
+    return m, rest
+
+
+@njit(inline="always")
+def _vertical(image, offs, ws, m, rest, buf, at, n):
+    """``buf[at + e] = rest + sum_{a < m} ws[a] * image.flat[offs[a] + e]`` over a row of ``image``."""
+    wc = image.shape[2]
     e = 0
     while e + n <= wc:
-        v = vzero(buf)
-        for a in range(w.shape[0]):
-            r = rows[first + a]
-            x = vload_as(image, base + r * wc + e, buf) if r >= 0 else vsplat(buf, fill)
-            v = vfma(vsplat(buf, w[a]), x, v)
+        v = vsplat(buf, rest)
+        for a in range(m):
+            v = vfma(vsplat(buf, sload(ws, a)), vload_as(image, sload(offs, a) + e, buf), v)
         vstore(buf, at + e, v)
         e += n
+    flat = image.reshape(-1)
     for i in range(e, wc):
-        s = buf.dtype.type(0)
-        for a in range(w.shape[0]):
-            r = rows[first + a]
-            s += w[a] * (buf.dtype.type(image[b, r, i]) if r >= 0 else fill)
+        s = rest
+        for a in range(m):
+            s += ws[a] * flat[offs[a] + i]
         buf[at + i] = s
 
 
@@ -106,9 +124,11 @@ def separable(image, us, vs, rows, cols, left, c, fill, lo, hi, rounds, n, out):
         r0 = (job % blocks) * ROWS_PER_JOB
         buf = np.empty(cols.shape[0] * c, us.dtype)
         acc = np.empty(woc, us.dtype)
+        offs, ws = np.empty(us.shape[1], np.int64), np.empty(us.shape[1], us.dtype)
         for oh in range(r0, min(r0 + ROWS_PER_JOB, ho)):
             for q in range(rank):
-                _vertical(image, b, us[q], rows, oh, fill, buf, left * c, n)
+                m, rest = _taps(image, b, us[q], rows, oh, fill, offs, ws)
+                _vertical(image, offs, ws, m, rest, buf, left * c, n)
                 _pad_edges(buf, cols, left, width, c, us[q].sum() * fill)
                 _horizontal(buf, vs[q], c, acc, out, (b * ho + oh) * woc, q == 0, q == rank - 1, lo, hi, rounds, n)
 
@@ -127,10 +147,12 @@ def direct(image, kernel, rows, cols, left, c, fill, lo, hi, rounds, n, out):
         b = job // blocks
         r0 = (job % blocks) * ROWS_PER_JOB
         r1 = min(r0 + ROWS_PER_JOB, ho)
+        offs, ws = np.empty(1, np.int64), np.empty(1, kernel.dtype)
         band = np.empty((r1 - r0 + kh - 1) * wpc, kernel.dtype)
         for i in range(r1 - r0 + kh - 1):
             row = band[i * wpc : (i + 1) * wpc]
-            _vertical(image, b, one, rows, r0 + i, fill, row, left * c, n)
+            m, rest = _taps(image, b, one, rows, r0 + i, fill, offs, ws)
+            _vertical(image, offs, ws, m, rest, row, left * c, n)
             _pad_edges(row, cols, left, width, c, fill)
         flat = out.reshape(-1)
         for oh in range(r0, r1):
@@ -152,53 +174,70 @@ def direct(image, kernel, rows, cols, left, c, fill, lo, hi, rounds, n, out):
 
 
 @njit(inline="always")
-def _add_row(sums, image, b, r, sign, fill, at):
-    """``sums[at + e] += sign * x[r, e]`` (``sign`` 1 or -1) for the input row ``r`` of plane ``b`` (``fill`` when ``r`` is -1)."""
-    inner = sums[at : at + image.shape[2]]
-    if r < 0:
-        for e in range(inner.shape[0]):
-            inner[e] += sign * fill
-        return
-    src = image[b, r]
-    if sign > 0:
-        for e in range(inner.shape[0]):
-            inner[e] += src[e]
-    else:
-        for e in range(inner.shape[0]):
-            inner[e] -= src[e]
+def _move_rows(sums, image, b, enter, leave, fill, at, n):
+    """``sums[at + e] += x[enter, e] - x[leave, e]`` over the input rows of plane ``b`` (-1: ``fill``; ``leave`` -2: none)."""
+    _, h, wc = image.shape
+    base = b * h * wc
+    e = 0
+    if enter >= 0 and leave >= 0:
+        while e + n <= wc:
+            x = vsub(vload_as(image, base + enter * wc + e, sums), vload_as(image, base + leave * wc + e, sums))
+            vstore(sums, at + e, vadd(vload(sums, at + e), x))
+            e += n
+    elif enter >= 0 and leave == -2:
+        while e + n <= wc:
+            vstore(sums, at + e, vadd(vload(sums, at + e), vload_as(image, base + enter * wc + e, sums)))
+            e += n
+    for i in range(e, wc):
+        new = sums.dtype.type(image[b, enter, i]) if enter >= 0 else fill
+        old = sums.dtype.type(0) if leave == -2 else (sums.dtype.type(image[b, leave, i]) if leave >= 0 else fill)
+        sums[at + i] += new - old
 
 
 @njit(inline="always")
-def _box_row(sums, kw, c, scale, exact, acc, dst, lo, hi, rounds):
-    """``dst[e] = saturate(scale * sum_{t < kw} sums[e + t * c])``: taps summed directly, or a sum run along the row."""
-    woc = dst.shape[0]
+def _box_row(sums, kw, c, scale, exact, acc, out, at, lo, hi, rounds, n):
+    """``out.flat[at + e] = saturate(scale * sum_{t < kw} sums[e + t * c])``: taps summed in registers, or a sum run along the row."""
+    woc = acc.shape[0]
+    k = vsplat(sums, scale)
+    e = 0
     if kw <= SHORT_BOX:
-        acc[:] = sums[:woc]
-        for t in range(1, kw):
-            shifted = sums[t * c : t * c + woc]
-            for e in range(woc):
-                acc[e] += shifted[e]
+        while e + n <= woc:
+            v = vload(sums, e)
+            for t in range(1, kw):
+                v = vadd(v, vload(sums, e + t * c))
+            vstore_as(out, at + e, vmul(v, k))
+            e += n
+        for i in range(e, woc):
+            s = sums[i]
+            for t in range(1, kw):
+                s += sums[i + t * c]
+            acc[i] = s
     else:
-        for e in range(woc):
-            if e < c or (not exact and (e // c) % HORIZONTAL_RUN == 0):
+        for i in range(woc):
+            if i < c or (not exact and (i // c) % HORIZONTAL_RUN == 0):
                 s = sums.dtype.type(0)
                 for t in range(kw):
-                    s += sums[e + t * c]
-                acc[e] = s
+                    s += sums[i + t * c]
+                acc[i] = s
             else:
-                acc[e] = acc[e - c] + sums[e + (kw - 1) * c] - sums[e - c]
-    for e in range(woc):
-        dst[e] = _saturate(scale * acc[e], lo, hi, rounds)
+                acc[i] = acc[i - c] + sums[i + (kw - 1) * c] - sums[i - c]
+        while e + n <= woc:
+            vstore_as(out, at + e, vmul(vload(acc, e), k))
+            e += n
+    flat = out.reshape(-1)
+    for i in range(e, woc):
+        flat[at + i] = _saturate(scale * acc[i], lo, hi, rounds)
 
 
 @njit(**KERNEL)
-def box(image, kh, kw, rows, cols, left, c, fill, scale, sums_like, exact, lo, hi, rounds, out):
+def box(image, kh, kw, rows, cols, left, c, fill, scale, sums_like, exact, lo, hi, rounds, n, out):
     """``scale`` times the sum over each kh x kw window, by running sums: O(1) work per pixel down the columns.
 
-    Each job keeps the column sums of ``kh`` padded rows (in ``sums_like``'s
-    dtype: int32 or int64 for integer images, ``exact``; the float dtype
-    otherwise, with ``fill`` in it), moves them down a row by adding the row that enters and
-    subtracting the one that leaves, and sums each row's windows across.
+    Each job keeps the column sums of ``kh`` padded rows in ``sums_like``'s
+    float dtype (``exact``: integer images whose sums that dtype holds
+    exactly), moves them down a row by adding the row that enters and
+    subtracting the one that leaves, and sums each row's windows across.  A
+    job starts its sums afresh, which bounds their float error.
     """
     nb, h, wc = image.shape
     _, ho, woc = out.shape
@@ -210,13 +249,12 @@ def box(image, kh, kw, rows, cols, left, c, fill, scale, sums_like, exact, lo, h
         sums = np.zeros(cols.shape[0] * c, sums_like.dtype)
         acc = np.empty(woc, sums_like.dtype)
         for a in range(kh):
-            _add_row(sums, image, b, rows[r0 + a], 1, fill, left * c)
+            _move_rows(sums, image, b, rows[r0 + a], -2, fill, left * c, n)
         for oh in range(r0, min(r0 + BOX_ROWS_PER_JOB, ho)):
             if oh > r0:
-                _add_row(sums, image, b, rows[oh + kh - 1], 1, fill, left * c)
-                _add_row(sums, image, b, rows[oh - 1], -1, fill, left * c)
+                _move_rows(sums, image, b, rows[oh + kh - 1], rows[oh - 1], fill, left * c, n)
             _pad_edges(sums, cols, left, width, c, kh * fill)
-            _box_row(sums, kw, c, scale, exact, acc, out[b, oh], lo, hi, rounds)
+            _box_row(sums, kw, c, scale, exact, acc, out, (b * ho + oh) * woc, lo, hi, rounds, n)
 
 
 @njit(**KERNEL)
