@@ -28,9 +28,11 @@ def kernels():
 
 def finite(call: ImageCall) -> bool:
     """Whether the image holds no NaN or inf (integers always do)."""
-    if call.image.dtype.kind != "f":
+    image = call.image
+    if image.dtype.kind != "f":
         return True
-    return bool(kernels().finite(_rows(call.image)))
+    bits, exponent = (np.uint32, 0x7F800000) if image.dtype == np.float32 else (np.uint64, 0x7FF0000000000000)
+    return bool(kernels().finite(_rows(np.ascontiguousarray(image)).view(bits), bits(exponent)))
 
 
 def _rows(image: np.ndarray) -> np.ndarray:

@@ -258,15 +258,18 @@ def box(image, kh, kw, rows, cols, left, c, fill, scale, sums_like, exact, lo, h
 
 
 @njit(**KERNEL)
-def finite(image):
-    """Whether every value of the (B, H, W * C) ``image`` is finite (a NaN or inf makes a row's ``x - x`` NaN)."""
-    nb, h, wc = image.shape
+def finite(bits, exponent):
+    """Whether no element of the (B, H, W * C) float ``bits`` (viewed as unsigned integers) has an all-ones ``exponent``.
+
+    Integer compares, which no fast-math flag can fold away as it may fold ``x - x``.
+    """
+    nb, h, wc = bits.shape
     bad = 0
     for job in prange(nb * h):
-        row = image[job // h, job % h]
-        s = row.dtype.type(0)
+        row = bits[job // h, job % h]
+        top = row.dtype.type(0)
         for e in range(wc):
-            s += row[e] - row[e]
-        if s != s:
+            top = max(top, row[e] & exponent)
+        if top == exponent:
             bad += 1
     return bad == 0
