@@ -26,15 +26,6 @@ def kernels():
     return generated.load(f"_photo_{simd.SOURCE_HASH}_{_HASH}", _SOURCE.read_text)
 
 
-def finite(call: ImageCall) -> bool:
-    """Whether the image holds no NaN or inf (integers always do)."""
-    image = call.image
-    if image.dtype.kind != "f":
-        return True
-    bits, exponent = (np.uint32, 0x7F800000) if image.dtype == np.float32 else (np.uint64, 0x7FF0000000000000)
-    return bool(kernels().finite(_rows(np.ascontiguousarray(image)).view(bits), bits(exponent)))
-
-
 def _rows(image: np.ndarray) -> np.ndarray:
     b, h, w, c = image.shape
     return image.reshape(b, h, w * c)
@@ -64,12 +55,11 @@ def filter_image(call: ImageCall, method: str, us: np.ndarray | None = None, vs:
     """``call`` by ``method`` ("box", "separable" with the factors ``us``/``vs``, or "direct"): (B, Ho, Wo, C).
 
     The result is in ``call.out_dtype`` when ``vstore_as`` stores it, else in
-    the compute dtype (the public layer casts it).  An image holding NaN or
-    inf runs ``direct``, so that they land where the taps put them (running
-    sums and separable passes would spread them differently).
+    the compute dtype (the public layer casts it).  A float image holding
+    NaN or inf runs ``direct``, so that they land where the taps put them
+    (running sums and separable passes would spread them differently): the
+    kernels find them in the rows each job reads, and flag the job.
     """
-    if method != "direct" and not finite(call):
-        method = "direct"
     image = np.ascontiguousarray(call.image)
     b, h, w, c = image.shape
     kernel = np.ascontiguousarray(call.kernel)
@@ -84,12 +74,16 @@ def filter_image(call: ImageCall, method: str, us: np.ndarray | None = None, vs:
     rows, cols = _tables((h, w), call.pads, call.boundary)
     lo, hi, rounds = _limits(store, compute)
     mod, src, dst = kernels(), _rows(image), _rows(out)
+    check = image.dtype.kind == "f"
     if method == "box":
         sums, exact = _sums(call, kh * kw)
+        flags = np.zeros(b * -(-ho // mod.BOX_ROWS_PER_JOB), np.uint8)
         scale = sums.type(kernel[0, 0])
-        mod.box(src, kh, kw, rows, cols, left, c, sums.type(call.fillvalue), scale, np.empty(0, sums), exact, lo, hi, rounds, simd.vector_lanes(sums), dst)
+        mod.box(src, kh, kw, rows, cols, left, c, sums.type(call.fillvalue), scale, np.empty(0, sums), exact, lo, hi, rounds, simd.vector_lanes(sums), check, flags, dst)
     elif method == "separable":
-        mod.separable(src, us.astype(compute), vs.astype(compute), rows, cols, left, c, compute.type(call.fillvalue), lo, hi, rounds, simd.vector_lanes(compute), dst)
+        flags = np.zeros(b * -(-ho // mod.ROWS_PER_JOB), np.uint8)
+        mod.separable(src, us.astype(compute), vs.astype(compute), rows, cols, left, c, compute.type(call.fillvalue), lo, hi, rounds, simd.vector_lanes(compute), check, flags, dst)
     else:
         mod.direct(src, kernel, rows, cols, left, c, compute.type(call.fillvalue), lo, hi, rounds, simd.vector_lanes(compute), dst)
-    return out
+        return out
+    return filter_image(call, "direct") if flags.any() else out

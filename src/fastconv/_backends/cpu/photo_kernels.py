@@ -18,7 +18,7 @@ import numpy as np
 from numba import njit, prange
 
 from fastconv._backends.cpu.common import KERNEL
-from fastconv._backends.cpu.simd import sload, vadd, vfma, vload, vload_as, vmul, vsplat, vstore, vstore_as, vsub, vzero
+from fastconv._backends.cpu.simd import sload, vadd, vfma, vhsum, vload, vload_as, vmul, vsplat, vstore, vstore_as, vsub, vzero
 
 ROWS_PER_JOB = 16
 BOX_ROWS_PER_JOB = 64  # rows a box job's running sums run before they are summed afresh (bounds float error)
@@ -49,6 +49,34 @@ def _pad_edges(buf, cols, left, width, c, fill):
 def _pad_column(buf, col, j, left, c, fill):
     for ch in range(c):
         buf[j * c + ch] = buf[(left + col) * c + ch] if col >= 0 else fill
+
+
+@njit(inline="always")
+def _rows_finite(image, b, rows, first, count, like, n):
+    """Whether the input rows that padded rows ``first : first + count`` of plane ``b`` read hold no NaN or inf
+    (read in ``like``'s float dtype, of ``n`` lanes, which holds the image's exactly).
+
+    ``x - x`` is NaN exactly there; the vector layer's subtract carries no
+    fast-math flag that could fold it to 0.
+    """
+    _, h, wc = image.shape
+    chk = vzero(like)
+    tail = 0.0
+    flat = image.reshape(-1)
+    for i in range(count):
+        r = rows[first + i]
+        if r < 0:
+            continue
+        base = (b * h + r) * wc
+        e = 0
+        while e + n <= wc:
+            x = vload_as(image, base + e, like)
+            chk = vadd(chk, vsub(x, x))
+            e += n
+        for j in range(e, wc):
+            if not np.isfinite(like.dtype.type(flat[base + j])):
+                tail = np.nan
+    return vhsum(chk) == 0 and tail == 0
 
 
 @njit(inline="always")
@@ -112,8 +140,13 @@ def _horizontal(buf, w, c, acc, out, at, first, last, lo, hi, rounds, n):
 
 
 @njit(**KERNEL)
-def separable(image, us, vs, rows, cols, left, c, fill, lo, hi, rounds, n, out):
-    """``out = sum_q`` the correlation with ``outer(us[q], vs[q])``: per output row a vertical pass into a padded row, then a horizontal one."""
+def separable(image, us, vs, rows, cols, left, c, fill, lo, hi, rounds, n, check, flags, out):
+    """``out = sum_q`` the correlation with ``outer(us[q], vs[q])``: per output row a vertical pass into a padded row, then a horizontal one.
+
+    With ``check``, a job whose input rows hold NaN or inf sets its ``flags``
+    entry and stops (the caller then runs ``direct``, which places them as
+    the taps do).
+    """
     nb, h, wc = image.shape
     _, ho, woc = out.shape
     rank = us.shape[0]
@@ -122,6 +155,10 @@ def separable(image, us, vs, rows, cols, left, c, fill, lo, hi, rounds, n, out):
     for job in prange(nb * blocks):
         b = job // blocks
         r0 = (job % blocks) * ROWS_PER_JOB
+        r1 = min(r0 + ROWS_PER_JOB, ho)
+        if check and not _rows_finite(image, b, rows, r0, r1 - r0 + us.shape[1] - 1, us, n):
+            flags[job] = 1
+            continue
         buf = np.empty(cols.shape[0] * c, us.dtype)
         acc = np.empty(woc, us.dtype)
         offs, ws = np.empty(us.shape[1], np.int64), np.empty(us.shape[1], us.dtype)
@@ -230,14 +267,16 @@ def _box_row(sums, kw, c, scale, exact, acc, out, at, lo, hi, rounds, n):
 
 
 @njit(**KERNEL)
-def box(image, kh, kw, rows, cols, left, c, fill, scale, sums_like, exact, lo, hi, rounds, n, out):
+def box(image, kh, kw, rows, cols, left, c, fill, scale, sums_like, exact, lo, hi, rounds, n, check, flags, out):
     """``scale`` times the sum over each kh x kw window, by running sums: O(1) work per pixel down the columns.
 
     Each job keeps the column sums of ``kh`` padded rows in ``sums_like``'s
     float dtype (``exact``: integer images whose sums that dtype holds
     exactly), moves them down a row by adding the row that enters and
     subtracting the one that leaves, and sums each row's windows across.  A
-    job starts its sums afresh, which bounds their float error.
+    job starts its sums afresh, which bounds their float error.  ``check``
+    and ``flags`` as in :func:`separable` (running sums would carry a NaN or
+    inf past its window).
     """
     nb, h, wc = image.shape
     _, ho, woc = out.shape
@@ -246,30 +285,16 @@ def box(image, kh, kw, rows, cols, left, c, fill, scale, sums_like, exact, lo, h
     for job in prange(nb * blocks):
         b = job // blocks
         r0 = (job % blocks) * BOX_ROWS_PER_JOB
+        r1 = min(r0 + BOX_ROWS_PER_JOB, ho)
+        if check and not _rows_finite(image, b, rows, r0, r1 - r0 + kh - 1, sums_like, n):
+            flags[job] = 1
+            continue
         sums = np.zeros(cols.shape[0] * c, sums_like.dtype)
         acc = np.empty(woc, sums_like.dtype)
         for a in range(kh):
             _move_rows(sums, image, b, rows[r0 + a], -2, fill, left * c, n)
-        for oh in range(r0, min(r0 + BOX_ROWS_PER_JOB, ho)):
+        for oh in range(r0, r1):
             if oh > r0:
                 _move_rows(sums, image, b, rows[oh + kh - 1], rows[oh - 1], fill, left * c, n)
             _pad_edges(sums, cols, left, width, c, kh * fill)
             _box_row(sums, kw, c, scale, exact, acc, out, (b * ho + oh) * woc, lo, hi, rounds, n)
-
-
-@njit(**KERNEL)
-def finite(bits, exponent):
-    """Whether no element of the (B, H, W * C) float ``bits`` (viewed as unsigned integers) has an all-ones ``exponent``.
-
-    Integer compares, which no fast-math flag can fold away as it may fold ``x - x``.
-    """
-    nb, h, wc = bits.shape
-    bad = 0
-    for job in prange(nb * h):
-        row = bits[job // h, job % h]
-        top = row.dtype.type(0)
-        for e in range(wc):
-            top = max(top, row[e] & exponent)
-        if top == exponent:
-            bad += 1
-    return bad == 0
