@@ -27,6 +27,14 @@ SHORT_BOX = 16  # box widths up to this sum their taps directly (vectorized); wi
 
 
 @njit(inline="always")
+def _job_rows(job, ho, per_job):
+    """Job ``job``'s plane and its output rows ``[r0, r1)``, for ``ho`` rows cut ``per_job`` at a time."""
+    blocks = (ho + per_job - 1) // per_job
+    r0 = (job % blocks) * per_job
+    return job // blocks, r0, min(r0 + per_job, ho)
+
+
+@njit(inline="always")
 def _saturate(v, lo, hi, rounds):
     """``v`` as cv2's ``saturate_cast``: rounded half to even and clamped when ``rounds`` (NaN gives ``lo``)."""
     if rounds:
@@ -153,16 +161,14 @@ def separable(image, us, vs, rows, cols, left, c, fill, lo, hi, rounds, n, check
     width = wc // c
     blocks = (ho + ROWS_PER_JOB - 1) // ROWS_PER_JOB
     for job in prange(nb * blocks):
-        b = job // blocks
-        r0 = (job % blocks) * ROWS_PER_JOB
-        r1 = min(r0 + ROWS_PER_JOB, ho)
+        b, r0, r1 = _job_rows(job, ho, ROWS_PER_JOB)
         if check and not _rows_finite(image, b, rows, r0, r1 - r0 + us.shape[1] - 1, us, n):
             flags[job] = 1
             continue
         buf = np.empty(cols.shape[0] * c, us.dtype)
         acc = np.empty(woc, us.dtype)
         offs, ws = np.empty(us.shape[1], np.int64), np.empty(us.shape[1], us.dtype)
-        for oh in range(r0, min(r0 + ROWS_PER_JOB, ho)):
+        for oh in range(r0, r1):
             for q in range(rank):
                 m, rest = _taps(image, b, us[q], rows, oh, fill, offs, ws)
                 _vertical(image, offs, ws, m, rest, buf, left * c, n)
@@ -181,9 +187,7 @@ def direct(image, kernel, rows, cols, left, c, fill, lo, hi, rounds, n, out):
     blocks = (ho + ROWS_PER_JOB - 1) // ROWS_PER_JOB
     one = np.ones(1, kernel.dtype)
     for job in prange(nb * blocks):
-        b = job // blocks
-        r0 = (job % blocks) * ROWS_PER_JOB
-        r1 = min(r0 + ROWS_PER_JOB, ho)
+        b, r0, r1 = _job_rows(job, ho, ROWS_PER_JOB)
         offs, ws = np.empty(1, np.int64), np.empty(1, kernel.dtype)
         band = np.empty((r1 - r0 + kh - 1) * wpc, kernel.dtype)
         for i in range(r1 - r0 + kh - 1):
@@ -283,9 +287,7 @@ def box(image, kh, kw, rows, cols, left, c, fill, scale, sums_like, exact, lo, h
     width = wc // c
     blocks = (ho + BOX_ROWS_PER_JOB - 1) // BOX_ROWS_PER_JOB
     for job in prange(nb * blocks):
-        b = job // blocks
-        r0 = (job % blocks) * BOX_ROWS_PER_JOB
-        r1 = min(r0 + BOX_ROWS_PER_JOB, ho)
+        b, r0, r1 = _job_rows(job, ho, BOX_ROWS_PER_JOB)
         if check and not _rows_finite(image, b, rows, r0, r1 - r0 + kh - 1, sums_like, n):
             flags[job] = 1
             continue
