@@ -6,8 +6,9 @@ The padding is materialized (or read through index tables) in the boundary's
 own mode, so every boundary and every scipy mode is exact in every method.
 
 - ``direct``: the backend's ``correlate_planes``.
-- ``separable``: the kernel's SVD gives ``K = sum_q outer(u_q, v_q)`` for its
-  numerical rank ``r`` (singular values above ``max(kh, kw) * eps * s_0``, with
+- ``separable``: a kernel that is exactly ``outer(u, v)`` of one of its columns
+  and one of its rows (Sobel, binomial) passes those; otherwise the kernel's
+  SVD gives ``K = sum_q outer(u_q, v_q)`` for its numerical rank ``r`` (singular values above ``max(kh, kw) * eps * s_0``, with
   the compute dtype's ``eps``); each term is a vertical then a horizontal 1-D
   pass, run by the backend's ``correlate_separable``.
 - ``fft``: overlap-save with ``scipy.fft`` (``workers=os.cpu_count()``): the
@@ -78,8 +79,26 @@ def factor(kernel: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]
     return _factor(kernel.tobytes(), kernel.shape, np.dtype(dtype).str)
 
 
+def _exact_outer(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(u, v)`` with ``outer(u, v) == kernel`` exactly, taken from the kernel's largest entry, or None.
+
+    Integer separable kernels (Sobel, Scharr, Prewitt, binomial) factor so, and
+    their passes are then exact on integer images.
+    """
+    i, j = np.unravel_index(np.argmax(np.abs(kernel)), kernel.shape)
+    if kernel[i, j] == 0:
+        return None
+    u, v = kernel[:, j].copy(), kernel[i] / kernel[i, j]
+    return (u[None], v[None]) if np.array_equal(np.outer(u, v), kernel) else None
+
+
 @functools.lru_cache(maxsize=64)
 def _factor(data: bytes, shape: tuple[int, int], dtype: str) -> tuple[np.ndarray, np.ndarray]:
+    exact = _exact_outer(np.frombuffer(data, np.float64).reshape(shape))
+    if exact is not None:
+        for f in exact:
+            f.flags.writeable = False
+        return exact
     u, s, vt = np.linalg.svd(np.frombuffer(data, np.float64).reshape(shape), full_matrices=False)
     kind = np.dtype(dtype)
     eps = np.finfo(kind if kind.kind == "f" else np.float64).eps
@@ -330,4 +349,4 @@ def filter_image(call: ImageCall, method: str, backend: str, kernels: ModuleType
         return kernels.filter_image(call, p.method, p.us, p.vs)
     b, _, _, c = call.image.shape
     out = correlate(call.planes(), method, backend, kernels)
-    return np.moveaxis(out.reshape(b, c, *out.shape[1:]), 1, 3)
+    return np.ascontiguousarray(np.moveaxis(out.reshape(b, c, *out.shape[1:]), 1, 3))
