@@ -377,4 +377,5 @@ def test_every_photo_case_runs_the_same_filter_as_its_peers(monkeypatch):
             assert outs["fastconv"].dtype == outs["cv2"].dtype and outs["fastconv"].shape == outs["cv2"].shape, name
             tol = 1.0 if outs["cv2"].dtype == np.uint8 else 1e-4 * float(np.abs(outs["cv2"]).max() + 1)
             assert np.abs(outs["fastconv"].astype(np.float64) - outs["cv2"]).max() <= tol, (colour, dtype, name)
-            assert np.abs(outs["fastconv"].astype(np.float64) - outs["scipy.ndimage"]).max() <= tol, (colour, dtype, name)
+            peer_tol = 2.0 if outs["cv2"].dtype == np.uint8 else tol  # ndimage truncates to uint8 after each 1-D pass
+            assert np.abs(outs["fastconv"].astype(np.float64) - outs["scipy.ndimage"]).max() <= peer_tol, (colour, dtype, name)

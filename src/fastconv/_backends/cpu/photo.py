@@ -7,10 +7,13 @@ that numba's cache is keyed on the intrinsics they were compiled with.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 
+import numba
 import numpy as np
 
 from ..._calls import ImageCall, conv_out_size
@@ -33,6 +36,16 @@ def _index_tables(h: int, w: int, pads: tuple[int, int, int, int], boundary: str
     rows, cols = _tables((h, w), pads, boundary)
     rows.flags.writeable = cols.flags.writeable = False
     return rows, cols
+
+
+@contextlib.contextmanager
+def _one_job_at_a_time() -> Iterator[None]:
+    """prange hands out the kernels' jobs one at a time, so the threads balance on a shared machine too."""
+    chunk = numba.set_parallel_chunksize(1)
+    try:
+        yield
+    finally:
+        numba.set_parallel_chunksize(chunk)
 
 
 def _rows(image: np.ndarray) -> np.ndarray:
@@ -83,16 +96,16 @@ def filter_image(call: ImageCall, method: str, us: np.ndarray | None = None, vs:
     rows, cols = _index_tables(h, w, call.pads, call.boundary)
     lo, hi, rounds = _limits(store, compute)
     mod, src, dst = kernels(), _rows(image), _rows(out)
-    check = image.dtype.kind == "f"
-    if method == "box":
-        sums, exact = _sums(call, kh * kw)
-        flags = np.zeros(b * -(-ho // mod.BOX_ROWS_PER_JOB), np.uint8)
-        scale = sums.type(kernel[0, 0])
-        mod.box(src, kh, kw, rows, cols, left, c, sums.type(call.fillvalue), scale, np.empty(0, sums), exact, lo, hi, rounds, simd.vector_lanes(sums), check, flags, dst)
-    elif method == "separable":
-        flags = np.zeros(b * -(-ho // mod.ROWS_PER_JOB), np.uint8)
-        mod.separable(src, us.astype(compute), vs.astype(compute), rows, cols, left, c, compute.type(call.fillvalue), lo, hi, rounds, simd.vector_lanes(compute), check, flags, dst)
-    else:
-        mod.direct(src, kernel, rows, cols, left, c, compute.type(call.fillvalue), lo, hi, rounds, simd.vector_lanes(compute), dst)
-        return out
-    return filter_image(call, "direct") if flags.any() else out
+    check, flags = image.dtype.kind == "f", None
+    with _one_job_at_a_time():
+        if method == "box":
+            sums, exact = _sums(call, kh * kw)
+            flags = np.zeros(b * -(-ho // mod.BOX_ROWS_PER_JOB), np.uint8)
+            scale = sums.type(kernel[0, 0])
+            mod.box(src, kh, kw, rows, cols, left, c, sums.type(call.fillvalue), scale, np.empty(0, sums), exact, lo, hi, rounds, simd.vector_lanes(sums), check, flags, dst)
+        elif method == "separable":
+            flags = np.zeros(b * -(-ho // mod.ROWS_PER_JOB), np.uint8)
+            mod.separable(src, us.astype(compute), vs.astype(compute), rows, cols, left, c, compute.type(call.fillvalue), lo, hi, rounds, simd.vector_lanes(compute), check, flags, dst)
+        else:
+            mod.direct(src, kernel, rows, cols, left, c, compute.type(call.fillvalue), lo, hi, rounds, simd.vector_lanes(compute), dst)
+    return filter_image(call, "direct") if flags is not None and flags.any() else out
