@@ -84,9 +84,11 @@ def filter_dtype(*arrays, **_):
 
 
 def image_dtype(image, *kernels, **_):
-    """README: a floating image keeps its dtype; integer images follow filter_dtype with the kernel."""
+    """README: a floating image keeps its dtype; integer and bool images give float32 up to 16 bits, float64 wider."""
     r = _result_type(image)
-    return r if r.kind == "f" else filter_dtype(image, *kernels)
+    if r.kind == "f":
+        return r
+    return np.dtype(np.float32 if r.itemsize <= 2 else np.float64)
 
 
 def pool_dtype(a, **_):
