@@ -292,3 +292,13 @@ def saturated(values: Any, dtype: Any) -> np.ndarray:
     """``values`` rounded half to even and clipped into the integer ``dtype``, as cv2's ``saturate_cast``."""
     info = np.iinfo(dtype)
     return np.clip(np.rint(np.asarray(values, np.float64)), info.min, info.max).astype(dtype)
+
+
+def box_filter(image: Any, size: Any, normalize: bool = True, boundary: str = "reflect", *, method: Any = None, dtype: Any = np.float64) -> np.ndarray:
+    """The window sums of :func:`box_sum`, divided by the window's area when ``normalize``, in ``dtype``."""
+    image = np.asarray(image)
+    kh, kw = (size, size) if np.ndim(size) == 0 else size
+    if image.size == 0:
+        return image.astype(dtype)
+    sums = box_sum(image, (kh, kw), boundary).astype(dtype)
+    return sums / (kh * kw) if normalize else sums
