@@ -195,7 +195,7 @@ class ImageCall(NamedTuple):
     def planes(self) -> PlaneCall:
         """The same correlation as a :class:`PlaneCall` over (B * C, H, W) planes in the compute dtype."""
         b, h, w, c = self.image.shape
-        planes = np.moveaxis(self.image, 3, 1).reshape(b * c, h, w).astype(self.kernel.dtype)
+        planes = np.moveaxis(self.image, 3, 1).reshape(b * c, h, w).astype(self.kernel.dtype, copy=False)
         return PlaneCall(planes, self.kernel, self.pads, self.boundary, self.fillvalue, self.kernel.dtype)
 
 
