@@ -1,10 +1,11 @@
 """Regenerate the README's results section from a committed ``python -m fastconv bench`` record.
 
-    python benchmarks/readme_results.py              # from benchmarks/results/bench.json
+    python benchmarks/readme_results.py              # from benchmarks/results/bench.json and photo/bench.json
     python benchmarks/readme_results.py --check      # exit 1 if the README is out of date
 
-The section between the two marker comments is replaced; it is never edited
-by hand.  The plot is the PNG written next to the JSON by the same run.
+The sections between the marker comments are replaced; they are never edited
+by hand.  The plot is the PNG written next to the JSON by the same run.  The
+photo section comes from the record of ``python -m fastconv bench --photo``.
 """
 
 from __future__ import annotations
@@ -19,13 +20,15 @@ from fastconv._bench_report import format_markdown
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 RECORD = os.path.join("benchmarks", "results", "bench.json")
+PHOTO_START, PHOTO_END = "<!-- photo-results:start -->", "<!-- photo-results:end -->"
+PHOTO_RECORD = os.path.join("benchmarks", "results", "photo", "bench.json")
 
 
-def section(record: str, readme_dir: str) -> str:
+def section(record: str, readme_dir: str, flags: str = "") -> str:
     """The Markdown for ``record`` (a path relative to the repository root), or a note that none is committed."""
     path = os.path.join(ROOT, record)
     if not os.path.exists(path):
-        return f"No results are committed yet. They come from `python -m fastconv bench --out {os.path.dirname(record)}` on a quiet machine, then `python benchmarks/readme_results.py`."
+        return f"No results are committed yet. They come from `python -m fastconv bench {flags}--out {os.path.dirname(record)}` on a quiet machine, then `python benchmarks/readme_results.py`."
     with open(path) as f:
         data = json.load(f)
     png = os.path.splitext(path)[0] + ".png"
@@ -44,12 +47,16 @@ def regenerate(text: str, body: str, start: str = START, end: str = END) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("record", nargs="?", default=RECORD, help=f"result JSON, relative to the repository root (default: {RECORD})")
+    parser.add_argument("--photo-record", default=PHOTO_RECORD, help=f"photo result JSON (default: {PHOTO_RECORD})")
     parser.add_argument("--readme", default=os.path.join(ROOT, "README.md"))
     parser.add_argument("--check", action="store_true", help="only check that the README is up to date")
     args = parser.parse_args(argv)
     with open(args.readme) as f:
         text = f.read()
-    new = regenerate(text, section(args.record, os.path.dirname(os.path.abspath(args.readme))))
+    readme_dir = os.path.dirname(os.path.abspath(args.readme))
+    new = regenerate(text, section(args.record, readme_dir))
+    if PHOTO_START in new:
+        new = regenerate(new, section(args.photo_record, readme_dir, "--photo "), PHOTO_START, PHOTO_END)
     if args.check:
         if new != text:
             print(f"{args.readme}: results section is out of date; run python benchmarks/readme_results.py", file=sys.stderr)

@@ -261,3 +261,44 @@ def sobel(image: Any, boundary: str = "reflect", *, method: Any = None, dtype: A
     """hypot of the correlations with sobel_x and sobel_y, plane by plane."""
     gx = filter2d(image, fc.kernels.sobel_x(), boundary, dtype=dtype)
     return np.hypot(gx, filter2d(image, fc.kernels.sobel_y(), boundary, dtype=dtype))
+
+
+# --- cv2 (photos: uint8 and interleaved colour) ------------------------------------------------
+
+CV2_BORDERS = {"reflect": "BORDER_REFLECT_101", "symm": "BORDER_REFLECT", "nearest": "BORDER_REPLICATE", "fill": "BORDER_CONSTANT"}
+NP_PAD_MODES = {"fill": "constant", "wrap": "wrap", "symm": "symmetric", "reflect": "reflect", "nearest": "edge"}
+
+
+def cv2_border(boundary: str) -> int:
+    """cv2's border flag for a fastconv ``boundary`` (cv2's filters take no BORDER_WRAP)."""
+    import cv2
+
+    return getattr(cv2, CV2_BORDERS[boundary])
+
+
+def box_sum(image: Any, size: tuple[int, int], boundary: str = "reflect", channel_axis: int | None = None) -> np.ndarray:
+    """The exact sum over every ``size`` window anchored at ``size // 2``: int64 for integer images, float64 otherwise."""
+    x = np.asarray(image)
+    x = x.astype(np.int64 if x.dtype.kind in "iub" else np.float64)
+    if channel_axis is not None:
+        x = np.moveaxis(x, channel_axis, 0)
+    (kh, kw), lead = size, [(0, 0)] * (x.ndim - 2)
+    padded = np.pad(x, lead + [(kh // 2, kh - 1 - kh // 2), (kw // 2, kw - 1 - kw // 2)], mode=NP_PAD_MODES[boundary])
+    out = np.lib.stride_tricks.sliding_window_view(padded, (kh, kw), axis=(-2, -1)).sum(axis=(-2, -1))
+    return out if channel_axis is None else np.moveaxis(out, 0, channel_axis)
+
+
+def saturated(values: Any, dtype: Any) -> np.ndarray:
+    """``values`` rounded half to even and clipped into the integer ``dtype``, as cv2's ``saturate_cast``."""
+    info = np.iinfo(dtype)
+    return np.clip(np.rint(np.asarray(values, np.float64)), info.min, info.max).astype(dtype)
+
+
+def box_filter(image: Any, size: Any, normalize: bool = True, boundary: str = "reflect", *, method: Any = None, dtype: Any = np.float64) -> np.ndarray:
+    """The window sums of :func:`box_sum`, divided by the window's area when ``normalize``, in ``dtype``."""
+    image = np.asarray(image)
+    kh, kw = (size, size) if np.ndim(size) == 0 else size
+    if image.size == 0:
+        return image.astype(dtype)
+    sums = box_sum(image, (kh, kw), boundary).astype(dtype)
+    return sums / (kh * kw) if normalize else sums

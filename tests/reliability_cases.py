@@ -84,9 +84,11 @@ def filter_dtype(*arrays, **_):
 
 
 def image_dtype(image, *kernels, **_):
-    """README: a floating image keeps its dtype; integer images follow filter_dtype with the kernel."""
+    """README: a floating image keeps its dtype; integer and bool images give float32 up to 16 bits, float64 wider."""
     r = _result_type(image)
-    return r if r.kind == "f" else filter_dtype(image, *kernels)
+    if r.kind == "f":
+        return r
+    return np.dtype(np.float32 if r.itemsize <= 2 else np.float64)
 
 
 def pool_dtype(a, **_):
@@ -240,6 +242,15 @@ def sobel_args(draw):
     )
 
 
+@st.composite
+def box_filter_args(draw):
+    shape = tuple(draw(st.lists(sizes(1, 3), max_size=1))) + (draw(sizes(0, 7)), draw(sizes(0, 7)))
+    return (draw(arrays(shape)), draw(pair(1, 5))), dict(
+        normalize=draw(st.booleans()), boundary=draw(st.sampled_from(FILTER_BOUNDARIES)),
+        method=draw(st.sampled_from(("auto", "direct", "separable", "fft"))),
+    )
+
+
 # name: (arguments, oracle, result dtype from the array arguments and the keywords); every operation of
 # fastconv._samples.OPERATIONS (test_fuzz.py checks it)
 CASES = {
@@ -258,6 +269,7 @@ CASES = {
     "filter2d": (filter2d_args(), naive.filter2d, image_dtype),
     "gaussian_blur": (gaussian_blur_args(), naive.gaussian_blur, image_dtype),
     "sobel": (sobel_args(), naive.sobel, image_dtype),
+    "box_filter": (box_filter_args(), naive.box_filter, image_dtype),
 }
 
 

@@ -119,6 +119,10 @@ CASES: list[tuple[str, Callable[[str], Any], str, list[str]]] = [
     # sobel
     ("sobel-1d-image", lambda b: fc.sobel(ones(5), backend=b), "image", [r"\(5,\)"]),
     ("sobel-boundary-bogus", lambda b: fc.sobel(ones(5, 5), boundary="bogus", backend=b), "boundary", ["bogus"]),
+    # box_filter
+    ("box_filter-size-0", lambda b: fc.box_filter(ones(5, 5), 0, backend=b), "size", [zero("0")]),
+    ("box_filter-1d-image", lambda b: fc.box_filter(ones(5), 3, backend=b), "image", [r"\(5,\)"]),
+    ("box_filter-dtype-complex", lambda b: fc.box_filter(ones(5, 5), 3, dtype="complex64", backend=b), "dtype", ["complex64"]),
 ]
 # public names that are another operation of the table under a second name
 ALIASES = {"upsample": "interpolate"}

@@ -47,10 +47,13 @@ def test_sobel_matches_skimage_scaled(backend):
 
 def test_sobel_matches_cv2_magnitude_on_uint8():
     image = (rng.random((40, 50)) * 255).astype(np.uint8)
-    got = fc.sobel(image)
+    got = fc.sobel(image, dtype=np.float64)
     assert got.dtype == np.float64
     gx, gy = (cv2.Sobel(image.astype(np.float64), cv2.CV_64F, dx, dy, ksize=3) for dx, dy in ((1, 0), (0, 1)))
     np.testing.assert_allclose(got, np.hypot(gx, gy), rtol=1e-12)
+    got = fc.sobel(image)  # uint8 gives float32
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, np.hypot(gx, gy), rtol=1e-5, atol=1e-5 * 8 * 255)
 
 
 def test_sobel_colour_is_per_channel():

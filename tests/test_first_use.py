@@ -134,13 +134,13 @@ def test_the_readme_gaussian_line_stays_float32(host_backend: str) -> None:
 @pytest.mark.parametrize(
     "image_dtype, kernel_dtype, want",
     [
-        (np.uint8, np.float32, np.float32),  # np.result_type when floating
+        (np.uint8, np.float32, np.float32),  # up to 16 bits: float32, whatever the kernel (cv2's CV_32F)
         (np.int16, np.float32, np.float32),
-        (np.int32, np.float32, np.float64),
-        (np.uint8, np.float64, np.float64),
-        (np.uint8, np.uint8, np.float64),  # float64 otherwise
+        (np.uint8, np.float64, np.float32),
+        (np.uint8, np.uint8, np.float32),
+        (np.bool_, np.bool_, np.float32),
+        (np.int32, np.float32, np.float64),  # wider integers: float64
         (np.int64, np.int64, np.float64),
-        (np.bool_, np.bool_, np.float64),
     ],
 )
 def test_integer_images_follow_the_documented_rule(image_dtype, kernel_dtype, want, host_backend: str) -> None:
@@ -149,9 +149,10 @@ def test_integer_images_follow_the_documented_rule(image_dtype, kernel_dtype, wa
     out = fc.filter2d(image, kernel, backend=host_backend)
     assert out.dtype == want
     np.testing.assert_array_equal(out, np.full((6, 7), 9.0 * image.flat[0]))  # never wraps around
-    assert fc.filter2d(image, "box", backend=host_backend).dtype == np.float64  # named kernels are float64
-    assert fc.gaussian_blur(image, 1.0, backend=host_backend).dtype == np.float64
-    assert fc.sobel(image, backend=host_backend).dtype == np.float64
+    assert fc.filter2d(image, "box", backend=host_backend).dtype == want  # named kernels too
+    assert fc.gaussian_blur(image, 1.0, backend=host_backend).dtype == want
+    assert fc.sobel(image, backend=host_backend).dtype == want
+    assert fc.filter2d(image, kernel, backend=host_backend, dtype=np.uint8).dtype == np.uint8  # cv2's ddepth=-1
 
 
 def test_torch_and_scipy_style_functions_keep_their_peers_rules(host_backend: str) -> None:

@@ -34,7 +34,7 @@ from ._api import (
 from ._dispatch import backends, use_backend
 from ._hardware import hardware
 from ._validate import ChannelAxisWarning
-from .filters import gaussian_blur, sobel
+from .filters import box_filter, gaussian_blur, sobel
 
 # Before numba starts its threads: make the tbb threading layer findable, the JIT cache writable.
 # (After numpy's import, which has loaded libtbb's own dependencies: ~1 ms instead of ~18.)
@@ -48,6 +48,7 @@ __all__ = [
     "avg_pool2d",
     "ChannelAxisWarning",
     "backends",
+    "box_filter",
     "choose_conv_method",
     "conv1d",
     "conv2d",

@@ -29,6 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="fewer rounds, a 1 s budget per case, and first-call latency for one op per kernel (what `make bench` runs)")
     bench.add_argument("--rounds", type=int, help="interleaved rounds per case (default: 15, or 5 with --quick)")
     bench.add_argument("--budget", type=float, metavar="SECONDS", help="stop a case after this long, once 3 rounds are done (default: 3, or 1 with --quick)")
+    bench.add_argument("--photo", action="store_true", help="only the photo section: grey and RGB, uint8 and float32, 1080p and 4K, box, Gaussian and Sobel against cv2 and scipy.ndimage")
     bench.add_argument("--latency", action="store_true", help="only measure import time and first-call latency")
     bench.add_argument("--no-latency", action="store_true", help="skip the import and first-call latency measurement")
     bench.add_argument("--no-scaling", action="store_true", help="skip the 1- vs 2-thread comparison")
@@ -83,7 +84,12 @@ def bench(args: argparse.Namespace, command: str) -> int:
     progress = report.Progress()
     started, load = time.perf_counter(), machine.loadavg()
     try:
-        if args.latency:
+        if args.photo:
+            from . import _bench_photo as photo
+
+            rows = photo.run(args.rounds or 15, args.budget or 3.0, progress)
+            data = {"machine": machine.machine_info(), "results": [], "photo": rows}
+        elif args.latency:
             lat = machine.latency(args.ops or list(b.OPS), [x for x in backends if x != "numpy"], progress)
             data = {"machine": machine.machine_info(), "results": [], "latency": lat}
         else:

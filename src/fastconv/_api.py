@@ -12,9 +12,11 @@ from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, DTypeLike
 
 from . import _validate as check
+from ._calls import saturate
+from ._device import DeviceArray
 from ._dispatch import bound, choose, keeps_device_type, run
 from ._methods import METHODS, plan
 from .kernels import for_image
@@ -567,19 +569,22 @@ def filter2d(
     fillvalue: float = 0,
     *,
     channel_axis: int | None = None,
+    dtype: DTypeLike | None = None,
     method: Method = "auto",
     backend: Backend = "auto",
 ) -> np.ndarray:
     """Same-size correlation of every (H, W) plane of ``image`` with ``kernel``, as ``cv2.filter2D``.
 
     The kernel is anchored at ``k // 2``; a string names a kernel of
-    :mod:`fastconv.kernels` (``"sobel_x"``, ``"gaussian"``...), taken in the
-    image's dtype when that is floating.  Boundaries:
-    "fill" (``fillvalue``), "wrap", "symm" (``d c b a | a b c d``), "reflect"
-    (``d c b | a b c d``, the default) and "nearest" (``a a a | a b c d``).
-    The image is (..., H, W); with ``channel_axis`` (say -1 for (H, W, C)),
-    H and W are the last two of the other axes.  ``method`` is as in
-    :func:`convolve2d`.
+    :mod:`fastconv.kernels` (``"sobel_x"``, ``"gaussian"``...).  Boundaries:
+    "fill" (``fillvalue``), "wrap", "symm" (``d c b a | a b c d``, cv2's
+    ``BORDER_REFLECT``), "reflect" (``d c b | a b c d``, the default, cv2's
+    ``BORDER_REFLECT_101``) and "nearest" (``a a a | a b c d``,
+    ``BORDER_REPLICATE``).  The image is (..., H, W); with ``channel_axis``
+    (say -1 for (H, W, C)), H and W are the last two of the other axes, and a
+    last channel axis is filtered where it lies, interleaved.  ``method`` is
+    as in :func:`convolve2d`; under "auto" a constant kernel (a box) runs as
+    running sums, O(1) per pixel.
 
     A 3-D image whose last axis is 3 or 4 and at most a quarter of each of the
     other two, given without ``channel_axis``, looks like a cv2 (H, W, 3)
@@ -587,34 +592,47 @@ def filter2d(
     :class:`fastconv.ChannelAxisWarning` (a ``UserWarning``) says to pass
     ``channel_axis=-1``.
 
-    Dtypes: a floating image keeps its dtype and the kernel is cast to it
-    (float32 image, float64 kernel: float32), as ``cv2.filter2D`` with
-    ``ddepth=-1`` and ``scipy.ndimage`` do; float16 is computed in float32.
-    An integer or bool image gives ``np.result_type(image, kernel)`` when
-    that is floating (uint8 image, float32 kernel: float32), float64
-    otherwise (an integer kernel, or a named kernel), and never wraps around.
+    Dtypes: the image decides and the kernel is cast.  A floating image keeps
+    its dtype, as ``cv2.filter2D`` with ``ddepth=-1`` and ``scipy.ndimage``
+    do (float16 is computed in float32); an integer or bool image of up to 16
+    bits (uint8, uint16: photos) gives float32, as ``ddepth=cv2.CV_32F``; a
+    wider integer image gives float64.  Integer images are read in their own
+    dtype.  ``dtype`` asks for another result: ``np.uint8`` rounds half to
+    even and saturates as cv2's ``saturate_cast`` (``ddepth=-1`` on a uint8
+    image), ``np.float32`` is ``CV_32F``.  Nothing wraps around.
 
     Examples
     --------
     >>> import numpy as np, fastconv as fc
     >>> fc.filter2d(np.eye(3), np.ones((1, 3)) / 3, boundary="fill").round(3).tolist()
     [[0.333, 0.333, 0.0], [0.333, 0.333, 0.333], [0.0, 0.333, 0.333]]
+    >>> fc.filter2d(np.full((2, 2), 200, np.uint8), np.full((1, 1), 1.5), dtype=np.uint8).tolist()
+    [[255, 255], [255, 255]]
     """
     check.warn_channels_last("filter2d", image, channel_axis)
-    return _filter2d_planes(image, kernel, boundary, fillvalue, channel_axis, method, backend, "filter2d")
+    return _filter_image(image, kernel, boundary, fillvalue, channel_axis, method, backend, "filter2d", dtype)
 
 
-def _filter2d_planes(image, kernel, boundary, fillvalue, channel_axis, method: Method, backend: Backend, func: str) -> np.ndarray:
+def _filter_image(image, kernel, boundary, fillvalue, channel_axis, method: Method, backend: Backend, func: str, dtype=None) -> np.ndarray:
+    image = check.as_array(image, "image", func)
     if isinstance(kernel, str):
-        image = check.as_array(image, "image", func)
         kernel = for_image(_named_kernel(kernel, func), image)
-    call, shape, axis = check.filter2d(func, image, kernel, boundary, fillvalue, channel_axis)
-    out = _plane_result(call, backend, method, func).reshape(shape)
+    method = check.choice(method, "method", func, METHODS)
+    if isinstance(image, DeviceArray):
+        call, shape, axis = check.filter2d(func, image, kernel, boundary, fillvalue, channel_axis, dtype)
+        if call.out_dtype.kind != "f":
+            raise check.fail(func, f"an integer dtype= runs on host arrays, got dtype={call.out_dtype} for a CUDA device array", TypeError)
+        out = _plane_result(call, backend, method, func).reshape(shape)
+    else:
+        call, shape, axis = check.image_call(func, image, kernel, boundary, fillvalue, channel_axis, dtype)
+        if call.image.size == 0:
+            return np.zeros(image.shape, call.out_dtype)
+        out = saturate(run("filter_image", call, backend=backend, method=method), call.out_dtype).reshape(shape)
     return out if axis is None else np.ascontiguousarray(np.moveaxis(out, 0, axis))
 
 
-# filter2d without the channel_axis warning, for gaussian_blur and sobel (which give their own).
-_filter2d = keeps_device_type(_filter2d_planes)
+# filter2d without the channel_axis warning, for the image filters (which give their own).
+_filter2d = keeps_device_type(_filter_image)
 
 
 def _measure(call: check.PlaneCall, backend: str, repeat: int = 3) -> dict[str, float]:

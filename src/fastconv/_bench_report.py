@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from ._bench_photo import table as photo_table
 from .bench import backend_of, compiled
 
 Table = tuple[str, list[str], list[list[str]]]  # title, header, rows
@@ -114,6 +115,8 @@ def tables(data: dict[str, Any]) -> Iterator[Table]:
             ["case", "implementation", "temporary MiB", "RSS MiB", "tracemalloc MiB", "input + output MiB", "temporary / (input + output)"],
             [[m["case"], m["impl"], _mib(m["temp_bytes"]), _mib(m.get("rss_bytes")), _mib(m.get("traced_bytes")), _mib(m["io_bytes"]), f"{m['ratio']:.2f}"] for m in data["memory"]],
         )
+    if data.get("photo"):
+        yield photo_table(data["photo"])
     lat = data.get("latency")
     if lat:
         yield (

@@ -180,3 +180,32 @@ class PlaneCall(NamedTuple):
     boundary: str  # an np.pad mode, or "overlap": no padding term at all, as np.convolve
     fillvalue: float
     out_dtype: np.dtype
+
+
+class ImageCall(NamedTuple):
+    """filter2d on images as they come: (B, H, W, C) pixels with C interleaved channels (1 for planes)."""
+
+    image: np.ndarray  # (B, H, W, C): its own dtype when 8/16-bit integer or float32/64, else the compute dtype
+    kernel: np.ndarray  # (kH, kW), the compute dtype (float32 or float64)
+    pads: tuple[int, int, int, int]
+    boundary: str  # an np.pad mode
+    fillvalue: float
+    out_dtype: np.dtype  # the result's dtype; integers are rounded and saturated as cv2 does (see saturate)
+
+    def planes(self) -> PlaneCall:
+        """The same correlation as a :class:`PlaneCall` over (B * C, H, W) planes in the compute dtype."""
+        b, h, w, c = self.image.shape
+        planes = np.moveaxis(self.image, 3, 1).reshape(b * c, h, w).astype(self.kernel.dtype, copy=False)
+        return PlaneCall(planes, self.kernel, self.pads, self.boundary, self.fillvalue, self.kernel.dtype)
+
+
+def saturate(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``values`` in ``dtype``; into an integer dtype as cv2's ``saturate_cast``: rounded half to even, clamped, NaN to the minimum clamp."""
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "iu" or values.dtype == dtype:
+        return values.astype(dtype, copy=False)
+    info = np.iinfo(dtype)
+    if values.dtype.kind in "iub":
+        return np.clip(values, info.min, info.max).astype(dtype)
+    rounded = np.rint(values.astype(np.float64))
+    return np.clip(np.nan_to_num(rounded, nan=info.min), info.min, info.max).astype(dtype)

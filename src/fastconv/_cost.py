@@ -56,6 +56,11 @@ def work(entry: str, call: tuple) -> Work:
         top, bottom, left, right = call.pads
         out = b * (h + top + bottom - kh + 1) * (wd + left + right - kw + 1)
         return Work(call.planes.nbytes + call.kernel.nbytes, out * call.planes.dtype.itemsize, 2 * out * kh * kw)
+    if entry == "filter_image":
+        b, h, wd, c = call.image.shape
+        kh, kw = call.kernel.shape
+        out = b * h * wd * c
+        return Work(call.image.nbytes + call.kernel.nbytes, out * call.out_dtype.itemsize, 2 * out * kh * kw)
     x = call.input
     if entry == "conv_transpose2d":
         cin, cog, kh, kw = call.weight.shape

@@ -256,13 +256,15 @@ def run(entry: str, call: tuple, *args: Any, backend: Any = "auto", method: str 
     """Run kernel ``entry`` of the backend chosen for ``call``: the one way from the public layer to the kernels.
 
     ``args`` are the entry's own arguments after the call record; ``method``
-    (checked) applies to ``correlate_planes``.
+    (checked) applies to ``correlate_planes`` and ``filter_image``.
     """
     name = choose(backend, entry, call)
     kernels = module(name)
     with serialized(name):
         if entry == "correlate_planes":
             return _methods.correlate(call, method, name, kernels)
+        if entry == "filter_image":
+            return _methods.filter_image(call, method, name, kernels)
         return getattr(kernels, entry)(call, *args)
 
 

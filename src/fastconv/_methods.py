@@ -6,13 +6,21 @@ The padding is materialized (or read through index tables) in the boundary's
 own mode, so every boundary and every scipy mode is exact in every method.
 
 - ``direct``: the backend's ``correlate_planes``.
-- ``separable``: the kernel's SVD gives ``K = sum_q outer(u_q, v_q)`` for its
-  numerical rank ``r`` (singular values above ``max(kh, kw) * eps * s_0``, with
+- ``separable``: a kernel that is exactly ``outer(u, v)`` of one of its columns
+  and one of its rows (Sobel, binomial) passes those; otherwise the kernel's
+  SVD gives ``K = sum_q outer(u_q, v_q)`` for its numerical rank ``r`` (singular values above ``max(kh, kw) * eps * s_0``, with
   the compute dtype's ``eps``); each term is a vertical then a horizontal 1-D
   pass, run by the backend's ``correlate_separable``.
 - ``fft``: overlap-save with ``scipy.fft`` (``workers=os.cpu_count()``): the
   padded planes are cut into tiles of the FFT length chosen by the cost model
   (one tile is the whole-image FFT).
+
+Images in their own dtype and layout (``filter_image``, the image filters on
+host arrays) are planned by ``plan_image``: a constant kernel runs as a box
+filter (running sums), another as separable passes or taps, whichever has
+fewer multiply-adds; past ``IMAGE_TAPS`` of those, and for ``fft``, they run
+as planes (``ImageCall.planes``) under this module's cost model.  A backend
+without ``filter_image`` always runs them as planes.
 
 Non-finite values would be spread by the FFT and the separable passes (``0 *
 inf`` terms differ), so input or kernel holding NaN or inf always runs
@@ -33,7 +41,7 @@ from typing import NamedTuple
 import numpy as np
 import scipy.fft as sfft
 
-from ._calls import PlaneCall, conv_out_size
+from ._calls import ImageCall, PlaneCall, conv_out_size
 from ._padding import source_index
 
 METHODS = ("auto", "direct", "separable", "fft")
@@ -71,8 +79,26 @@ def factor(kernel: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]
     return _factor(kernel.tobytes(), kernel.shape, np.dtype(dtype).str)
 
 
+def _exact_outer(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(u, v)`` with ``outer(u, v) == kernel`` exactly, taken from the kernel's largest entry, or None.
+
+    Integer separable kernels (Sobel, Scharr, Prewitt, binomial) factor so, and
+    their passes are then exact on integer images.
+    """
+    i, j = np.unravel_index(np.argmax(np.abs(kernel)), kernel.shape)
+    if kernel[i, j] == 0:
+        return None
+    u, v = kernel[:, j].copy(), kernel[i] / kernel[i, j]
+    return (u[None], v[None]) if np.array_equal(np.outer(u, v), kernel) else None
+
+
 @functools.lru_cache(maxsize=64)
 def _factor(data: bytes, shape: tuple[int, int], dtype: str) -> tuple[np.ndarray, np.ndarray]:
+    exact = _exact_outer(np.frombuffer(data, np.float64).reshape(shape))
+    if exact is not None:
+        for f in exact:
+            f.flags.writeable = False
+        return exact
     u, s, vt = np.linalg.svd(np.frombuffer(data, np.float64).reshape(shape), full_matrices=False)
     kind = np.dtype(dtype)
     eps = np.finfo(kind if kind.kind == "f" else np.float64).eps
@@ -292,3 +318,35 @@ def correlate(call: PlaneCall, method: str, backend: str, kernels: ModuleType) -
     if p.method == "direct":
         return kernels.correlate_planes(call)
     return _run(call, p, kernels)
+
+
+IMAGE_TAPS = 96  # multiply-adds per pixel past which filter_image leaves the choice (FFT included) to the planes' cost model
+
+
+def plan_image(call: ImageCall, method: str) -> Plan | None:
+    """How the backend's ``filter_image`` computes ``call``, or None to run it as planes."""
+    kernel = call.kernel
+    if method == "direct":
+        return Plan("direct")
+    if method == "fft" or not (np.isfinite(kernel).all() and math.isfinite(call.fillvalue)):
+        return None
+    if method == "auto" and kernel.flat[0] != 0 and (kernel == kernel.flat[0]).all():
+        return Plan("box")
+    us, vs = factor(kernel, kernel.dtype)
+    kh, kw = kernel.shape
+    separable = len(us) * (kh + kw)
+    if method == "separable":
+        return Plan("separable", us, vs)
+    if min(separable, kh * kw) > IMAGE_TAPS:
+        return None
+    return Plan("separable", us, vs) if separable < kh * kw else Plan("direct")
+
+
+def filter_image(call: ImageCall, method: str, backend: str, kernels: ModuleType) -> np.ndarray:
+    """``call`` as (B, Ho, Wo, C) by a checked ``method``: the backend's ``filter_image`` where it has one, else as planes."""
+    p = plan_image(call, method) if hasattr(kernels, "filter_image") else None
+    if p is not None:
+        return kernels.filter_image(call, p.method, p.us, p.vs)
+    b, _, _, c = call.image.shape
+    out = correlate(call.planes(), method, backend, kernels)
+    return np.ascontiguousarray(np.moveaxis(out.reshape(b, c, *out.shape[1:]), 1, 3))

@@ -32,6 +32,7 @@ OPERATIONS: dict[str, Callable[[Array], dict[str, Any]]] = {
     "filter2d": lambda a: dict(image=a(13, 11), kernel=a(5, 3), boundary="symm"),
     "gaussian_blur": lambda a: dict(image=a(13, 11), sigma=1.5),
     "sobel": lambda a: dict(image=a(13, 11)),
+    "box_filter": lambda a: dict(image=a(13, 11), size=(3, 4)),
 }
 
 

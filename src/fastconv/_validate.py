@@ -22,6 +22,7 @@ from ._calls import (
     AdaptiveCall,
     ConvCall,
     ConvTransposeCall,
+    ImageCall,
     InterpolateCall,
     PlaneCall,
     PoolCall,
@@ -185,16 +186,33 @@ def conv_dtypes(*arrays: np.ndarray) -> Dtypes:
     return Dtypes(exact, exact)
 
 
-def image_dtypes(image: np.ndarray, *kernels: np.ndarray) -> Dtypes:
-    """``filter2d``: a floating image keeps its dtype (the kernel is cast to it), as cv2 (ddepth=-1) and scipy.ndimage do.
+def image_dtypes(image: np.ndarray, dtype: Any = None, func: str = "filter2d") -> Dtypes:
+    """The image filters' dtypes, decided by the image (the kernel is cast to the compute dtype).
 
-    An integer or bool image gives ``np.result_type(image, kernel)`` when that
-    is floating (uint8 with a float32 kernel: float32), float64 otherwise.
+    A floating image keeps its dtype, as cv2 (``ddepth=-1``) and scipy.ndimage
+    do (float16 is computed in float32); an integer or bool image of up to 16
+    bits (uint8, uint16, ...) gives float32, as cv2's ``CV_32F``; a wider
+    integer image gives float64.  ``dtype`` asks for another result: an
+    integer one is rounded half to even and saturated, as cv2's
+    ``saturate_cast``.  The compute dtype is float64 when the image or the
+    result needs it, float32 otherwise.
     """
     native = _native(image)
     if native.kind == "f":
-        return _floating(native)
-    return filter_dtypes(image, *kernels)
+        natural = native
+    else:
+        natural = np.dtype(np.float32 if native.itemsize <= 2 else np.float64)
+    if dtype is None:
+        return _floating(natural)
+    try:
+        out = np.dtype(dtype)
+    except TypeError as exc:
+        raise fail(func, f"dtype must be a numpy real dtype or None, got {dtype!r}", TypeError) from exc
+    if out.kind not in "iuf" or out.itemsize > 8:
+        raise fail(func, f"dtype must be a real numeric dtype (int, uint or float up to 64 bits), got dtype={dtype!r}", TypeError)
+    out = out.newbyteorder("=")
+    wide = natural == np.float64 or out.itemsize == 8 or (out.kind in "iu" and out.itemsize > 2)
+    return Dtypes(np.dtype(np.float64 if wide else np.float32), out)
 
 
 def filter_dtypes(*arrays: np.ndarray) -> Dtypes:
@@ -655,30 +673,62 @@ def channel_axis(value: Any, ndim: int, func: str) -> int | None:
     return axis % ndim
 
 
-def filter2d(
-    func: str, image: Any, kernel: Any, boundary: Any, fillvalue: Any, channels: Any = None
-) -> tuple[PlaneCall, tuple[int, ...], int | None]:
-    """Check a ``filter2d`` call: same-size correlation anchored at ``k // 2``.
-
-    Returns the plane correlation, the shape of its result and the channel
-    axis, which is moved to the front (None when there is none).
-    """
+def _filter_operands(func: str, image: Any, kernel: Any, boundary: Any, fillvalue: Any, channels: Any):
     x, k = as_array(image, "image", func), as_array(kernel, "kernel", func)
     if x.ndim < 2:
         raise fail(func, f"image must have at least 2 dimensions (..., H, W), got shape {x.shape}")
     axis = channel_axis(channels, x.ndim, func)
-    if axis is not None:
-        x = np.moveaxis(x, axis, 0)
     if k.ndim != 2:
         raise fail(func, f"kernel must be 2-D, got shape {k.shape}")
     if k.size == 0:
         raise fail(func, f"kernel must not be empty, got shape {k.shape}")
     boundary = choice(boundary, "boundary", func, FILTER_BOUNDARIES)
     fill = fillvalue_scalar(fillvalue, func)
-    dtypes = image_dtypes(x, k)
     pads = tuple(v for n in k.shape for v in (n // 2, n - 1 - n // 2))
+    return x, k, axis, boundary, fill, pads
+
+
+def filter2d(
+    func: str, image: Any, kernel: Any, boundary: Any, fillvalue: Any, channels: Any = None, dtype: Any = None
+) -> tuple[PlaneCall, tuple[int, ...], int | None]:
+    """Check a ``filter2d`` call as a plane correlation (device arrays): same-size correlation anchored at ``k // 2``.
+
+    Returns the plane correlation, the shape of its result and the channel
+    axis, which is moved to the front (None when there is none).
+    """
+    x, k, axis, boundary, fill, pads = _filter_operands(func, image, kernel, boundary, fillvalue, channels)
+    if axis is not None:
+        x = np.moveaxis(x, axis, 0)
+    dtypes = image_dtypes(x, dtype, func)
     planes = prepared(x, dtypes.compute).reshape(int(np.prod(x.shape[:-2])), *x.shape[-2:])
     return PlaneCall(planes, prepared(k, dtypes.compute), pads, boundary, fill, dtypes.out), x.shape, axis
+
+
+OWN_DTYPES = tuple(np.dtype(t) for t in (np.uint8, np.int8, np.uint16, np.int16, np.float32, np.float64))  # read as they are
+
+
+def image_call(
+    func: str, image: Any, kernel: Any, boundary: Any, fillvalue: Any, channels: Any = None, dtype: Any = None
+) -> tuple[ImageCall, tuple[int, ...], int | None]:
+    """Check a ``filter2d`` call on a host image, kept in its own dtype and layout where the kernels read it.
+
+    A channel axis that is the last one stays interleaved: (..., H, W, C)
+    gives (B, H, W, C) pixels.  Another channel axis is moved to the front
+    and its planes are (B, H, W, 1).  Returns the call, the shape of its
+    result before that move, and the moved axis (None when none was moved).
+    """
+    x, k, axis, boundary, fill, pads = _filter_operands(func, image, kernel, boundary, fillvalue, channels)
+    dtypes = image_dtypes(x, dtype, func)
+    if axis == x.ndim - 1:
+        pixels, axis = x.reshape(-1, *x.shape[-3:]), None
+    else:
+        if axis is not None:
+            x = np.moveaxis(x, axis, 0)
+        pixels = x.reshape(-1, *x.shape[-2:], 1)
+    native = pixels.dtype.newbyteorder("=")
+    own = native if native in OWN_DTYPES and native.itemsize <= dtypes.compute.itemsize else dtypes.compute
+    call = ImageCall(np.asarray(pixels, own), prepared(k, dtypes.compute), pads, boundary, fill, dtypes.out)
+    return call, x.shape, axis
 
 
 # --- cv2's (H, W, C) colour images -----------------------------------------------------------

@@ -275,7 +275,7 @@ def filter2d(
         check.as_array(_Described(x), "image", func)
         kernel = for_image(_named_kernel(kernel, func), np.zeros(0, x.dtype))
     check.warn_channels_last(func, x, channel_axis)
-    proxy, compute, out_dtype = _stand_in(x, "image", func, check.image_dtypes, kernel)
+    proxy, compute, out_dtype = _stand_in(x, "image", func, check.image_dtypes)
     call, shape, axis = check.filter2d(func, proxy, kernel, boundary, fillvalue, channel_axis)
     method = check.choice(method, "method", func, METHODS)
     resolve(backend)

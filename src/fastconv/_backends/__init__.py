@@ -11,6 +11,11 @@ result dtype and the unbatched shape to the public layer:
 - ``correlate_separable(call: PlaneCall, planes, us, vs) -> (B, Ho, Wo)``: the
   correlation with ``sum_q outer(us[q], vs[q])``, on ``planes`` (the call's
   planes, possibly cast); host backends only
+- ``filter_image(call: ImageCall, method, us, vs) -> (B, Ho, Wo, C)``: images
+  in their own dtype and interleaved layout, by "box", "separable" or
+  "direct", stored in ``call.out_dtype`` (or the compute dtype, which the
+  public layer casts); optional: ``_methods.filter_image`` runs a backend
+  without it on ``call.planes()``
 - ``max_pool2d(call: PoolCall, return_indices) -> values[, int64 indices]``
 - ``avg_pool2d(call: PoolCall, count_include_pad, divisor_override)``
 - ``adaptive_avg_pool2d(call: AdaptiveCall)``

@@ -10,6 +10,7 @@ correlate_separable), ``pool`` and ``interpolate``, with what they share in
 
 from .conv import conv2d, conv_transpose2d
 from .interpolate import interpolate
+from .photo import filter_image
 from .planes import correlate_planes, correlate_separable
 from .pool import adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, max_pool2d
 
@@ -21,6 +22,7 @@ __all__ = [
     "conv_transpose2d",
     "correlate_planes",
     "correlate_separable",
+    "filter_image",
     "interpolate",
     "max_pool2d",
 ]

@@ -36,6 +36,12 @@ pointer, with no bounds checks):
 ``vlt(a, b)``, ``vgt(a, b)``           ordered compares, giving a :class:`VMask`
 ``vselect(m, a, b)``                   ``m ? a : b`` per lane
 ``vhsum(a)``                           the sum of the lanes (a scalar)
+``vload_as(a, i, like)``               ``a.flat[i : i+N]`` of an integer (8/16-bit) or float array,
+                                       widened in registers to ``like``'s float lanes (``vpmovzxbd`` +
+                                       ``vcvtdq2ps`` for uint8)
+``vstore_as(a, i, v)``                 ``v`` stored into ``a``'s dtype: floats converted, integers
+                                       rounded half to even and saturated as cv2's ``saturate_cast``
+                                       (NaN gives the type's minimum clamp, 0 for unsigned)
 =====================================  ==============================================
 
 Numba's ``cache=True`` key covers a kernel's bytecode and the CPU, not the
@@ -82,6 +88,11 @@ def _vector_bits(features: str) -> int | None:
 
 VECTOR_BITS: int | None = _vector_bits(target_features())
 _BITS = VECTOR_BITS or 128  # the intrinsics still work without a usable SIMD target
+
+
+def vector_lanes(dtype) -> int:
+    """Lanes of :func:`vec_type` for ``dtype`` (float32 or float64): the target's, or 128-bit ones without SIMD."""
+    return _BITS // (8 * np.dtype(dtype).itemsize)
 
 
 def lanes(dtype) -> int:
@@ -568,6 +579,70 @@ def vhsum(typingctx, a):
     return a.dtype(a), codegen
 
 
+# Element types that vload_as widens and vstore_as narrows to (integers: 8 and 16 bits, either sign).
+_NARROW_INTS = (types.uint8, types.int8, types.uint16, types.int16)
+
+
+def _convertible(arr) -> bool:
+    return isinstance(arr, types.Array) and (arr.dtype in _NARROW_INTS or arr.dtype in (types.float32, types.float64))
+
+
+def _ll_elem(dtype):
+    return ir.IntType(dtype.bitwidth) if isinstance(dtype, types.Integer) else _ll_scalar(dtype)
+
+
+@intrinsic
+def vload_as(typingctx, arr, idx, like):
+    """``arr.flat[idx : idx + N]`` (N the lanes of ``like``'s float type) converted to those float lanes."""
+    dt = _float_of(like)
+    if not (_convertible(arr) and dt and _is_int(idx)):
+        return None
+    vt = vec_type(dt)
+
+    def codegen(context, builder, sig, args):
+        src = sig.args[0].dtype
+        raw_t = ir.VectorType(_ll_elem(src), vt.n)
+        p = _ptr(context, builder, sig.args[0], args[0], sig.args[1], args[1])
+        raw = builder.load(builder.bitcast(p, raw_t.as_pointer()), align=src.bitwidth // 8)
+        llvt = _llvm_vec(vt)
+        if isinstance(src, types.Integer):
+            return (builder.sitofp if src.signed else builder.uitofp)(raw, llvt)
+        if src.bitwidth < dt.bitwidth:
+            return builder.fpext(raw, llvt)
+        return builder.fptrunc(raw, llvt) if src.bitwidth > dt.bitwidth else raw
+
+    return vt(arr, idx, like), codegen
+
+
+@intrinsic
+def vstore_as(typingctx, arr, idx, v):
+    """``arr.flat[idx : idx + N] = v`` in ``arr``'s dtype: integers as ``saturate_cast(cvRound(v))``."""
+    if not (_convertible(arr) and _is_int(idx) and isinstance(v, Vec)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        dst = sig.args[0].dtype
+        value, llvt = args[2], _llvm_vec(v)
+        out_t = ir.VectorType(_ll_elem(dst), v.n)
+        if isinstance(dst, types.Integer):
+            rint = cgutils.get_or_insert_function(builder.module, ir.FunctionType(llvt, [llvt]), f"llvm.rint.{_suffix(v)}")
+            value = builder.call(rint, [value])
+            info = np.iinfo(np.dtype(str(dst)))
+            lo, hi = (_splat(builder, v, ir.Constant(_ll_scalar(v.dtype), float(b))) for b in (info.min, info.max))
+            value = builder.select(builder.fcmp_ordered(">", value, lo), value, lo)  # NaN: the minimum
+            value = builder.select(builder.fcmp_ordered("<", value, hi), value, hi)
+            value = builder.trunc(builder.fptosi(value, ir.VectorType(ir.IntType(32), v.n)), out_t)
+        elif dst.bitwidth < v.dtype.bitwidth:
+            value = builder.fptrunc(value, out_t)
+        elif dst.bitwidth > v.dtype.bitwidth:
+            value = builder.fpext(value, out_t)
+        p = _ptr(context, builder, sig.args[0], args[0], sig.args[1], args[1])
+        builder.store(value, builder.bitcast(p, out_t.as_pointer()), align=dst.bitwidth // 8)
+        return context.get_dummy_value()
+
+    return types.void(arr, idx, v), codegen
+
+
 __all__ = [
     "SOURCE_HASH",
     "VECTOR_BITS",
@@ -585,6 +660,8 @@ __all__ = [
     "vhsum",
     "vload",
     "vload_even",
+    "vector_lanes",
+    "vload_as",
     "vload_even_masked",
     "vload_masked",
     "vlanes",
@@ -595,6 +672,7 @@ __all__ = [
     "vselect",
     "vsplat",
     "vstore",
+    "vstore_as",
     "vstore_masked",
     "vsub",
     "vzero",

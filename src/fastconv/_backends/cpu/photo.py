@@ -1,0 +1,111 @@
+"""The cpu backend's ``filter_image``: filters over images in their own dtype and interleaved layout.
+
+The kernels (``photo_kernels.py``) are loaded through ``generated.load``
+under a name carrying the hashes of ``simd.py`` and of their own source, so
+that numba's cache is keyed on the intrinsics they were compiled with.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import numba
+import numpy as np
+
+from ..._calls import ImageCall, conv_out_size
+from . import generated, simd
+from .common import _tables
+
+_SOURCE = Path(__file__).with_name("photo_kernels.py")
+_HASH = hashlib.sha256(_SOURCE.read_bytes()).hexdigest()[:12]
+STORED = tuple(np.dtype(t) for t in (np.uint8, np.int8, np.uint16, np.int16, np.float32, np.float64))  # vstore_as's dtypes
+
+
+def kernels():
+    """The photo kernel module, compiled against this ``simd.py``."""
+    return generated.load(f"_photo_{simd.SOURCE_HASH}_{_HASH}", _SOURCE.read_text)
+
+
+@functools.lru_cache(maxsize=64)
+def _index_tables(h: int, w: int, pads: tuple[int, int, int, int], boundary: str) -> tuple[np.ndarray, np.ndarray]:
+    """The row and column padding tables, kept: building them costs a tenth of a small image's filter."""
+    rows, cols = _tables((h, w), pads, boundary)
+    rows.flags.writeable = cols.flags.writeable = False
+    return rows, cols
+
+
+@contextlib.contextmanager
+def _one_job_at_a_time() -> Iterator[None]:
+    """prange hands out the kernels' jobs one at a time, so the threads balance on a shared machine too."""
+    chunk = numba.set_parallel_chunksize(1)
+    try:
+        yield
+    finally:
+        numba.set_parallel_chunksize(chunk)
+
+
+def _rows(image: np.ndarray) -> np.ndarray:
+    b, h, w, c = image.shape
+    return image.reshape(b, h, w * c)
+
+
+def _limits(dtype: np.dtype, compute: np.dtype):
+    """``(lo, hi, rounds)`` of the store into ``dtype``: cv2's saturation range for integers."""
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return compute.type(info.min), compute.type(info.max), True
+    return compute.type(0), compute.type(0), False
+
+
+def _sums(call: ImageCall, size: int) -> tuple[np.dtype, bool]:
+    """The running sums' float dtype, and whether they are exact: integer sums below 2**24 (float32) or 2**53 (float64)."""
+    image, fill, compute = call.image, call.fillvalue, call.kernel.dtype
+    if image.dtype.kind not in "iub" or not float(fill).is_integer():
+        return compute, False
+    info = np.iinfo(image.dtype) if image.dtype.kind != "b" else np.iinfo(np.uint8)
+    peak = max(-float(info.min), float(info.max), abs(fill)) * size
+    if compute == np.float32 and peak < 2**24:
+        return compute, True
+    return np.dtype(np.float64), peak < 2**53
+
+
+def filter_image(call: ImageCall, method: str, us: np.ndarray | None = None, vs: np.ndarray | None = None) -> np.ndarray:
+    """``call`` by ``method`` ("box", "separable" with the factors ``us``/``vs``, or "direct"): (B, Ho, Wo, C).
+
+    The result is in ``call.out_dtype`` when ``vstore_as`` stores it, else in
+    the compute dtype (the public layer casts it).  A float image holding
+    NaN or inf runs ``direct``, so that they land where the taps put them
+    (running sums and separable passes would spread them differently): the
+    kernels find them in the rows each job reads, and flag the job.
+    """
+    image = np.ascontiguousarray(call.image)
+    b, h, w, c = image.shape
+    kernel = np.ascontiguousarray(call.kernel)
+    kh, kw = kernel.shape
+    compute = kernel.dtype
+    top, bottom, left, right = call.pads
+    ho, wo = conv_out_size(h, kh, top + bottom, 1, 1), conv_out_size(w, kw, left + right, 1, 1)
+    store = call.out_dtype if call.out_dtype in STORED else compute
+    out = np.empty((b, ho, wo, c), store)
+    if out.size == 0:
+        return out
+    rows, cols = _index_tables(h, w, call.pads, call.boundary)
+    lo, hi, rounds = _limits(store, compute)
+    mod, src, dst = kernels(), _rows(image), _rows(out)
+    check, flags = image.dtype.kind == "f", None
+    with _one_job_at_a_time():
+        if method == "box":
+            sums, exact = _sums(call, kh * kw)
+            flags = np.zeros(b * -(-ho // mod.BOX_ROWS_PER_JOB), np.uint8)
+            scale = sums.type(kernel[0, 0])
+            mod.box(src, kh, kw, rows, cols, left, c, sums.type(call.fillvalue), scale, np.empty(0, sums), exact, lo, hi, rounds, simd.vector_lanes(sums), check, flags, dst)
+        elif method == "separable":
+            flags = np.zeros(b * -(-ho // mod.ROWS_PER_JOB), np.uint8)
+            mod.separable(src, us.astype(compute), vs.astype(compute), rows, cols, left, c, compute.type(call.fillvalue), lo, hi, rounds, simd.vector_lanes(compute), check, flags, dst)
+        else:
+            mod.direct(src, kernel, rows, cols, left, c, compute.type(call.fillvalue), lo, hi, rounds, simd.vector_lanes(compute), dst)
+    return filter_image(call, "direct") if flags is not None and flags.any() else out

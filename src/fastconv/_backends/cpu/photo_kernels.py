@@ -1,0 +1,302 @@
+"""Photo kernels: filters over interleaved (B, H, W * C) rows in the image's own dtype, on the vector layer.
+
+A row holds W pixels of C channels side by side; a horizontal tap moves by C
+elements, so every vector runs across the interleaved row and a grey plane is
+C = 1.  Input rows are read in their dtype (uint8, uint16, ... widened in
+registers by ``vload_as``); results are stored in the output's dtype
+(``vstore_as``: cv2's rounding and saturation for integers).  ``rows`` and
+``cols`` map padded coordinates to input ones (-1: ``fill``), and ``left``
+is the padding before column 0.  ``n`` is the lanes of the compute dtype's
+vectors (``simd.vector_lanes``).
+
+This file is imported through ``generated.load`` under a name carrying
+``simd.SOURCE_HASH`` (see ``photo.py``), so numba's cache never holds these
+kernels compiled against other intrinsics.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from fastconv._backends.cpu.common import KERNEL
+from fastconv._backends.cpu.simd import sload, vadd, vfma, vhsum, vload, vload_as, vmul, vsplat, vstore, vstore_as, vsub, vzero
+
+ROWS_PER_JOB = 16
+BOX_ROWS_PER_JOB = 64  # rows a box job's running sums run before they are summed afresh (bounds float error)
+HORIZONTAL_RUN = 128  # outputs a float horizontal running sum runs before it is summed afresh
+SHORT_BOX = 16  # box widths up to this sum their taps directly (vectorized); wider ones run a sum along the row
+
+
+@njit(inline="always")
+def _job_rows(job, ho, per_job):
+    """Job ``job``'s plane and its output rows ``[r0, r1)``, for ``ho`` rows cut ``per_job`` at a time."""
+    blocks = (ho + per_job - 1) // per_job
+    r0 = (job % blocks) * per_job
+    return job // blocks, r0, min(r0 + per_job, ho)
+
+
+@njit(inline="always")
+def _saturate(v, lo, hi, rounds):
+    """``v`` as cv2's ``saturate_cast``: rounded half to even and clamped when ``rounds`` (NaN gives ``lo``)."""
+    if rounds:
+        v = np.rint(v)
+        v = v if v > lo else lo
+        v = v if v < hi else hi
+    return v
+
+
+@njit(inline="always")
+def _pad_edges(buf, cols, left, width, c, fill):
+    """The padded columns of ``buf`` (padded row, C interleaved): copies of the inner columns, or ``fill``."""
+    for j in range(left):
+        _pad_column(buf, cols[j], j, left, c, fill)
+    for j in range(left + width, cols.shape[0]):
+        _pad_column(buf, cols[j], j, left, c, fill)
+
+
+@njit(inline="always")
+def _pad_column(buf, col, j, left, c, fill):
+    for ch in range(c):
+        buf[j * c + ch] = buf[(left + col) * c + ch] if col >= 0 else fill
+
+
+@njit(inline="always")
+def _rows_finite(image, b, rows, first, count, like, n):
+    """Whether the input rows that padded rows ``first : first + count`` of plane ``b`` read hold no NaN or inf
+    (read in ``like``'s float dtype, of ``n`` lanes, which holds the image's exactly).
+
+    ``x - x`` is NaN exactly there; the vector layer's subtract carries no
+    fast-math flag that could fold it to 0.
+    """
+    _, h, wc = image.shape
+    chk = vzero(like)
+    tail = 0.0
+    flat = image.reshape(-1)
+    for i in range(count):
+        r = rows[first + i]
+        if r < 0:
+            continue
+        base = (b * h + r) * wc
+        e = 0
+        while e + n <= wc:
+            x = vload_as(image, base + e, like)
+            chk = vadd(chk, vsub(x, x))
+            e += n
+        for j in range(e, wc):
+            if not np.isfinite(like.dtype.type(flat[base + j])):
+                tail = np.nan
+    return vhsum(chk) == 0 and tail == 0
+
+
+@njit(inline="always")
+def _taps(image, b, w, rows, first, fill, offs, ws):
+    """The vertical taps of padded rows ``first:`` of plane ``b`` that read the image: ``offs``/``ws`` get their
+    flat row offsets and weights; returns their count and the sum of the other (``fill``) terms."""
+    _, h, wc = image.shape
+    m, rest = 0, ws.dtype.type(0)
+    for a in range(w.shape[0]):
+        r = rows[first + a]
+        if r >= 0:
+            offs[m], ws[m] = (b * h + r) * wc, w[a]
+            m += 1
+        else:
+            rest += w[a] * fill
+    return m, rest
+
+
+@njit(inline="always")
+def _vertical(image, offs, ws, m, rest, buf, at, n):
+    """``buf[at + e] = rest + sum_{a < m} ws[a] * image.flat[offs[a] + e]`` over a row of ``image``."""
+    wc = image.shape[2]
+    e = 0
+    while e + n <= wc:
+        v = vsplat(buf, rest)
+        for a in range(m):
+            v = vfma(vsplat(buf, sload(ws, a)), vload_as(image, sload(offs, a) + e, buf), v)
+        vstore(buf, at + e, v)
+        e += n
+    flat = image.reshape(-1)
+    for i in range(e, wc):
+        s = rest
+        for a in range(m):
+            s += ws[a] * flat[offs[a] + i]
+        buf[at + i] = s
+
+
+@njit(inline="always")
+def _horizontal(buf, w, c, acc, out, at, first, last, lo, hi, rounds, n):
+    """``acc[e] (+)= sum_t w[t] * buf[e + t * c]``; on the ``last`` term stored into ``out.flat[at + e]`` instead."""
+    woc = acc.shape[0]
+    e = 0
+    while e + n <= woc:
+        v = vzero(buf) if first else vload(acc, e)
+        for t in range(w.shape[0]):
+            v = vfma(vsplat(buf, w[t]), vload(buf, e + t * c), v)
+        if last:
+            vstore_as(out, at + e, v)
+        else:
+            vstore(acc, e, v)
+        e += n
+    flat = out.reshape(-1)
+    for i in range(e, woc):
+        s = buf.dtype.type(0) if first else acc[i]
+        for t in range(w.shape[0]):
+            s += w[t] * buf[i + t * c]
+        if last:
+            flat[at + i] = _saturate(s, lo, hi, rounds)
+        else:
+            acc[i] = s
+
+
+@njit(**KERNEL)
+def separable(image, us, vs, rows, cols, left, c, fill, lo, hi, rounds, n, check, flags, out):
+    """``out = sum_q`` the correlation with ``outer(us[q], vs[q])``: per output row a vertical pass into a padded row, then a horizontal one.
+
+    With ``check``, a job whose input rows hold NaN or inf sets its ``flags``
+    entry and stops (the caller then runs ``direct``, which places them as
+    the taps do).
+    """
+    nb, h, wc = image.shape
+    _, ho, woc = out.shape
+    rank = us.shape[0]
+    width = wc // c
+    blocks = (ho + ROWS_PER_JOB - 1) // ROWS_PER_JOB
+    for job in prange(nb * blocks):
+        b, r0, r1 = _job_rows(job, ho, ROWS_PER_JOB)
+        if check and not _rows_finite(image, b, rows, r0, r1 - r0 + us.shape[1] - 1, us, n):
+            flags[job] = 1
+            continue
+        buf = np.empty(cols.shape[0] * c, us.dtype)
+        acc = np.empty(woc, us.dtype)
+        offs, ws = np.empty(us.shape[1], np.int64), np.empty(us.shape[1], us.dtype)
+        for oh in range(r0, r1):
+            for q in range(rank):
+                m, rest = _taps(image, b, us[q], rows, oh, fill, offs, ws)
+                _vertical(image, offs, ws, m, rest, buf, left * c, n)
+                _pad_edges(buf, cols, left, width, c, us[q].sum() * fill)
+                _horizontal(buf, vs[q], c, acc, out, (b * ho + oh) * woc, q == 0, q == rank - 1, lo, hi, rounds, n)
+
+
+@njit(**KERNEL)
+def direct(image, kernel, rows, cols, left, c, fill, lo, hi, rounds, n, out):
+    """The correlation with ``kernel`` tap by tap: each job converts its padded rows into a band once."""
+    nb, h, wc = image.shape
+    _, ho, woc = out.shape
+    kh, kw = kernel.shape
+    width = wc // c
+    wpc = cols.shape[0] * c
+    blocks = (ho + ROWS_PER_JOB - 1) // ROWS_PER_JOB
+    one = np.ones(1, kernel.dtype)
+    for job in prange(nb * blocks):
+        b, r0, r1 = _job_rows(job, ho, ROWS_PER_JOB)
+        offs, ws = np.empty(1, np.int64), np.empty(1, kernel.dtype)
+        band = np.empty((r1 - r0 + kh - 1) * wpc, kernel.dtype)
+        for i in range(r1 - r0 + kh - 1):
+            row = band[i * wpc : (i + 1) * wpc]
+            m, rest = _taps(image, b, one, rows, r0 + i, fill, offs, ws)
+            _vertical(image, offs, ws, m, rest, row, left * c, n)
+            _pad_edges(row, cols, left, width, c, fill)
+        flat = out.reshape(-1)
+        for oh in range(r0, r1):
+            at, base = (b * ho + oh) * woc, (oh - r0) * wpc
+            e = 0
+            while e + n <= woc:
+                v = vzero(band)
+                for a in range(kh):
+                    for t in range(kw):
+                        v = vfma(vsplat(band, kernel[a, t]), vload(band, base + a * wpc + t * c + e), v)
+                vstore_as(out, at + e, v)
+                e += n
+            for i in range(e, woc):
+                s = kernel.dtype.type(0)
+                for a in range(kh):
+                    for t in range(kw):
+                        s += kernel[a, t] * band[base + a * wpc + t * c + i]
+                flat[at + i] = _saturate(s, lo, hi, rounds)
+
+
+@njit(inline="always")
+def _move_rows(sums, image, b, enter, leave, fill, at, n):
+    """``sums[at + e] += x[enter, e] - x[leave, e]`` over the input rows of plane ``b`` (-1: ``fill``; ``leave`` -2: none)."""
+    _, h, wc = image.shape
+    base = b * h * wc
+    e = 0
+    if enter >= 0 and leave >= 0:
+        while e + n <= wc:
+            x = vsub(vload_as(image, base + enter * wc + e, sums), vload_as(image, base + leave * wc + e, sums))
+            vstore(sums, at + e, vadd(vload(sums, at + e), x))
+            e += n
+    elif enter >= 0 and leave == -2:
+        while e + n <= wc:
+            vstore(sums, at + e, vadd(vload(sums, at + e), vload_as(image, base + enter * wc + e, sums)))
+            e += n
+    for i in range(e, wc):
+        new = sums.dtype.type(image[b, enter, i]) if enter >= 0 else fill
+        old = sums.dtype.type(0) if leave == -2 else (sums.dtype.type(image[b, leave, i]) if leave >= 0 else fill)
+        sums[at + i] += new - old
+
+
+@njit(inline="always")
+def _box_row(sums, kw, c, scale, exact, acc, out, at, lo, hi, rounds, n):
+    """``out.flat[at + e] = saturate(scale * sum_{t < kw} sums[e + t * c])``: taps summed in registers, or a sum run along the row."""
+    woc = acc.shape[0]
+    k = vsplat(sums, scale)
+    e = 0
+    if kw <= SHORT_BOX:
+        while e + n <= woc:
+            v = vload(sums, e)
+            for t in range(1, kw):
+                v = vadd(v, vload(sums, e + t * c))
+            vstore_as(out, at + e, vmul(v, k))
+            e += n
+        for i in range(e, woc):
+            s = sums[i]
+            for t in range(1, kw):
+                s += sums[i + t * c]
+            acc[i] = s
+    else:
+        for i in range(woc):
+            if i < c or (not exact and (i // c) % HORIZONTAL_RUN == 0):
+                s = sums.dtype.type(0)
+                for t in range(kw):
+                    s += sums[i + t * c]
+                acc[i] = s
+            else:
+                acc[i] = acc[i - c] + sums[i + (kw - 1) * c] - sums[i - c]
+        while e + n <= woc:
+            vstore_as(out, at + e, vmul(vload(acc, e), k))
+            e += n
+    flat = out.reshape(-1)
+    for i in range(e, woc):
+        flat[at + i] = _saturate(scale * acc[i], lo, hi, rounds)
+
+
+@njit(**KERNEL)
+def box(image, kh, kw, rows, cols, left, c, fill, scale, sums_like, exact, lo, hi, rounds, n, check, flags, out):
+    """``scale`` times the sum over each kh x kw window, by running sums: O(1) work per pixel down the columns.
+
+    Each job keeps the column sums of ``kh`` padded rows in ``sums_like``'s
+    float dtype (``exact``: integer images whose sums that dtype holds
+    exactly), moves them down a row by adding the row that enters and
+    subtracting the one that leaves, and sums each row's windows across.  A
+    job starts its sums afresh, which bounds their float error.  ``check``
+    and ``flags`` as in :func:`separable` (running sums would carry a NaN or
+    inf past its window).
+    """
+    nb, h, wc = image.shape
+    _, ho, woc = out.shape
+    width = wc // c
+    blocks = (ho + BOX_ROWS_PER_JOB - 1) // BOX_ROWS_PER_JOB
+    for job in prange(nb * blocks):
+        b, r0, r1 = _job_rows(job, ho, BOX_ROWS_PER_JOB)
+        if check and not _rows_finite(image, b, rows, r0, r1 - r0 + kh - 1, sums_like, n):
+            flags[job] = 1
+            continue
+        sums = np.zeros(cols.shape[0] * c, sums_like.dtype)
+        acc = np.empty(woc, sums_like.dtype)
+        for a in range(kh):
+            _move_rows(sums, image, b, rows[r0 + a], -2, fill, left * c, n)
+        for oh in range(r0, r1):
+            if oh > r0:
+                _move_rows(sums, image, b, rows[oh + kh - 1], rows[oh - 1], fill, left * c, n)
+            _pad_edges(sums, cols, left, width, c, kh * fill)
+            _box_row(sums, kw, c, scale, exact, acc, out, (b * ho + oh) * woc, lo, hi, rounds, n)

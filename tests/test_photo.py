@@ -1,0 +1,381 @@
+"""Photos as they come: uint8/uint16 and interleaved (H, W, C) images against cv2, box filters by running sums.
+
+- cv2.filter2D, cv2.GaussianBlur, cv2.blur/boxFilter and cv2.Sobel: uint8 results within 1, float32 within
+  the suite's tolerance, on grey and colour images, for every border cv2's filters share with fastconv;
+- running-sum box filters are exact on integer images (int64 oracle) and within the float bound otherwise;
+- interleaved colour equals filtering each channel as a plane, on every method; NaN lands where the taps put it;
+- the vector layer's widening loads and saturating stores, their assembly, and the AVX2 and portable targets.
+"""
+
+from __future__ import annotations
+
+import re
+
+import cv2
+import numpy as np
+import pytest
+from conftest import asm_blocks
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from naive import box_sum, cv2_border, filter2d, saturated
+from test_simd import HASWELL_FEATURES, PORTABLE_FEATURES, _run
+
+import fastconv as fc
+from fastconv._backends.cpu import photo, simd
+
+CV2_BORDERS = ["reflect", "symm", "nearest", "fill"]
+RTOL32 = 1e-5
+
+
+def _image(shape, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    if np.dtype(dtype).kind == "f":
+        return (rng.random(shape) * 255).astype(dtype)
+    return rng.integers(0, np.iinfo(dtype).max, shape, endpoint=True).astype(dtype)
+
+
+def _axis(image):
+    return -1 if image.ndim == 3 else None
+
+
+def _close32(got, want, scale):
+    """float32 within the suite's tolerance, relative to the largest term a window sums."""
+    assert got.dtype == np.float32 and got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=RTOL32, atol=RTOL32 * scale)
+
+
+def _within_one(got, want):
+    assert got.dtype == want.dtype and got.shape == want.shape
+    assert np.abs(got.astype(np.int64) - want.astype(np.int64)).max() <= 1
+
+
+SHAPES = [(37, 53), (29, 41, 3), (24, 35, 4)]
+
+
+# --- cv2.filter2D ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("boundary", CV2_BORDERS)
+@pytest.mark.parametrize("ksize", [(3, 3), (5, 4), (1, 7)])
+def test_filter2d_matches_cv2_on_uint8(shape, boundary, ksize):
+    image = _image(shape, np.uint8)
+    kernel = np.random.default_rng(1).standard_normal(ksize).astype(np.float32)
+    border = cv2_border(boundary)
+    got = fc.filter2d(image, kernel, boundary, channel_axis=_axis(image), dtype=np.uint8)
+    _within_one(got, cv2.filter2D(image, -1, kernel, borderType=border))
+    got = fc.filter2d(image, kernel, boundary, channel_axis=_axis(image))  # uint8 gives float32: CV_32F
+    _close32(got, cv2.filter2D(image, cv2.CV_32F, kernel, borderType=border), 255 * np.abs(kernel).sum())
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.float32])
+@pytest.mark.parametrize("shape", SHAPES[:2])
+def test_filter2d_matches_cv2_on_uint16_and_float32(dtype, shape):
+    image = _image(shape, dtype)
+    kernel = np.random.default_rng(2).random((3, 5)).astype(np.float32)
+    peak = float(image.max()) * np.abs(kernel).sum()
+    _close32(fc.filter2d(image, kernel, channel_axis=_axis(image), dtype=np.float32), cv2.filter2D(image, cv2.CV_32F, kernel), peak)
+    if dtype == np.uint16:
+        _within_one(fc.filter2d(image, kernel, channel_axis=_axis(image), dtype=np.uint16), cv2.filter2D(image, -1, kernel))
+
+
+# --- cv2.GaussianBlur ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", SHAPES[:2])
+@pytest.mark.parametrize("size, sigma", [(3, 0.8), (9, 2.0), (17, 2.0), (11, 5.0)])
+@pytest.mark.parametrize("boundary", ["reflect", "symm", "nearest"])
+def test_gaussian_blur_matches_cv2(shape, size, sigma, boundary):
+    image = _image(shape, np.uint8)
+    border = cv2_border(boundary)
+    got = fc.gaussian_blur(image, sigma, size, boundary, channel_axis=_axis(image), dtype=np.uint8)
+    _within_one(got, cv2.GaussianBlur(image, (size, size), sigma, borderType=border))  # cv2's uint8 path is fixed-point
+    f32 = image.astype(np.float32)
+    got = fc.gaussian_blur(f32, sigma, size, boundary, channel_axis=_axis(image))
+    _close32(got, cv2.GaussianBlur(f32, (size, size), sigma, borderType=border), 255.0)
+
+
+# --- cv2.blur / cv2.boxFilter ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("size", [(3, 3), (5, 5), (15, 15), (3, 7), (20, 20)])
+@pytest.mark.parametrize("boundary", CV2_BORDERS)
+def test_box_filter_matches_cv2_blur(shape, size, boundary):
+    image = _image(shape, np.uint8)
+    ksize = size[::-1]  # cv2's ksize is (width, height)
+    border = cv2_border(boundary)
+    got = fc.box_filter(image, size, boundary=boundary, channel_axis=_axis(image), dtype=np.uint8)
+    _within_one(got, cv2.blur(image, ksize, borderType=border))
+    want = cv2.boxFilter(image, cv2.CV_32F, ksize, normalize=False, borderType=border)
+    got = fc.box_filter(image, size, normalize=False, boundary=boundary, channel_axis=_axis(image))
+    np.testing.assert_array_equal(got, want)  # integer sums below 2**24: exact in float32
+    f32 = image.astype(np.float32) / 255
+    got = fc.box_filter(f32, size, boundary=boundary, channel_axis=_axis(image))
+    _close32(got, cv2.blur(f32, ksize, borderType=border), 1.0)
+
+
+# --- cv2.Sobel ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", SHAPES[:2])
+@pytest.mark.parametrize("boundary", CV2_BORDERS)
+def test_sobel_matches_cv2(shape, boundary):
+    image = _image(shape, np.uint8)
+    axis, border = _axis(image), cv2_border(boundary)
+    gx = cv2.Sobel(image, cv2.CV_32F, 1, 0, ksize=3, borderType=border)
+    gy = cv2.Sobel(image, cv2.CV_32F, 0, 1, ksize=3, borderType=border)
+    _close32(fc.filter2d(image, "sobel_x", boundary, channel_axis=axis), gx, 4 * 255)
+    _close32(fc.filter2d(image, "sobel_y", boundary, channel_axis=axis), gy, 4 * 255)
+    np.testing.assert_array_equal(fc.filter2d(image, "sobel_x", boundary, channel_axis=axis, dtype=np.uint8), cv2.Sobel(image, cv2.CV_8U, 1, 0, borderType=border))
+    _close32(fc.sobel(image, boundary, channel_axis=axis), np.hypot(gx, gy), 8 * 255)
+    _within_one(fc.sobel(image, boundary, channel_axis=axis, dtype=np.uint8), saturated(np.hypot(gx, gy), np.uint8))
+
+
+# --- running sums: exact on integers, bounded on floats ---------------------------------------------
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    h=st.integers(1, 40),
+    w=st.integers(1, 40),
+    c=st.sampled_from([None, 1, 3]),
+    kh=st.integers(1, 24),
+    kw=st.integers(1, 24),
+    dtype=st.sampled_from([np.uint8, np.uint16, np.int16]),
+    boundary=st.sampled_from(["reflect", "symm", "nearest", "wrap", "fill"]),
+    seed=st.integers(0, 2**16),
+)
+def test_box_sums_are_exact_on_integer_images(h, w, c, kh, kw, dtype, boundary, seed):
+    if boundary == "reflect" and (h == 1 or w == 1):
+        boundary = "nearest"  # np.pad's reflect needs two samples; fastconv's matches nearest there
+    shape = (h, w) if c is None else (h, w, c)
+    image = np.random.default_rng(seed).integers(np.iinfo(dtype).min, np.iinfo(dtype).max, shape, endpoint=True).astype(dtype)
+    before = image.copy()
+    axis = None if c is None else -1
+    got = fc.box_filter(image, (kh, kw), normalize=False, boundary=boundary, channel_axis=axis, dtype=np.float64)
+    np.testing.assert_array_equal(got, box_sum(image, (kh, kw), boundary, axis))
+    np.testing.assert_array_equal(image, before)
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float32, RTOL32), (np.float64, 1e-12)])
+@pytest.mark.parametrize("size", [(5, 5), (3, 31), (70, 2)])
+def test_box_running_sums_stay_within_the_float_bound(dtype, rtol, size):
+    image = (np.random.default_rng(3).standard_normal((150, 300, 3)) * 100).astype(dtype)
+    got = fc.box_filter(image, size, normalize=False, channel_axis=-1)
+    want = box_sum(image, size, channel_axis=-1)
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * 100 * 4 * size[0] * size[1])
+
+
+def test_auto_runs_constant_kernels_as_box_filters():
+    from fastconv import _methods, _validate
+
+    call, _, _ = _validate.image_call("filter2d", np.zeros((8, 9, 3), np.uint8), np.full((3, 5), 2.0), "reflect", 0, -1)
+    assert _methods.plan_image(call, "auto").method == "box"
+    assert _methods.plan_image(call, "direct").method == "direct"
+    call, _, _ = _validate.image_call("filter2d", np.zeros((8, 9)), fc.kernels.gaussian(7, 1.5), "reflect", 0)
+    assert _methods.plan_image(call, "auto").method == "separable"
+
+
+# --- interleaved colour: each channel filtered as its plane, whatever the method -------------------
+
+
+@pytest.mark.parametrize("method", ["auto", "direct", "separable", "fft"])
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32, np.float64])
+@pytest.mark.parametrize("kernel", ["box", "gaussian", "sobel_x", "random"])
+def test_interleaved_channels_equal_their_planes(method, dtype, kernel):
+    image = _image((23, 31, 3), dtype)
+    k = np.random.default_rng(4).standard_normal((4, 5)) if kernel == "random" else kernel
+    got = fc.filter2d(image, k, "symm", channel_axis=-1, method=method)
+    k64 = fc.kernels.named(k) if isinstance(k, str) else k
+    compute = np.float64 if dtype == np.float64 else np.float32
+    want = np.stack([filter2d(image[..., i], np.asarray(k64, compute), "symm") for i in range(3)], axis=-1)
+    assert got.dtype == compute
+    rtol = 1e-12 if compute == np.float64 else RTOL32
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * 255 * np.abs(k64).sum())
+
+
+@pytest.mark.parametrize("func", ["filter2d", "gaussian_blur", "sobel", "box_filter"])
+def test_colour_images_agree_on_the_host_backends(func):
+    image = _image((21, 26, 3), np.uint8)
+    args = {"filter2d": ("laplacian",), "gaussian_blur": (1.5,), "sobel": (), "box_filter": (4,)}[func]
+    outs = [getattr(fc, func)(image, *args, channel_axis=-1, dtype=np.uint8, backend=b) for b in ("cpu", "numpy")]
+    assert outs[0].dtype == np.uint8
+    _within_one(outs[0], outs[1])
+    planes = getattr(fc, func)(np.moveaxis(image, -1, 0).copy(), *args, channel_axis=0, dtype=np.uint8)
+    _within_one(outs[0], np.moveaxis(planes, 0, -1))
+
+
+@pytest.mark.parametrize("func, args", [("box_filter", (5,)), ("gaussian_blur", (2.0,)), ("filter2d", (np.ones((3, 3)) / 9,))])
+def test_nan_lands_where_the_taps_put_it(func, args):
+    image = _image((30, 40, 3), np.float32) / 255
+    image[7, 11, 1] = np.nan
+    image[20, 3, 0] = np.inf
+    got = getattr(fc, func)(image, *args, channel_axis=-1)
+    direct = getattr(fc, func)(image, *args, channel_axis=-1, method="direct")
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(direct))
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(direct))
+    assert np.isnan(got[7, 11, 1]) and not np.isnan(got[7, 11, 0])
+
+
+# --- dtypes ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "image_dtype, want",
+    [(np.uint8, np.float32), (np.uint16, np.float32), (np.int16, np.float32), (np.bool_, np.float32), (np.int32, np.float64), (np.float32, np.float32), (np.float64, np.float64)],
+)
+def test_the_default_dtype_is_never_float64_by_surprise(image_dtype, want):
+    image = np.ones((10, 12, 3), image_dtype)
+    for func, args in (("filter2d", (np.ones((3, 3)),)), ("gaussian_blur", (1.0,)), ("sobel", ()), ("box_filter", (3,))):
+        assert getattr(fc, func)(image, *args, channel_axis=-1).dtype == want, func
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.uint16, np.int16, np.int32, np.float32, np.float64])
+def test_integer_results_round_half_to_even_and_saturate(dtype):
+    values = np.array([[-300.5, -2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 3.49, 254.5, 255.5, 40000.5, 70000.0]], np.float64)
+    got = fc.filter2d(values, np.ones((1, 1)), dtype=dtype)
+    want = saturated(values, dtype) if np.dtype(dtype).kind in "iu" else values.astype(dtype)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, want)
+    nan = fc.filter2d(np.array([[np.nan] * 20], np.float32), np.ones((1, 1)), dtype=np.uint8)
+    np.testing.assert_array_equal(nan, 0)  # cv2 saturates NaN to 0 for unsigned types
+
+
+@pytest.mark.parametrize("dtype", ["complex64", np.bool_, "no such dtype", 3.5, object])
+def test_a_bad_dtype_names_the_argument(dtype):
+    with pytest.raises(TypeError, match="dtype"):
+        fc.filter2d(np.ones((4, 4), np.uint8), np.ones((3, 3)), dtype=dtype)
+
+
+# --- the vector layer's loads and stores ------------------------------------------------------------
+
+
+def _widen_store_kernel():
+    from numba import njit
+
+    @njit
+    def copy(src, dst, like, n):
+        i = 0
+        while i + n <= src.size:
+            simd.vstore_as(dst, i, simd.vload_as(src, i, like))
+            i += n
+
+    return copy
+
+
+@pytest.mark.parametrize("src_dtype", [np.uint8, np.int8, np.uint16, np.int16, np.float32, np.float64])
+@pytest.mark.parametrize("dst_dtype", [np.uint8, np.int16, np.float32])
+def test_vload_as_and_vstore_as_convert_like_numpy_and_cv2(src_dtype, dst_dtype):
+    copy = _widen_store_kernel()
+    n = simd.vector_lanes(np.float32)
+    src = _image(4 * n, src_dtype) if np.dtype(src_dtype).kind != "i" else np.random.default_rng(5).integers(-128, 127, 4 * n).astype(src_dtype)
+    if np.dtype(src_dtype).kind == "f":
+        src = (src - 100).astype(src_dtype) + 0.5
+    dst = np.zeros(4 * n, dst_dtype)
+    copy(src, dst, np.float32, n)
+    want = saturated(src.astype(np.float32), dst_dtype) if np.dtype(dst_dtype).kind in "iu" else src.astype(np.float32).astype(dst_dtype)
+    np.testing.assert_array_equal(dst, want)
+
+
+def photo_asm() -> str:
+    """The separable kernel's assembly on uint8 input and output (run where numba's cache is fresh: cached code has none)."""
+    from numba import types
+
+    fc.filter2d(np.zeros((20, 40), np.uint8), fc.kernels.gaussian(3, 1.0), dtype=np.uint8)
+    kernel = photo.kernels().separable
+    sig = next(s for s in kernel.signatures if s[0].dtype == types.uint8 and s[-1].dtype == types.uint8)
+    return kernel.inspect_asm(sig)
+
+
+def vertical_loop(asm: str) -> list[str]:
+    """The basic block that widens uint8 input and multiply-adds it: the vertical pass's tap loop."""
+    return max((b for b in asm_blocks(asm) if any("cvtdq2ps" in i for i in b)), key=lambda b: sum(i.startswith("vfmadd") for i in b))
+
+
+def loop_report(asm: str) -> dict:
+    loop = vertical_loop(asm)
+    reg = {512: "zmm", 256: "ymm"}[simd.VECTOR_BITS]
+    return dict(
+        widen=sum(bool(re.match(rf"vpmovzxbd\s.*%{reg}", i)) for i in loop),
+        fma=sum(bool(re.match(rf"vfmadd\w*ps\s.*%{reg}", i)) for i in loop),
+        stack=sum("(%rsp)" in i for i in loop),
+    )
+
+
+needs_simd = pytest.mark.skipif(not simd.VECTOR_BITS, reason="needs an AVX2 or AVX-512 target")
+
+
+ASM_CHECK = "r = t.loop_report(t.photo_asm()); assert r['widen'] >= 1 and r['fma'] >= r['widen'] and r['stack'] == 0, r"
+
+
+@needs_simd
+def test_the_vertical_pass_widens_in_registers(tmp_path):
+    out = _run({"NUMBA_CACHE_DIR": str(tmp_path)}, f"import test_photo as t\n{ASM_CHECK}\nprint('ok', r)")
+    assert "ok" in out
+
+
+PHOTO_CHECK = """
+import numpy as np
+import test_photo as t
+from fastconv._backends.cpu import simd
+assert simd.vector_lanes(np.float32) == {lanes}
+t.test_filter2d_matches_cv2_on_uint8((29, 41, 3), "reflect", (5, 4))
+t.test_box_filter_matches_cv2_blur((29, 41, 3), (5, 5), "symm")
+t.test_gaussian_blur_matches_cv2((29, 41, 3), 9, 2.0, "reflect")
+t.test_vload_as_and_vstore_as_convert_like_numpy_and_cv2(np.uint8, np.uint8)
+{extra}
+print("ok")
+"""
+
+
+@pytest.mark.skipif(not simd.VECTOR_BITS, reason="needs an x86 host with AVX2 to run an AVX2 target")
+def test_photo_kernels_on_a_forced_avx2_target(tmp_path):
+    out = _run(
+        {"NUMBA_CPU_NAME": "haswell", "NUMBA_CPU_FEATURES": HASWELL_FEATURES, "NUMBA_CACHE_DIR": str(tmp_path)},
+        PHOTO_CHECK.format(lanes=8, extra=ASM_CHECK),
+    )
+    assert "ok" in out
+
+
+def test_photo_kernels_on_a_forced_portable_target(tmp_path):
+    out = _run(
+        {"NUMBA_CPU_NAME": "x86-64", "NUMBA_CPU_FEATURES": PORTABLE_FEATURES, "NUMBA_CACHE_DIR": str(tmp_path)},
+        PHOTO_CHECK.format(lanes=4, extra=""),
+    )
+    assert "ok" in out
+
+
+# --- the photo section of the benchmark ----------------------------------------------------------
+
+
+def test_the_photo_bench_section_times_and_reports_every_peer(monkeypatch, tmp_path):
+    import json
+
+    from fastconv import __main__ as cli
+    from fastconv import _bench_photo, _bench_report
+
+    monkeypatch.setattr(_bench_photo, "SIZES", {"1080p": (24, 40)})
+    cases = [_bench_photo.PhotoCase(c, d, "1080p", f) for c, d in (("RGB", np.uint8), ("grey", np.float32)) for f in ("box 5", "gaussian 1", "sobel")]
+    monkeypatch.setattr(_bench_photo, "CASES", cases)
+    assert cli.main(["bench", "--photo", "--rounds", "3", "--budget", "0.01", "--out", str(tmp_path)]) == 0
+    data = json.loads((tmp_path / "bench.json").read_text())
+    assert [r["case"] for r in data["photo"]] == [c.name for c in cases]
+    assert all(set(r["ms"]) == {"fastconv", "cv2", "scipy.ndimage"} and all(v > 0 for v in r["ms"].values()) for r in data["photo"])
+    markdown = _bench_report.format_markdown({**data, "command": "test"})
+    assert "RGB uint8 1080p box 5" in markdown and "vs scipy.ndimage" in markdown and "machine:" in markdown
+
+
+def test_every_photo_case_runs_the_same_filter_as_its_peers(monkeypatch):
+    from fastconv import _bench_photo
+
+    monkeypatch.setattr(_bench_photo, "SIZES", {"1080p": (20, 30)})
+    for colour, dtype in _bench_photo.KINDS:
+        for name in _bench_photo.FILTERS:
+            outs = {k: f() for k, f in _bench_photo.implementations(_bench_photo.PhotoCase(colour, dtype, "1080p", name)).items()}
+            assert outs["fastconv"].dtype == outs["cv2"].dtype and outs["fastconv"].shape == outs["cv2"].shape, name
+            tol = 1.0 if outs["cv2"].dtype == np.uint8 else 1e-4 * float(np.abs(outs["cv2"]).max() + 1)
+            assert np.abs(outs["fastconv"].astype(np.float64) - outs["cv2"]).max() <= tol, (colour, dtype, name)
+            peer_tol = 2.0 if outs["cv2"].dtype == np.uint8 else tol  # ndimage truncates to uint8 after each 1-D pass
+            assert np.abs(outs["fastconv"].astype(np.float64) - outs["scipy.ndimage"]).max() <= peer_tol, (colour, dtype, name)
