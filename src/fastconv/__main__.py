@@ -127,7 +127,8 @@ def warmup(ops: list[str] | None, dtypes: tuple[str, ...], jobs: int) -> int:
     if reason:
         raise SystemExit(f"fastconv warmup: the cpu backend is not available here: {reason}")
     done = warmup(ops, dtypes, jobs if jobs > 0 else os.cpu_count() or 1)
-    print(f"{done['seconds']:.1f} s; compiled {sum(done['variants'].values())} kernel variants (none: all were in the cache); cache: {done['cache']}")
+    n = sum(done["variants"].values())
+    print(f"{done['seconds']:.1f} s; compiled {n} kernel variants{' (all were in the cache)' if n == 0 else ''}; cache: {done['cache']}")
     return 0
 
 
