@@ -83,7 +83,7 @@ def box_filter(
     --------
     >>> import numpy as np, fastconv as fc
     >>> fc.box_filter(np.arange(4.0).reshape(1, 4), (1, 3), normalize=False).tolist()
-    [[2.0, 3.0, 6.0, 5.0]]
+    [[2.0, 3.0, 6.0, 7.0]]
     """
     h, w = check.int_tuple(size, "size", "box_filter", 2, 1)
     image = check.as_array(image, "image", "box_filter")
