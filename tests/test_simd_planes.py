@@ -15,9 +15,8 @@ import re
 import naive
 import numpy as np
 import pytest
-from conftest import asm_blocks
 from numba import njit
-from test_simd import HASWELL_FEATURES, _run
+from test_simd import HASWELL_FEATURES, _run, hot_loop
 
 import fastconv as fc
 from fastconv._backends.cpu import depthwise, planes, simd
@@ -67,7 +66,7 @@ def test_plane_job_assembly(dtype):
     out = np.empty((1, 36, 296), dtype)
     rows, cols = _tables(image.shape, (0, 0, 0, 0), "constant")
     fresh(0, image, kernel, 5, 5, rows, cols, 0, dtype(0), 1, 1, out)
-    loop = max(asm_blocks(fresh.inspect_asm(fresh.signatures[0])), key=lambda b: sum(i.startswith("vfmadd") for i in b))
+    loop = hot_loop(fresh.inspect_asm(fresh.signatures[0]))
     reg = {512: "zmm", 256: "ymm"}[simd.VECTOR_BITS]
     suffix = "ps" if dtype == np.float32 else "pd"
     full = sum(bool(re.match(rf"vfmadd\w*{suffix}\s.*%{reg}", i)) for i in loop)

@@ -11,7 +11,7 @@ import functools
 
 import numpy as np
 
-from ..._calls import ACTIVATIONS
+from ..._calls import ACTIVATIONS, conv_out_size
 from ..._padding import source_index
 from . import bands
 
@@ -30,8 +30,7 @@ def suits(x_shape, kernel, stride, pads, dilation, itemsize) -> bool:
     _, _, h, wd = x_shape
     (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
     top, bottom, left, right = pads
-    ho = (h + top + bottom - dh * (kh - 1) - 1) // sh + 1
-    wo = (wd + left + right - dw * (kw - 1) - 1) // sw + 1
+    ho, wo = conv_out_size(h, kh, top + bottom, sh, dh), conv_out_size(wd, kw, left + right, sw, dw)
     g = bands.geometry(h, wd, ho, wo, kernel, stride, dilation, pads, itemsize)
     return g["band_rows"] >= min(ho, 4 * g["ext_h"])
 
@@ -42,8 +41,7 @@ def _plan(key):
         (nb, c, h, wd), (kh, kw), stride, pads, dilation, boundary, itemsize, band_bytes = key
         top, bottom, left, right = pads
         (sh, sw), (dh, dw) = stride, dilation
-        ho = (h + top + bottom - dh * (kh - 1) - 1) // sh + 1
-        wo = (wd + left + right - dw * (kw - 1) - 1) // sw + 1
+        ho, wo = conv_out_size(h, kh, top + bottom, sh, dh), conv_out_size(wd, kw, left + right, sw, dw)
         g = bands.geometry(h, wd, ho, wo, (kh, kw), stride, dilation, pads, itemsize, band_bytes)
         rows = source_index(h, top, h + top + bottom, boundary)
         cols = source_index(wd, left, wd + left + right, boundary)

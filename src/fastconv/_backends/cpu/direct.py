@@ -76,10 +76,7 @@ TASKS_PER_THREAD = 4
 
 def supported(dtype) -> bool:
     """Whether the SIMD path exists for ``dtype`` on numba's target."""
-    return simd.VECTOR_BITS is not None and np.dtype(dtype) in (
-        np.dtype(np.float32),
-        np.dtype(np.float64),
-    )
+    return simd.supported(dtype)
 
 
 # --- source generation ---------------------------------------------------------------

@@ -189,7 +189,7 @@ def correlate_planes(call: PlaneCall) -> np.ndarray:
     fill = planes.dtype.type(call.fillvalue)
     if out.size == 0:
         return out
-    if call.boundary != "overlap" and simd.VECTOR_BITS is not None and planes.dtype in (np.float32, np.float64):
+    if call.boundary != "overlap" and simd.supported(planes.dtype):
         rows, cols = _tables(planes.shape, call.pads, call.boundary)
         _correlate_planes_simd(planes, kernel.ravel(), kh, kw, rows, cols, left, fill, out)
         return out

@@ -95,6 +95,11 @@ def vector_lanes(dtype) -> int:
     return _BITS // (8 * np.dtype(dtype).itemsize)
 
 
+def supported(dtype) -> bool:
+    """Whether numba's target has vectors of ``dtype`` here (float32 and float64, on AVX2 or AVX-512)."""
+    return VECTOR_BITS is not None and np.dtype(dtype) in (np.dtype(np.float32), np.dtype(np.float64))
+
+
 def lanes(dtype) -> int:
     """Lanes of the target's vectors of ``dtype`` (float32 or float64); 0 when VECTOR_BITS is None."""
     return VECTOR_BITS // (8 * np.dtype(dtype).itemsize) if VECTOR_BITS else 0
@@ -650,6 +655,7 @@ __all__ = [
     "Vec",
     "lanes",
     "sload",
+    "supported",
     "target_features",
     "target_name",
     "vadd",
