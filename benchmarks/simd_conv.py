@@ -167,7 +167,8 @@ for dt in (np.dtype(np.float32), np.dtype(np.float64)):
         copy_out=("copy_out", (A, I, A, I, I, I, I, I)),
         run_task=("run_task", (A, I, I, IA, I, A, A, I, A, I, I, I, I, I, I, I, I, I, I, I, I)),
         activate_plane=("activate_plane", (A, I, I, I)),
-        launch=("launch", (I, I, A, A, IA, IA, I2, IA, A, A, A, I, I, I, I, F) + (I,) * 14),
+        fill_unit=("fill_unit", (I, A, A, I, I, I, IA, IA, I2, I, I, I, I, F)),
+        conv_unit=("conv_unit", (I, A, I, I, IA, I, A, A, I, A) + (I,) * 10),
     )
     times = {}
     for label, (name, sig) in sigs.items():

@@ -101,6 +101,7 @@ def harden(module: ModuleType) -> ModuleType:
 
 
 LOG = logging.getLogger("fastconv")
+SHARED_LOOP = "fastconv._backends.cpu.parallel"
 PUBLIC_MODULES = ("fastconv._api", "fastconv.filters", "fastconv.nn", "fastconv.dask")
 
 
@@ -126,8 +127,8 @@ class _CompileNotice(event.Listener):
         depth = getattr(self._depth, "n", 0)
         self._depth.n = depth + 1
         module = getattr(ev.data["dispatcher"].py_func, "__module__", "") or ""
-        if depth or not module.startswith("fastconv._backends."):
-            return  # a kernel's callees compile inside it: one line for the outermost
+        if depth or not module.startswith("fastconv._backends.") or module == SHARED_LOOP:
+            return  # a kernel's callees compile inside it: one line for the outermost; the shared loop serves a kernel that said so
         backend = module.split(".")[2]
         dtype = next((str(t.dtype) for t in ev.data["args"] if isinstance(t, types.Array)), "")
         key = (_public_operation() or ev.data["dispatcher"].py_func.__name__, dtype, backend)

@@ -32,11 +32,10 @@ No weight packing and no layout conversion:
   (with one chunk) or at the end.  The last block of a plane is shifted back
   to end at the last position (no overrun), and tiny planes read into zeroed
   slack.
-* **Parallel.**  One ``prange`` per module (``launch``): over the (plane,
-  phase) units of the fill, then over the tasks, handed out one at a time
-  (``numba.set_parallel_chunksize(1)``).  Its body only calls non-inlined
-  functions: parfor bodies compile slowly.  silu and gelu run in a loop of
-  their own (``activate``), compiled only by the calls that use them.
+* **Parallel.**  ``parallel.run`` over the (plane, phase) units of the fill
+  (``fill_unit``), then over the tasks (``conv_unit``), handed out one at a
+  time (``chunk=1``).  silu and gelu run in a loop of their own
+  (``activate_unit``), compiled only by the calls that use them.
 
 The kernels are generated per (dtype, lanes, tile), so that a call compiles
 only the micro-kernel it runs, into a file named with the hash of ``simd.py``
@@ -55,7 +54,7 @@ import numpy as np
 
 from ..._calls import ACTIVATIONS, conv_out_size
 from ..._padding import source_index
-from . import generated, simd
+from . import generated, parallel, simd
 from .common import workspace
 
 GEN_HASH = hashlib.sha256(
@@ -195,7 +194,7 @@ _PLANES = '''
 
 @njit(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline="never")
 def fill_phase(P, x, nc, s, h, wd, rows, cols, slots, hq, wq, plane_len, left, fill_value):
-    """Phase slot s of plane nc (the body of fill's parallel loop, compiled apart: parfor bodies compile slowly)."""
+    """Phase slot s of plane nc of x into P."""
     p, q, sh, sw = slots[s, 0], slots[s, 1], slots[s, 2], slots[s, 3]
     # columns q + j*sw - left inside [0, wd) read themselves; the others go through the table
     jlo = min(wq, max(0, (left - q + sw - 1) // sw))
@@ -268,31 +267,26 @@ def copy_out(out, dst, scratch, src, p, end, wq, wo):
         d -= wq - wo
 
 
-@njit(parallel=PARALLEL, cache=True, nogil=True)
-def launch(mode, units, P, x, rows, cols, slots, xoff, w, bias, out, h, wd, hq, left, fill_value,
-           plane_len, chans, kc, act, nb, groups, og, ho, wo, wq, mpos, bgsize, tgsize, which):
-    """The parallel loop of the convolution (parfors compile slowly), over ``units`` of
-    mode 0: phase planes (plane, phase slot) of x into P;
-    mode 1: convolution tasks (image, group of bgsize position blocks, range of tgsize tiles) into out."""
-    ns = slots.shape[0]
+@njit(cache=True, nogil=True)
+def fill_unit(unit, P, x, ns, h, wd, rows, cols, slots, hq, wq, plane_len, left, fill_value):
+    """Work unit ``unit`` = (plane, phase slot) of the phase planes of x into P (a task of ``parallel.run``)."""
+    fill_phase(P, x, unit // ns, unit % ns, h, wd, rows, cols, slots, hq, wq, plane_len, left, fill_value)
+
+
+@njit(cache=True, nogil=True)
+def conv_unit(unit, P, plane_len, chans, xoff, kc, w, bias, act, out, nb, groups, og, ho, wo, wq, mpos, bgsize, tgsize, which):
+    """Work unit ``unit`` = (image, group of bgsize position blocks, range of tgsize tiles) of the convolution into out."""
     OT, BLK = OTS[which], N * PTS[which]
-    nu = groups * ((og + OT - 1) // OT)
-    ntg = (nu + tgsize - 1) // tgsize
+    ntg = (groups * ((og + OT - 1) // OT) + tgsize - 1) // tgsize
     nbg = ((mpos + BLK - 1) // BLK + bgsize - 1) // bgsize
-    for unit in prange(units):
-        if mode == 0:
-            fill_phase(P, x, unit // ns, unit % ns, h, wd, rows, cols, slots, hq, wq, plane_len, left, fill_value)
-        else:
-            r = unit // ntg
-            run_task(P, plane_len, chans, xoff, kc, w, bias, act, out, r // nbg, r % nbg, unit % ntg, groups, og, ho, wo, wq, mpos, bgsize, tgsize, which)
+    r = unit // ntg
+    run_task(P, plane_len, chans, xoff, kc, w, bias, act, out, r // nbg, r % nbg, unit % ntg, groups, og, ho, wo, wq, mpos, bgsize, tgsize, which)
 
 
-@njit(parallel=PARALLEL, cache=True, nogil=True)
-def activate(out, planes, m, act):
-    """silu / gelu (act 3, 4) of the ``planes`` planes of ``m`` values of out: apart from launch, so that
-    the other calls do not compile it."""
-    for r in prange(planes):
-        activate_plane(out, np.int64(r), m, act)  # one compilation: the parfor's index is unsigned
+@njit(cache=True, nogil=True)
+def activate_unit(r, out, m, act):
+    """silu / gelu (act 3, 4) of plane r of ``m`` values of out: apart, so that the other calls do not compile it."""
+    activate_plane(out, r, m, act)
 
 
 @njit(boundscheck=False, cache=True, nogil=True, inline="always")
@@ -627,67 +621,18 @@ def conv2d_direct(
     bias = _zeros(w.shape[0], x.dtype.str) if bias is None else bias
     flat = out.reshape(-1)
     wf = w.reshape(-1)
-    ints = (
-        h,
-        wd,
-        g["hq"],
-        pads[2],
-        zero,
-        plane_len,
-        chans,
-        g["kc"],
-        act,
-        nb,
-        g["groups"],
-        g["og"],
-        g["ho"],
-        g["wo"],
-        g["wq"],
-        g["mpos"],
-        g["bgsize"],
-        g["tgsize"],
-        g["which"],
-    )
-    chunk = numba.set_parallel_chunksize(
-        1
-    )  # units handed out one at a time: the threads balance, on a shared machine too
-    try:
-        if g["in_place"]:
-            planes = xf
-        else:
-            blk = g["blk"]
-            planes = workspace(nb * chans * plane_len + blk, x.dtype)
-            planes[-blk:] = 0
-            mod.launch(
-                0,
-                nb * chans * g["slots"].shape[0],
-                planes,
-                xf,
-                g["rows"],
-                g["cols"],
-                g["slots"],
-                g["xoff"],
-                wf,
-                bias,
-                flat,
-                *ints,
-            )
-        mod.launch(
-            1,
-            g["tasks"],
-            planes,
-            xf,
-            g["rows"],
-            g["cols"],
-            g["slots"],
-            g["xoff"],
-            wf,
-            bias,
-            flat,
-            *ints,
-        )
-        if act >= 3:
-            mod.activate(flat, nb * w.shape[0], g["ho"] * g["wo"], act)
-    finally:
-        numba.set_parallel_chunksize(chunk)
+    if g["in_place"]:
+        planes = xf
+    else:
+        blk = g["blk"]
+        planes = workspace(nb * chans * plane_len + blk, x.dtype)
+        planes[-blk:] = 0
+        ns = g["slots"].shape[0]
+        parallel.run(mod.fill_unit, nb * chans * ns, planes, xf, ns, h, wd, g["rows"], g["cols"], g["slots"],
+                     g["hq"], g["wq"], plane_len, pads[2], zero, chunk=1)
+    # units handed out one at a time: the threads balance, on a shared machine too
+    parallel.run(mod.conv_unit, g["tasks"], planes, plane_len, chans, g["xoff"], g["kc"], wf, bias, act, flat, nb,
+                 g["groups"], g["og"], g["ho"], g["wo"], g["wq"], g["mpos"], g["bgsize"], g["tgsize"], g["which"], chunk=1)
+    if act >= 3:
+        parallel.run(mod.activate_unit, nb * w.shape[0], flat, g["ho"] * g["wo"], act)
     return out

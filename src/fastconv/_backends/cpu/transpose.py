@@ -37,7 +37,7 @@ import numba
 import numpy as np
 
 from ..._padding import source_index
-from . import direct, generated, simd, simd_ext
+from . import direct, generated, parallel, simd, simd_ext
 from .common import workspace
 
 GEN_HASH = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
@@ -123,10 +123,7 @@ def run_transposed(P, plane_len, chans, xoff, kstart, w, wbase, bias, out, n, b,
         for ph in range(nph):
             k0, k1 = kstart[ph], kstart[ph + 1]
             wb = wbase[ph] + o0 * (k1 - k0) - k0
-            if which == 0:
-                uk0(P, pb, xoff, k0, k1, w, wb, k1 - k0, no, scratch, ph * OT * rs, rs, False, True, bias, o0, 0)
-            else:
-                uk1(P, pb, xoff, k0, k1, w, wb, k1 - k0, no, scratch, ph * OT * rs, rs, False, True, bias, o0, 0)
+            uk0(P, pb, xoff, k0, k1, w, wb, k1 - k0, no, scratch, ph * OT * rs, rs, False, True, bias, o0, 0)
         put_tile(out, (n * O + o0) * ho * wo, no, scratch, rs, OT, p, end, origin, wq, wg, ho, wo, sh, sw)
 
 
@@ -141,45 +138,40 @@ def gather(src, index, dst, i0, i1):
     return finite
 
 
-@njit(parallel=PARALLEL, cache=True, nogil=True)
-def launch_transposed(P, x, rows, cols, slots, xoff, kstart, w, wbase, bias, out, wsrc, index, finite, geo):
-    """The whole transposed convolution, in two parallel loops (one call: each call costs microseconds):
-    the geo[18] padded planes of x into P (``fill_phase``, one phase) and the chunks of the weight gather
-    (wsrc into w; finite[c]: whether chunk c's weights are finite); then, unless the planes are padded
-    and a weight is not finite (returns False), the tasks (image, position block, range of o-tiles) into out."""
-    h, wd, hq, wq, left, plane_len, chans, groups, og = geo[0], geo[1], geo[2], geo[3], geo[4], geo[5], geo[6], geo[7], geo[8]
-    ho, wo, wg, mpos, sh, sw, nblk, tgsize, which = geo[9], geo[10], geo[11], geo[12], geo[13], geo[14], geo[15], geo[16], geo[17]
-    nfill, chunk, tasks = geo[18], geo[19], geo[20]
+@njit(cache=True, nogil=True)
+def prepare_unit(unit, P, x, rows, cols, slots, w, wsrc, index, finite, geo):
+    """Work unit ``unit`` of the preparation: below geo[18], a padded plane of x into P (``fill_phase``,
+    one phase); then a chunk of the weight gather (wsrc into w; finite[c]: whether chunk c's weights are finite)."""
+    h, wd, hq, wq, left, plane_len = geo[0], geo[1], geo[2], geo[3], geo[4], geo[5]
+    nfill, chunk = geo[18], geo[19]
+    if unit < nfill:
+        fill_phase(P, x, unit, 0, h, wd, rows, cols, slots, hq, wq, plane_len, left, DTYPE(0))
+    else:
+        c = unit - nfill
+        finite[c] = gather(wsrc, index, w, c * chunk, (c + 1) * chunk)
+
+
+@njit(cache=True, nogil=True)
+def transposed_unit(unit, P, xoff, kstart, w, wbase, bias, out, geo):
+    """Work unit ``unit`` = (image, position block, range of o-tiles) of the transposed convolution into out."""
+    plane_len, chans, groups, og = geo[5], geo[6], geo[7], geo[8]
+    ho, wo, wq, wg, mpos, sh, sw, nblk, tgsize, which = geo[9], geo[10], geo[3], geo[11], geo[12], geo[13], geo[14], geo[15], geo[16], geo[17]
     ntg = (groups * ((og + OTS[which] - 1) // OTS[which]) + tgsize - 1) // tgsize
-    zero = DTYPE(0)
-    for unit in prange(nfill + finite.shape[0]):
-        if unit < nfill:
-            fill_phase(P, x, unit, 0, h, wd, rows, cols, slots, hq, wq, plane_len, left, zero)
-        else:
-            c = unit - nfill
-            finite[c] = gather(wsrc, index, w, c * chunk, (c + 1) * chunk)
-    ok = nfill == 0
-    if not ok:
-        ok = True
-        for c in range(finite.shape[0]):
-            ok &= finite[c]
-    if ok:
-        for unit in prange(tasks):
-            r = unit // ntg
-            run_transposed(P, plane_len, chans, xoff, kstart, w, wbase, bias, out, r // nblk, r % nblk, unit % ntg,
-                           groups, og, ho, wo, wq, wg, mpos, sh, sw, tgsize, which)
-    return ok
+    r = unit // ntg
+    run_transposed(P, plane_len, chans, xoff, kstart, w, wbase, bias, out, r // nblk, r % nblk, unit % ntg,
+                   groups, og, ho, wo, wq, wg, mpos, sh, sw, tgsize, which)
 '''
 
 
-def kernel_module(dtype):
-    """The generated module for ``dtype`` on the target: ``direct``'s kernels and the transposed driver."""
+def kernel_module(dtype, tile=None):
+    """The generated module for ``dtype`` and ``tile`` (default: the target's first) on the target: ``direct``'s
+    kernels with that tile's micro-kernel alone (a call compiles only the one it runs), and the transposed driver."""
     dtype = np.dtype(dtype).name
     n = simd.lanes(dtype)
-    tiles = tuple(direct.TILE_CHOICES[simd.VECTOR_BITS])
-    name = f"_transpose_{simd.SOURCE_HASH}_{simd_ext.SOURCE_HASH}_{direct.GEN_HASH}_{GEN_HASH}_{dtype}_n{n}"
-    mod = generated.load(name, lambda: direct._source(dtype, n, tiles) + _DRIVER)
-    mod.TILES = tiles
+    tile = tuple(tile or direct.TILES[simd.VECTOR_BITS])
+    name = f"_transpose_{simd.SOURCE_HASH}_{simd_ext.SOURCE_HASH}_{direct.GEN_HASH}_{GEN_HASH}_{dtype}_n{n}_o{tile[0]}p{tile[1]}"
+    mod = generated.load(name, lambda: direct._source(dtype, n, (tile,)) + _DRIVER)
+    mod.TILES = (tile,)
     return mod
 
 
@@ -241,13 +233,13 @@ def _setup(x_shape, w_shape, stride, padding, dilation, out_size, groups, dtype,
     want = TASKS_PER_THREAD * threads
     units = nb * nblk
     tgsize = nu if units >= want else max(1, -(-nu * units // want))
-    which = direct.TILE_CHOICES[simd.VECTOR_BITS].index(tile)
+    which = 0  # the module holds this tile alone
     tasks = nb * nblk * -(-nu // tgsize)
     chunks = -(-sum(len(i) for i in index) // GATHER_CHUNK)
     geo = (h, wd, hq, wq, left, plane_len, chans, groups, og, ho, wo, wg, mpos, sh, sw, nblk, tgsize, which,
            0 if in_place else nb * chans, GATHER_CHUNK, tasks)
     return dict(
-        mod=kernel_module(dtype),
+        mod=kernel_module(dtype, tile),
         geo=np.array(geo, np.int64),
         chunks=chunks,
         in_place=in_place,
@@ -295,14 +287,14 @@ def conv_transpose2d_direct(x, w, bias, stride, padding, dilation, groups, out):
     else:
         planes = workspace(nb * chans * g["plane_len"] + g["blk"], x.dtype)
         planes[-g["blk"] :] = 0
-    chunk = numba.set_parallel_chunksize(1)  # units handed out one at a time: the threads balance, on a shared machine too
-    try:
-        ok = g["mod"].launch_transposed(planes, xf, g["rows"], g["cols"], g["slots"], g["xoff"], g["kstart"], wp, g["wbase"], bias,
-                                        out.reshape(-1), w.reshape(-1), index, finite, g["geo"])
-    finally:
-        numba.set_parallel_chunksize(chunk)
-    if not ok:
+    mod, geo = g["mod"], g["geo"]
+    # units handed out one at a time: the threads balance, on a shared machine too
+    parallel.run(mod.prepare_unit, int(geo[18]) + finite.shape[0], planes, xf, g["rows"], g["cols"], g["slots"], wp,
+                 w.reshape(-1), index, finite, geo, chunk=1)
+    if geo[18] and not finite.all():
         return None  # a padding zero times an inf or NaN weight would add a NaN that torch's sum doesn't have
+    parallel.run(mod.transposed_unit, int(geo[20]), planes, g["xoff"], g["kstart"], wp, g["wbase"], bias, out.reshape(-1),
+                 geo, chunk=1)
     return out
 
 

@@ -1,0 +1,150 @@
+"""The cpu backend's one parallel loop: ``run(task, n, *args)`` calls ``task(i, *args)`` for every ``i < n`` on numba's threads.
+
+numba compiles a ``prange`` loop slowly, and links the code of every function
+it calls into the caller's module, where it is optimized and turned into
+machine code again, once per level of calls (the loop's gufunc and its two
+wrappers are three levels).  Here the loop is compiled once per argument
+types, for every kernel, and calls the task through its native address
+(``_call``), so it never holds the task's code: the task compiles once, on
+its own, and the loop stays small whatever the task is.  Both are cached.
+
+A task is a plain ``@njit`` function whose first argument is the int64 index;
+it writes a disjoint part of the outputs and raises nothing.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import njit, prange, types, typeof
+from llvmlite import ir
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from .common import PRANGE
+
+
+@intrinsic
+def _call(typingctx, address, args):
+    """``f(*args)`` for the njit function ``f`` compiled for ``args``' types whose native entry is at ``address``."""
+    if not isinstance(address, types.Integer) or not isinstance(args, types.BaseTuple):
+        return None
+    argtys = tuple(args)
+
+    def codegen(context, builder, signature, llargs):
+        fnty = context.call_conv.get_function_type(types.none, argtys)
+        fn = builder.inttoptr(llargs[0], fnty.as_pointer())
+        values = [builder.extract_value(llargs[1], k) for k in range(len(argtys))]
+        context.call_conv.call_function(builder, fn, types.none, argtys, values)
+        return context.get_dummy_value()
+
+    return types.none(address, args), codegen
+
+
+@intrinsic
+def _stash(typingctx, values):
+    """The address of a copy of ``values`` on the caller's stack (valid until the caller returns)."""
+
+    def codegen(context, builder, signature, llargs):
+        slot = cgutils.alloca_once(builder, context.get_value_type(values))
+        builder.store(llargs[0], slot)
+        return builder.ptrtoint(slot, ir.IntType(64))
+
+    return types.int64(values), codegen
+
+
+@intrinsic
+def _unstash(typingctx, pointer):
+    """The value that ``pointer`` (a ``CPointer``, as ``_stash`` made it) points to, as a new reference."""
+    if not isinstance(pointer, types.CPointer):
+        return None
+
+    def codegen(context, builder, signature, llargs):
+        value = builder.load(llargs[0])
+        context.nrt.incref(builder, pointer.dtype, value)
+        return value
+
+    return pointer.dtype(pointer), codegen
+
+
+@njit(parallel=PRANGE, cache=True, nogil=True)
+def _loop(trampoline, n, block):
+    """The parallel loop, compiled once: ``trampoline(i, block)`` for i < n."""
+    for i in prange(n):
+        _call(trampoline, (np.int64(i), block))
+
+
+@njit(cache=True, nogil=True)
+def _trampoline(i, block):
+    """``task(i, *args)`` for ``block`` -> (task's address, args): compiled per argument types, small."""
+    task, args = _unstash(block)
+    _call(task, (i,) + args)
+
+
+@njit(cache=True, nogil=True)
+def _enter(loop, trampoline, n, task, args):
+    """The loop over ``n`` for ``task`` and ``args``, which it holds in a block on this stack: compiled per argument types, small."""
+    _call(loop, (trampoline, n, _stash((task, args))))
+
+
+_addresses: dict = {}
+_SCALARS = (int, float, bool, np.integer, np.floating, np.bool_)
+
+
+def _key(value):
+    """What numba's type of ``value`` depends on."""
+    if isinstance(value, np.ndarray):
+        return value.dtype.num, value.ndim, value.flags.num
+    if isinstance(value, _SCALARS):
+        return type(value)
+    raise TypeError(f"parallel.run takes arrays and scalars, got {type(value).__name__}")
+
+
+def native(dispatcher, sig) -> int:
+    """The native address of ``dispatcher`` compiled (or loaded from the cache) for the types ``sig``."""
+    dispatcher.compile(sig)
+    cres = dispatcher.overloads[tuple(sig)]
+    return cres.library.get_pointer_to_function(cres.fndesc.llvm_func_name)
+
+
+def _addresses_of(task, args):
+    """(task, trampoline, loop): the native addresses ``run`` calls for ``task`` on arguments like ``args``."""
+    key = (task, tuple(map(_key, args)))
+    found = _addresses.get(key)
+    if found is None:
+        argtys = tuple(typeof(a) for a in args)
+        block = types.Tuple((types.int64, types.Tuple(argtys)))
+        found = _addresses[key] = (
+            native(task, (types.int64, *argtys)),
+            native(_trampoline, (types.int64, types.CPointer(block))),
+            native(_loop, (types.int64,) * 3),
+        )
+    return found
+
+
+def run(task, n: int, *args, chunk: int = 0) -> None:
+    """``task(i, *args)`` for ``0 <= i < n``, in parallel; with ``chunk``, the indices are handed out ``chunk`` at a time.
+
+    Examples
+    --------
+    >>> from numba import njit
+    >>> @njit
+    ... def double(i, x, out):
+    ...     out[i] = 2 * x[i]
+    >>> x, out = np.arange(4.0), np.zeros(4)
+    >>> run(double, 4, x, out)
+    >>> out
+    array([0., 2., 4., 6.])
+    """
+    if n <= 0:
+        return
+    at, trampoline, loop = _addresses_of(task, args)
+    if n == 1:
+        task(0, *args)
+        return
+    old = numba.set_parallel_chunksize(chunk) if chunk else None
+    try:
+        _enter(loop, trampoline, n, at, args)
+    finally:
+        if old is not None:
+            numba.set_parallel_chunksize(old)

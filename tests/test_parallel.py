@@ -1,0 +1,42 @@
+"""``cpu.parallel.run``: the one parallel loop, calling its task through the task's native address."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numba import njit
+
+from fastconv._backends.cpu import parallel
+
+
+@njit(cache=True, nogil=True)
+def _scaled_sum(i, x, out, scale):
+    s = x.dtype.type(0)
+    for k in range(x.shape[1]):
+        s += x[i, k]
+    out[i] = s * scale
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [0, 1, 2, 37])
+@pytest.mark.parametrize("chunk", [0, 1, 5])
+def test_every_index_runs_once_with_the_argument_types(dtype, n, chunk):
+    x = np.arange(n * 3, dtype=dtype).reshape(n, 3)
+    x.setflags(write=False)  # a read-only argument is another numba type: its own compiled task
+    out = np.full(n, -1, dtype)
+    parallel.run(_scaled_sum, n, x, out, 2.0, chunk=chunk)
+    np.testing.assert_array_equal(out, x.sum(axis=1) * 2)
+    assert out.dtype == dtype
+
+
+def test_the_chunk_size_is_restored():
+    import numba
+
+    before = numba.get_parallel_chunksize()
+    parallel.run(_scaled_sum, 8, np.ones((8, 2)), np.zeros(8), 1.0, chunk=3)
+    assert numba.get_parallel_chunksize() == before
+
+
+def test_only_arrays_and_scalars_are_taken():
+    with pytest.raises(TypeError, match="arrays and scalars, got tuple"):
+        parallel.run(_scaled_sum, 2, np.ones((2, 2)), np.zeros(2), (1, 2))
