@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from numba import njit, prange, types, typeof
 from llvmlite import ir
+from numba import njit, prange, typeof, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
