@@ -13,7 +13,7 @@ import numpy as np
 
 from ..._calls import ACTIVATIONS, conv_out_size
 from ..._padding import source_index
-from . import bands
+from . import bands, parallel
 
 _plans: dict = {}
 
@@ -72,10 +72,9 @@ def conv2d_depthwise(x, w, bias, stride, pads, dilation, boundary, activation, o
         bias = np.zeros(c, x.dtype)
     mod = bands.kernel_module(x.dtype)
     flat = out.reshape(-1)
-    mod.depthwise(
-        x.reshape(-1), w.reshape(-1), bias, rows, cols, slots, toff, nb * c, c, h, wd, ho, wo, wq, ext_h,
-        stride[0], pads[2], band_rows, per_job, int(act) if act < 3 else 0, flat,
-    )
+    njobs = bands.jobs(nb * c * -(-ho // band_rows), per_job)
+    parallel.run(mod.depthwise_job, njobs, x.reshape(-1), w.reshape(-1), bias, rows, cols, slots, toff, nb * c, c, h, wd,
+                 ho, wo, wq, ext_h, stride[0], pads[2], band_rows, per_job, int(act) if act < 3 else 0, flat)
     if act >= 3:  # silu / gelu: a scalar pass over the output
-        mod.activate(flat, nb * c, int(act))
+        parallel.run(mod.activate_unit, nb * c, flat, ho * wo, int(act))
     return out

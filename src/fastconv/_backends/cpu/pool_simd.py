@@ -20,7 +20,7 @@ import numpy as np
 
 from ..._calls import avg_pool_counts
 from ..._padding import source_index
-from . import bands
+from . import bands, parallel
 
 _plans: dict = {}
 
@@ -73,6 +73,11 @@ def _geometry(kind, x, kernel, stride, padding, dilation, out_size, extra=()):
     return p
 
 
+def _jobs(planes, ho, p):
+    """The band jobs of a call of geometry ``p``."""
+    return bands.jobs(planes * -(-ho // p["band_rows"]), p["per_job"])
+
+
 def max_pool2d(x, kernel, stride, padding, dilation, out_size, out, indices=None):
     """``out[:]`` (N, C, Ho, Wo) = torch's max_pool2d of ``x`` (N, C, H, W), C-contiguous float32 / float64.
 
@@ -87,14 +92,14 @@ def max_pool2d(x, kernel, stride, padding, dilation, out_size, out, indices=None
     mod = bands.kernel_module(x.dtype)
     if indices is None:
         p = _geometry("max", x, kernel, stride, padding, dilation, out_size)
-        mod.max_pool(
-            x.reshape(-1), p["rows"], p["cols"], p["slots"], p["toff"], nb * c, h, wd, ho, wo, p["wq"], p["ext_h"],
+        parallel.run(
+            mod.max_pool_job, _jobs(nb * c, ho, p), x.reshape(-1), p["rows"], p["cols"], p["slots"], p["toff"], nb * c, h, wd, ho, wo, p["wq"], p["ext_h"],
             stride[0], padding[1], p["band_rows"], p["per_job"], out.reshape(-1),
         )
     else:
         p = _geometry("maxi", x, kernel, stride, padding, dilation, out_size)
-        mod.max_pool_indices(
-            x.reshape(-1), p["rows"], p["cols"], p["slots"], p["toff"], p["tcf"], p["posb"], nb * c, h, wd, ho, wo,
+        parallel.run(
+            mod.max_pool_indices_job, _jobs(nb * c, ho, p), x.reshape(-1), p["rows"], p["cols"], p["slots"], p["toff"], p["tcf"], p["posb"], nb * c, h, wd, ho, wo,
             p["wq"], p["ext_h"], stride[0], stride[1], padding[0], padding[1], dilation[0], dilation[1], padding[1],
             p["band_rows"], p["per_job"], out.reshape(-1), indices.reshape(-1),
         )
@@ -107,8 +112,8 @@ def avg_pool2d(x, kernel, stride, padding, out_size, count_include_pad, divisor_
     nb, c, h, wd = x.shape
     ho, wo = out_size
     p = _geometry("avg", x, kernel, stride, padding, (1, 1), out_size, (bool(count_include_pad), divisor_override))
-    bands.kernel_module(x.dtype).avg_pool(
-        x.reshape(-1), p["rows"], p["cols"], p["slots"], p["toff"], p["rdiv"], nb * c, h, wd, ho, wo, p["wq"],
+    parallel.run(
+        bands.kernel_module(x.dtype).avg_pool_job, _jobs(nb * c, ho, p), x.reshape(-1), p["rows"], p["cols"], p["slots"], p["toff"], p["rdiv"], nb * c, h, wd, ho, wo, p["wq"],
         p["ext_h"], stride[0], padding[1], p["band_rows"], p["per_job"], out.reshape(-1),
     )
     return out
@@ -117,5 +122,7 @@ def avg_pool2d(x, kernel, stride, padding, out_size, count_include_pad, divisor_
 def global_avg_pool2d(x, out):
     """``out[:]`` (N, C, 1, 1) = the mean of each plane of ``x`` (N, C, H, W).  Returns ``out``."""
     planes = x.shape[0] * x.shape[1]
-    bands.kernel_module(x.dtype).plane_mean(x.reshape(-1), planes, x.shape[2] * x.shape[3], bands.per_job(planes), out.reshape(-1))
+    per = bands.per_job(planes)
+    parallel.run(bands.kernel_module(x.dtype).plane_mean_job, bands.jobs(planes, per), x.reshape(-1), planes,
+                 x.shape[2] * x.shape[3], per, out.reshape(-1))
     return out
