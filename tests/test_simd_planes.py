@@ -1,4 +1,4 @@
-"""The explicit-SIMD plane correlation (``planes._correlate_planes_simd``) behind filter2d / convolve2d /
+"""The explicit-SIMD plane correlation (``planes._plane_job``) behind filter2d / convolve2d /
 correlate2d, and conv2d's depthwise dispatch to the SIMD band kernel.
 
 * filter2d on the cpu backend against scipy.ndimage (``naive.filter2d``) on shapes that cross the

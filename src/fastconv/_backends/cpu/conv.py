@@ -21,7 +21,7 @@
   float layers (``_uses_gemm``), the direct tiled correlation otherwise;
 - integers: the direct tiled correlation (exact int64).
 
-Each kernel parallelizes with ``prange`` over disjoint outputs, so that a
+Each kernel parallelizes over disjoint outputs (``prange``, or ``parallel.run`` over jobs), so that a
 single image still uses every core.
 """
 
@@ -34,8 +34,8 @@ from numba import njit, prange
 from ..._calls import ConvCall, ConvTransposeCall, conv_out_size
 from ..._padding import SKIP
 from . import depthwise as simd_depthwise
-from . import direct, transpose
-from .common import FASTMATH, KERNEL, PRANGE_KERNEL, _activate, _fill_band, _fill_phases, _inside, _nine_taps, _tables, _tap_span, _three_taps
+from . import direct, parallel, transpose
+from .common import FASTMATH, KERNEL, _activate, _fill_band, _fill_phases, _inside, _nine_taps, _tables, _tap_span, _three_taps
 
 
 @njit(cache=True, fastmath=FASTMATH, nogil=True)
@@ -130,27 +130,6 @@ def _correlate_unit_stride_job(job, x, w, bias, rows, cols, sh, dh, dw, left, gr
 @njit(cache=True, fastmath=FASTMATH, nogil=True)
 def _correlate_job(job, x, w, bias, rows, cols, sh, sw, dh, dw, left, groups, fill, fill_row, tile_h, tile_w, act, out):
     _correlate(job, x, w, bias, rows, cols, sh, sw, dh, dw, left, groups, fill, fill_row, tile_h, tile_w, act, out, False)
-
-
-# The parallel loops only call a compiled job: a parfor body compiles slowly, the more so when it is large.
-@njit(**PRANGE_KERNEL)
-def _correlate_unit_stride_kernel(x, w, bias, rows, cols, sh, dh, dw, left, groups, fill, tile_h, tile_w, act, out):
-    fill_row = np.full(x.shape[3], fill, x.dtype)
-    for job in prange(_jobs(out, tile_h, tile_w)):
-        _correlate_unit_stride_job(np.int64(job), x, w, bias, rows, cols, sh, dh, dw, left, groups, fill, fill_row, tile_h, tile_w, act, out)
-
-
-@njit(**PRANGE_KERNEL)
-def _correlate_kernel(x, w, bias, rows, cols, sh, sw, dh, dw, left, groups, fill, tile_h, tile_w, act, out):
-    fill_row = np.full(x.shape[3], fill, x.dtype)
-    for job in prange(_jobs(out, tile_h, tile_w)):
-        _correlate_job(np.int64(job), x, w, bias, rows, cols, sh, sw, dh, dw, left, groups, fill, fill_row, tile_h, tile_w, act, out)
-
-
-@njit(inline="always")
-def _jobs(out, tile_h, tile_w):
-    """The jobs of ``_correlate``: (image, out channel, tile)."""
-    return out.shape[0] * out.shape[1] * ((out.shape[2] + tile_h - 1) // tile_h) * ((out.shape[3] + tile_w - 1) // tile_w)
 
 
 @njit(cache=True, fastmath=FASTMATH, nogil=True)
@@ -256,10 +235,15 @@ def _run_correlation(x, w, bias, pads, stride, dilation, groups, boundary, fill,
     tile_w = min(out.shape[3], TILE_WIDTH)
     tile_h = max(1, min(out.shape[2], TILE_BYTES // (tile_w * out.itemsize)))
     (sh, sw), (dh, dw), left = stride, dilation, pads[2]
+    fill_row = np.full(x.shape[3], fill, x.dtype)
+    n, o, ho, wo = out.shape
+    jobs = n * o * -(-ho // tile_h) * -(-wo // tile_w)  # (image, out channel, tile)
     if sw == 1:
-        _correlate_unit_stride_kernel(x, w, bias, rows, cols, sh, dh, dw, left, groups, fill, tile_h, tile_w, act, out)
+        parallel.run(_correlate_unit_stride_job, jobs, x, w, bias, rows, cols, sh, dh, dw, left, groups, fill, fill_row,
+                     tile_h, tile_w, act, out)
     else:
-        _correlate_kernel(x, w, bias, rows, cols, sh, sw, dh, dw, left, groups, fill, tile_h, tile_w, act, out)
+        parallel.run(_correlate_job, jobs, x, w, bias, rows, cols, sh, sw, dh, dw, left, groups, fill, fill_row, tile_h,
+                     tile_w, act, out)
 
 
 DEPTHWISE_BAND_BYTES = 32 << 10  # the padded input rows one depthwise band copies

@@ -1,6 +1,6 @@
 """The cpu backend's plane correlations: ``correlate_planes`` and the separable passes of ``correlate_separable``.
 
-Float planes correlate on the explicit-SIMD layer (``_correlate_planes_simd``) where numba's target
+Float planes correlate on the explicit-SIMD layer (``_plane_job``) where numba's target
 has vectors; the scalar-loop kernels serve the other targets, integers and np.convolve's rows."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import numpy as np
 from numba import njit, prange
 
 from ..._calls import PlaneCall, conv_out_size
-from . import simd
-from .common import FASTMATH, KERNEL, PRANGE, PRANGE_KERNEL, _fill_band, _tables
+from . import parallel, simd
+from .common import FASTMATH, KERNEL, _fill_band, _tables
 from .conv import _run_correlation
 from .simd import vbload, vfma, vlanes, vload, vstore, vstore_masked, vzero
 
@@ -93,14 +93,6 @@ def _correlate_planes_job(job, planes, tap_rows, tap_cols, weights, kh, kw, rows
             g += 1
 
 
-@njit(**PRANGE_KERNEL)
-def _correlate_planes_kernel(planes, tap_rows, tap_cols, weights, kh, kw, rows, cols, left, fill, out):
-    """Correlate every plane with the taps, one (plane, band of rows, band of columns) per job (``_correlate_planes_job``)."""
-    n_planes, ho, wo = out.shape
-    for job in prange(n_planes * ((ho + BAND_ROWS - 1) // BAND_ROWS) * ((wo + BAND_COLS - 1) // BAND_COLS)):
-        _correlate_planes_job(np.int64(job), planes, tap_rows, tap_cols, weights, kh, kw, rows, cols, left, fill, out)
-
-
 @njit(fastmath=FASTMATH, boundscheck=False, cache=True, nogil=True, inline="always")
 def _two_rows(flat, bw, r, c, weights, kh, kw):
     """Output rows r and r + 1 of the band at columns c .. c + 4 vectors: each input vector
@@ -121,6 +113,20 @@ def _two_rows(flat, bw, r, c, weights, kh, kw):
 
 
 @njit(fastmath=FASTMATH, boundscheck=False, cache=True, nogil=True, inline="always")
+def _one_row(flat, bw, r, c, weights, kh, kw):
+    """Output row r of the band at columns c .. c + 4 vectors (four FMA chains: a single row, np.convolve's)."""
+    n = vlanes(flat)
+    a0 = a1 = a2 = a3 = vzero(flat)
+    for u in range(kh):
+        p = (r + u) * bw + c
+        for v in range(kw):
+            w = vbload(weights, u * kw + v)
+            a0, a1 = vfma(vload(flat, p + v), w, a0), vfma(vload(flat, p + v + n), w, a1)
+            a2, a3 = vfma(vload(flat, p + v + 2 * n), w, a2), vfma(vload(flat, p + v + 3 * n), w, a3)
+    return a0, a1, a2, a3
+
+
+@njit(fastmath=FASTMATH, boundscheck=False, cache=True, nogil=True, inline="always")
 def _one_vector(flat, bw, r, c, weights, kh, kw):
     """Output row r of the band at columns c .. c + 1 vector."""
     a = vzero(flat)
@@ -133,7 +139,7 @@ def _one_vector(flat, bw, r, c, weights, kh, kw):
 
 @njit(fastmath=FASTMATH, boundscheck=False, cache=True, nogil=True, inline="never")
 def _plane_job(job, planes, weights, kh, kw, rows, cols, left, fill, row_bands, col_bands, out):
-    """One (plane, band of rows, band of columns) of ``_correlate_planes_simd``."""
+    """One (plane, band of rows, band of columns) of the correlation on the explicit-SIMD layer."""
     n_planes, ho, wo = out.shape
     b = job // (row_bands * col_bands)
     r0 = ((job // col_bands) % row_bands) * BAND_ROWS
@@ -164,19 +170,17 @@ def _plane_job(job, planes, weights, kh, kw, rows, cols, left, fill, row_bands, 
             c += n
     if nr % 2:
         o = (b * ho + r1 - 1) * wo + c0
-        for c in range(0, nc, n):
+        c = 0
+        while c + 4 * n <= nc:
+            a0, a1, a2, a3 = _one_row(flat, bw, nr - 1, c, weights, kh, kw)
+            vstore(out, o + c, a0)
+            vstore(out, o + c + n, a1)
+            vstore(out, o + c + 2 * n, a2)
+            vstore(out, o + c + 3 * n, a3)
+            c += 4 * n
+        while c < nc:
             vstore_masked(out, o + c, _one_vector(flat, bw, nr - 1, c, weights, kh, kw), min(n, nc - c))
-
-
-@njit(parallel=PRANGE, cache=True, nogil=True)
-def _correlate_planes_simd(planes, weights, kh, kw, rows, cols, left, fill, out):
-    """``_correlate_planes_kernel`` on the explicit-SIMD layer: each job copies its padded window
-    into a flat band, then runs the taps over vectors along each output row."""
-    n_planes, ho, wo = out.shape
-    row_bands = (ho + BAND_ROWS - 1) // BAND_ROWS
-    col_bands = (wo + BAND_COLS - 1) // BAND_COLS
-    for job in prange(n_planes * row_bands * col_bands):
-        _plane_job(np.int64(job), planes, weights, kh, kw, rows, cols, left, fill, row_bands, col_bands, out)
+            c += n
 
 
 def correlate_planes(call: PlaneCall) -> np.ndarray:
@@ -189,9 +193,15 @@ def correlate_planes(call: PlaneCall) -> np.ndarray:
     fill = planes.dtype.type(call.fillvalue)
     if out.size == 0:
         return out
-    if call.boundary != "overlap" and simd.supported(planes.dtype):
-        rows, cols = _tables(planes.shape, call.pads, call.boundary)
-        _correlate_planes_simd(planes, kernel.ravel(), kh, kw, rows, cols, left, fill, out)
+    boundary = call.boundary
+    if boundary == "overlap" and np.isfinite(kernel).all():
+        boundary, fill = "constant", fill.dtype.type(0)  # no term, or a zero term: the same sum, with finite weights
+    if boundary != "overlap" and simd.supported(planes.dtype):
+        rows, cols = _tables(planes.shape, call.pads, boundary)
+        # each job copies its padded window into a flat band, then runs the taps over vectors along each output row
+        row_bands, col_bands = -(-out.shape[1] // BAND_ROWS), -(-out.shape[2] // BAND_COLS)
+        parallel.run(_plane_job, b * row_bands * col_bands, planes, kernel.ravel(), kh, kw, rows, cols, left, fill,
+                     row_bands, col_bands, out)
         return out
     if call.boundary == "overlap" or (kh <= 3 and kw <= 3):
         # np.convolve's one long row with no term outside the input; and kernels that fit the
@@ -200,7 +210,8 @@ def correlate_planes(call: PlaneCall) -> np.ndarray:
         return out
     rows, cols = _tables(planes.shape, call.pads, call.boundary)
     tap_rows, tap_cols = (a.ravel() for a in np.indices((kh, kw)))
-    _correlate_planes_kernel(planes, tap_rows, tap_cols, kernel.ravel(), kh, kw, rows, cols, left, fill, out)
+    jobs = b * -(-out.shape[1] // BAND_ROWS) * -(-out.shape[2] // BAND_COLS)
+    parallel.run(_correlate_planes_job, jobs, planes, tap_rows, tap_cols, kernel.ravel(), kh, kw, rows, cols, left, fill, out)
     return out
 
 
