@@ -27,6 +27,7 @@ from fastconv._backends.cpu import (
 from fastconv._backends.cpu.simd import (
     sload,
     vadd,
+    vbias_act,
     vbload,
     vfma,
     vgt,
@@ -35,6 +36,7 @@ from fastconv._backends.cpu.simd import (
     vload_even,
     vload_even_masked,
     vload_masked,
+    vload_or_zero,
     vlt,
     vmax,
     vmin,
@@ -694,3 +696,26 @@ def test_workspace_is_reused_per_thread_and_sized():
     assert not np.shares_memory(other[0], a)  # another thread's calls never share it
     big = WORKSPACE_CACHE_BYTES // 4 + 1
     assert not np.shares_memory(workspace(big, np.float32), workspace(big, np.float32))
+
+
+@njit(cache=False)
+def _fused_ops(a, b, out, cond, act):
+    vstore(out, 0, vload_or_zero(a, 0, cond))
+    vstore(out, 64, vbias_act(vload(a, 0), vload(b, 0), act))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("act", [0, 1, 2, 3])
+def test_fused_epilogue_intrinsics(dtype, act):
+    n = simd.vec_type(_nb(dtype)).n
+    rng = np.random.default_rng(2)
+    a, b = (rng.standard_normal(n).astype(dtype) * 5 for _ in range(2))
+    a[0], a[1] = np.nan, 4.0
+    b[1] = 3.0  # 7 > 6: relu6 clips it
+    out = np.zeros(128, dtype)
+    for cond in (True, False):
+        _fused_ops(a, b, out, cond, act)
+        np.testing.assert_array_equal(out[:n], a if cond else np.zeros(n, dtype))
+    s = a + b
+    want = {1: np.where(s < 0, 0, s), 2: np.where(s > 6, 6, np.where(s < 0, 0, s))}.get(act, s)
+    np.testing.assert_array_equal(out[64 : 64 + n], want.astype(dtype))  # NaN stays NaN in its lane

@@ -562,6 +562,50 @@ def vselect(typingctx, m, a, b):
 
 
 @intrinsic
+def vload_or_zero(typingctx, arr, idx, cond):
+    """``vload(arr, idx)`` if ``cond``, else 0 (reading nothing): one call where a micro-kernel would branch."""
+    dt = _float_of(arr)
+    if not (isinstance(arr, types.Array) and dt and _is_int(idx) and isinstance(cond, types.Boolean)):
+        return None
+    vt = vec_type(dt)
+
+    def codegen(context, builder, sig, args):
+        llvt = _llvm_vec(vt)
+        with builder.if_else(args[2]) as (then, otherwise):
+            with then:
+                p = _ptr(context, builder, sig.args[0], args[0], sig.args[1], args[1])
+                loaded = builder.load(builder.bitcast(p, llvt.as_pointer()), align=dt.bitwidth // 8)
+                from_then = builder.block
+            with otherwise:
+                from_else = builder.block
+        v = builder.phi(llvt)
+        v.add_incoming(loaded, from_then)
+        v.add_incoming(ir.Constant(llvt, None), from_else)
+        return v
+
+    return vt(arr, idx, cond), codegen
+
+
+@intrinsic
+def vbias_act(typingctx, a, bias, act):
+    """``a + bias``, then relu for ``act`` 1 and relu6 for 2 (others: none); NaN stays NaN (ordered compares)."""
+    if not (_same_vec(a, bias) and _is_int(act)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        s = builder.fadd(args[0], args[1])
+        zero = ir.Constant(s.type, None)
+        relu = builder.select(builder.fcmp_ordered("<", s, zero), zero, s)
+        six = _splat(builder, a, ir.Constant(_ll_scalar(a.dtype), 6.0))
+        relu6 = builder.select(builder.fcmp_ordered(">", relu, six), six, relu)
+        code = context.cast(builder, args[2], sig.args[2], types.int64)
+        is1, is2 = (builder.icmp_signed("==", code, ir.Constant(ir.IntType(64), k)) for k in (1, 2))
+        return builder.select(is2, relu6, builder.select(is1, relu, s))
+
+    return a(a, bias, act), codegen
+
+
+@intrinsic
 def vhsum(typingctx, a):
     """The sum of ``a``'s lanes, by halves."""
     if not isinstance(a, Vec):
