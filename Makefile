@@ -23,12 +23,13 @@ $(BENCH_VENV)/.installed: pyproject.toml
 	$(BENCH_VENV)/bin/python -m pip install --quiet -e ".[bench]"
 	touch $@
 
-# warmup first: it compiles the kernels every operation runs on all cores at once, where the suite, one
-# test at a time, would compile them on one (the cold-compile path stays tested: test_first_use,
-# test_reliability and test_bench_report compile into empty caches of their own).
+# warmup first: it compiles the kernels every operation runs on all cores at once; then the suite runs
+# on every core (pytest-xdist), as the rest of its time is single-threaded compiling of the variants the
+# tests add (the cold-compile path stays tested: test_first_use, test_reliability and test_bench_report
+# compile into empty caches of their own).
 test: $(TEST_VENV)/.installed
 	$(TEST_VENV)/bin/python -m fastconv warmup --jobs 0
-	$(TEST_VENV)/bin/python -m pytest
+	$(TEST_VENV)/bin/python -m pytest -n auto --dist worksteal
 	NUMBA_ENABLE_CUDASIM=1 $(TEST_VENV)/bin/python -m pytest tests_cuda
 
 lint: $(TEST_VENV)/.installed

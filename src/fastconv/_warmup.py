@@ -58,7 +58,7 @@ def cache_location() -> str:
         return config.CACHE_DIR
     from ._backends.cpu import conv
 
-    return f"{conv._correlate_kernel._cache._cache_path} (and _gen/__pycache__ beside it)"
+    return f"{conv._correlate_job._cache._cache_path} (and _gen/__pycache__ beside it)"
 
 
 class _Bar:
