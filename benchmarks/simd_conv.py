@@ -165,10 +165,9 @@ for dt in (np.dtype(np.float32), np.dtype(np.float64)):
     sigs.update(
         fill_phase=("fill_phase", (A, A, I, I, I, I, IA, IA, I2, I, I, I, I, F)),
         copy_out=("copy_out", (A, I, A, I, I, I, I, I)),
-        run_task=("run_task", (A, I, I, IA, I, A, A, I, A, I, I, I, I, I, I, I, I, I, I, I, I)),
+        run_task=("run_task", (I, A, I, I, IA, I, A, A, I, A) + (I,) * 9),
         activate_plane=("activate_plane", (A, I, I, I)),
         fill_unit=("fill_unit", (I, A, A, I, I, I, IA, IA, I2, I, I, I, I, F)),
-        conv_unit=("conv_unit", (I, A, I, I, IA, I, A, A, I, A) + (I,) * 10),
     )
     times = {}
     for label, (name, sig) in sigs.items():

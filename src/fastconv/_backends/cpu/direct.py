@@ -33,7 +33,7 @@ No weight packing and no layout conversion:
   to end at the last position (no overrun), and tiny planes read into zeroed
   slack.
 * **Parallel.**  ``parallel.run`` over the (plane, phase) units of the fill
-  (``fill_unit``), then over the tasks (``conv_unit``), handed out one at a
+  (``fill_unit``), then over the tasks (``run_task``), handed out one at a
   time (``chunk=1``).  silu and gelu run in a loop of their own
   (``activate_unit``), compiled only by the calls that use them.
 
@@ -239,16 +239,6 @@ def fill_unit(unit, P, x, ns, h, wd, rows, cols, slots, hq, wq, plane_len, left,
 
 
 @njit(cache=True, nogil=True)
-def conv_unit(unit, P, plane_len, chans, xoff, kc, w, bias, act, out, nb, groups, og, ho, wo, wq, mpos, bgsize, tgsize, which):
-    """Work unit ``unit`` = (image, group of bgsize position blocks, range of tgsize tiles) of the convolution into out."""
-    OT, BLK = OTS[which], N * PTS[which]
-    ntg = (groups * ((og + OT - 1) // OT) + tgsize - 1) // tgsize
-    nbg = ((mpos + BLK - 1) // BLK + bgsize - 1) // bgsize
-    r = unit // ntg
-    run_task(P, plane_len, chans, xoff, kc, w, bias, act, out, r // nbg, r % nbg, unit % ntg, groups, og, ho, wo, wq, mpos, bgsize, tgsize, which)
-
-
-@njit(cache=True, nogil=True)
 def activate_unit(r, out, m, act):
     """silu / gelu (act 3, 4) of plane r of ``m`` values of out: apart, so that the other calls do not compile it."""
     activate_plane(out, r, m, act)
@@ -262,10 +252,11 @@ def tile_at(u, nt, og, ot, n, chans, cg, plane_len, origin):
     return g * og + t * ot, min(ot, og - t * ot), (n * chans + g * cg) * plane_len + origin
 
 
-@njit(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline="never")
-def run_task(P, plane_len, chans, xoff, kc, w, bias, act, out, n, bg, tg, groups, og, ho, wo, wq, mpos, bgsize, tgsize, which):
-    """One task: tiles u = (group, o-tile) are numbered across the groups, and in a task the tiles
-    are the innermost loop, so a block's input is reused from L1 by all of them."""
+@njit(fastmath=FM, boundscheck=False, cache=True, nogil=True)
+def run_task(unit, P, plane_len, chans, xoff, kc, w, bias, act, out, groups, og, ho, wo, wq, mpos, bgsize, tgsize, which):
+    """Task ``unit`` = (image n, group bg of bgsize position blocks, range tg of tgsize tiles): tiles
+    u = (group, o-tile) are numbered across the groups, and in a task the tiles are the innermost loop,
+    so a block's input is reused from L1 by all of them."""
     K = xoff.shape[0]
     OT, BLK = OTS[which], N * PTS[which]
     cg = chans // groups
@@ -274,6 +265,9 @@ def run_task(P, plane_len, chans, xoff, kc, w, bias, act, out, n, bg, tg, groups
     nt = (og + OT - 1) // OT
     nu = groups * nt
     nblk = (mpos + BLK - 1) // BLK
+    ntg = (nu + tgsize - 1) // tgsize
+    nbg = (nblk + bgsize - 1) // bgsize
+    n, bg, tg = unit // ntg // nbg, unit // ntg % nbg, unit % ntg
     direct = wq == wo
     shift = mpos >= BLK
     sstride = bgsize * BLK
@@ -596,7 +590,7 @@ def conv2d_direct(
         parallel.run(mod.fill_unit, nb * chans * ns, planes, xf, ns, h, wd, g["rows"], g["cols"], g["slots"],
                      g["hq"], g["wq"], plane_len, pads[2], zero, chunk=1)
     # units handed out one at a time: the threads balance, on a shared machine too
-    parallel.run(mod.conv_unit, g["tasks"], planes, plane_len, chans, g["xoff"], g["kc"], wf, bias, act, flat, nb,
+    parallel.run(mod.run_task, g["tasks"], planes, plane_len, chans, g["xoff"], g["kc"], wf, bias, act, flat,
                  g["groups"], g["og"], g["ho"], g["wo"], g["wq"], g["mpos"], g["bgsize"], g["tgsize"], g["which"], chunk=1)
     if act >= 3:
         parallel.run(mod.activate_unit, nb * w.shape[0], flat, g["ho"] * g["wo"], act)

@@ -102,10 +102,13 @@ def put_tile(out, obase, no, scratch, rs, ot, p, end, origin, wq, wg, ho, wo, sh
                 j = 0
 
 
-@njit(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline="never")
-def run_transposed(P, plane_len, chans, xoff, kstart, w, wbase, bias, out, n, b, tg, groups, og, ho, wo, wq, wg,
-                   mpos, sh, sw, tgsize, which):
-    """One task: position block b of image n, o-tiles tg*tgsize ...; every phase of a tile, then its output rows."""
+@njit(fastmath=FM, boundscheck=False, cache=True, nogil=True)
+def run_transposed(unit, P, xoff, kstart, w, wbase, bias, out, geo):
+    """Task ``unit`` = (image n, position block b, range tg of o-tiles): every phase of a tile, then its output rows."""
+    plane_len, chans, groups, og = geo[5], geo[6], geo[7], geo[8]
+    ho, wo, wq, wg, mpos, sh, sw, nblk, tgsize, which = geo[9], geo[10], geo[3], geo[11], geo[12], geo[13], geo[14], geo[15], geo[16], geo[17]
+    ntg = (groups * ((og + OTS[which] - 1) // OTS[which]) + tgsize - 1) // tgsize
+    n, b, tg = unit // ntg // nblk, unit // ntg % nblk, unit % ntg
     OT, BLK = OTS[which], N * PTS[which]
     nph = sh * sw
     rs = BLK + N  # a scratch row, with room for put_rows' last loads
@@ -149,17 +152,6 @@ def prepare_unit(unit, P, x, rows, cols, slots, w, wsrc, index, finite, geo):
     else:
         c = unit - nfill
         finite[c] = gather(wsrc, index, w, c * chunk, (c + 1) * chunk)
-
-
-@njit(cache=True, nogil=True)
-def transposed_unit(unit, P, xoff, kstart, w, wbase, bias, out, geo):
-    """Work unit ``unit`` = (image, position block, range of o-tiles) of the transposed convolution into out."""
-    plane_len, chans, groups, og = geo[5], geo[6], geo[7], geo[8]
-    ho, wo, wq, wg, mpos, sh, sw, nblk, tgsize, which = geo[9], geo[10], geo[3], geo[11], geo[12], geo[13], geo[14], geo[15], geo[16], geo[17]
-    ntg = (groups * ((og + OTS[which] - 1) // OTS[which]) + tgsize - 1) // tgsize
-    r = unit // ntg
-    run_transposed(P, plane_len, chans, xoff, kstart, w, wbase, bias, out, r // nblk, r % nblk, unit % ntg,
-                   groups, og, ho, wo, wq, wg, mpos, sh, sw, tgsize, which)
 '''
 
 
@@ -293,7 +285,7 @@ def conv_transpose2d_direct(x, w, bias, stride, padding, dilation, groups, out):
                  w.reshape(-1), index, finite, geo, chunk=1)
     if geo[18] and not finite.all():
         return None  # a padding zero times an inf or NaN weight would add a NaN that torch's sum doesn't have
-    parallel.run(mod.transposed_unit, int(geo[20]), planes, g["xoff"], g["kstart"], wp, g["wbase"], bias, out.reshape(-1),
+    parallel.run(mod.run_transposed, int(geo[20]), planes, g["xoff"], g["kstart"], wp, g["wbase"], bias, out.reshape(-1),
                  geo, chunk=1)
     return out
 
