@@ -96,7 +96,7 @@ def filter_image(call: ImageCall, method: str, us: np.ndarray | None = None, vs:
     rows, cols = _index_tables(h, w, call.pads, call.boundary)
     lo, hi, rounds = _limits(store, compute)
     mod, src, dst = kernels(), _rows(image), _rows(out)
-    check, flags = image.dtype.kind == "f", None
+    check, flags, n = image.dtype.kind == "f", None, simd.vector_lanes(compute)
     with _one_job_at_a_time():
         if method == "box":
             sums, exact = _sums(call, kh * kw)
@@ -105,7 +105,7 @@ def filter_image(call: ImageCall, method: str, us: np.ndarray | None = None, vs:
             mod.box(src, kh, kw, rows, cols, left, c, sums.type(call.fillvalue), scale, np.empty(0, sums), exact, lo, hi, rounds, simd.vector_lanes(sums), check, flags, dst)
         elif method == "separable":
             flags = np.zeros(b * -(-ho // mod.ROWS_PER_JOB), np.uint8)
-            mod.separable(src, us.astype(compute), vs.astype(compute), rows, cols, left, c, compute.type(call.fillvalue), lo, hi, rounds, simd.vector_lanes(compute), check, flags, dst)
+            mod.separable(src, us.astype(compute), vs.astype(compute), rows, cols, left, c, compute.type(call.fillvalue), lo, hi, rounds, n, check, flags, dst)
         else:
             mod.direct(src, kernel, rows, cols, left, c, compute.type(call.fillvalue), lo, hi, rounds, simd.vector_lanes(compute), dst)
     return filter_image(call, "direct") if flags is not None and flags.any() else out

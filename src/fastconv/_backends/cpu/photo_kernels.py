@@ -90,11 +90,13 @@ def _rows_finite(image, b, rows, first, count, like, n):
 @njit(inline="always")
 def _taps(image, b, w, rows, first, fill, offs, ws):
     """The vertical taps of padded rows ``first:`` of plane ``b`` that read the image: ``offs``/``ws`` get their
-    flat row offsets and weights; returns their count and the sum of the other (``fill``) terms."""
+    flat row offsets and weights (zero weights left out); returns their count and the sum of the other (``fill``) terms."""
     _, h, wc = image.shape
     m, rest = 0, ws.dtype.type(0)
     for a in range(w.shape[0]):
         r = rows[first + a]
+        if w[a] == 0:
+            continue
         if r >= 0:
             offs[m], ws[m] = (b * h + r) * wc, w[a]
             m += 1
@@ -104,18 +106,42 @@ def _taps(image, b, w, rows, first, fill, offs, ws):
 
 
 @njit(inline="always")
-def _vertical(image, offs, ws, m, rest, buf, at, n):
-    """``buf[at + e] = rest + sum_{a < m} ws[a] * image.flat[offs[a] + e]`` over a row of ``image``."""
-    wc = image.shape[2]
+def _nonzero_taps(w, c, offs, ws):
+    """The horizontal taps of ``w`` with a nonzero weight: ``offs``/``ws`` get their offsets (``t * c``) and weights."""
+    m = 0
+    for t in range(w.shape[0]):
+        if w[t] != 0:
+            offs[m], ws[m] = t * c, w[t]
+            m += 1
+    return m
+
+
+@njit(inline="always")
+def _vertical(src, offs, ws, m, rest, buf, at, width, n):
+    """``buf[at + e] = rest + sum_{a < m} ws[a] * src.flat[offs[a] + e]`` for ``e < width``, four vectors a step."""
     e = 0
-    while e + n <= wc:
-        v = vsplat(buf, rest)
+    r = vsplat(buf, rest)
+    while e + 4 * n <= width:
+        v0 = v1 = v2 = v3 = r
         for a in range(m):
-            v = vfma(vsplat(buf, sload(ws, a)), vload_as(image, sload(offs, a) + e, buf), v)
+            k, o = vsplat(buf, sload(ws, a)), sload(offs, a) + e
+            v0 = vfma(k, vload_as(src, o, buf), v0)
+            v1 = vfma(k, vload_as(src, o + n, buf), v1)
+            v2 = vfma(k, vload_as(src, o + 2 * n, buf), v2)
+            v3 = vfma(k, vload_as(src, o + 3 * n, buf), v3)
+        vstore(buf, at + e, v0)
+        vstore(buf, at + e + n, v1)
+        vstore(buf, at + e + 2 * n, v2)
+        vstore(buf, at + e + 3 * n, v3)
+        e += 4 * n
+    while e + n <= width:
+        v = r
+        for a in range(m):
+            v = vfma(vsplat(buf, sload(ws, a)), vload_as(src, sload(offs, a) + e, buf), v)
         vstore(buf, at + e, v)
         e += n
-    flat = image.reshape(-1)
-    for i in range(e, wc):
+    flat = src.reshape(-1)
+    for i in range(e, width):
         s = rest
         for a in range(m):
             s += ws[a] * flat[offs[a] + i]
@@ -123,14 +149,40 @@ def _vertical(image, offs, ws, m, rest, buf, at, n):
 
 
 @njit(inline="always")
-def _horizontal(buf, w, c, acc, out, at, first, last, lo, hi, rounds, n):
-    """``acc[e] (+)= sum_t w[t] * buf[e + t * c]``; on the ``last`` term stored into ``out.flat[at + e]`` instead."""
+def _horizontal(buf, offs, ws, m, acc, out, at, first, last, lo, hi, rounds, n):
+    """``acc[e] (+)= sum_{t < m} ws[t] * buf[e + offs[t]]``; on the ``last`` term stored into ``out.flat[at + e]`` instead.
+
+    Four vectors a step, so that the multiply-add chains overlap and each
+    tap's weight is splat once per four.
+    """
     woc = acc.shape[0]
     e = 0
+    while e + 4 * n <= woc:
+        if first:
+            v0 = v1 = v2 = v3 = vzero(buf)
+        else:
+            v0, v1, v2, v3 = vload(acc, e), vload(acc, e + n), vload(acc, e + 2 * n), vload(acc, e + 3 * n)
+        for t in range(m):
+            k, o = vsplat(buf, sload(ws, t)), sload(offs, t) + e
+            v0 = vfma(k, vload(buf, o), v0)
+            v1 = vfma(k, vload(buf, o + n), v1)
+            v2 = vfma(k, vload(buf, o + 2 * n), v2)
+            v3 = vfma(k, vload(buf, o + 3 * n), v3)
+        if last:
+            vstore_as(out, at + e, v0)
+            vstore_as(out, at + e + n, v1)
+            vstore_as(out, at + e + 2 * n, v2)
+            vstore_as(out, at + e + 3 * n, v3)
+        else:
+            vstore(acc, e, v0)
+            vstore(acc, e + n, v1)
+            vstore(acc, e + 2 * n, v2)
+            vstore(acc, e + 3 * n, v3)
+        e += 4 * n
     while e + n <= woc:
         v = vzero(buf) if first else vload(acc, e)
-        for t in range(w.shape[0]):
-            v = vfma(vsplat(buf, w[t]), vload(buf, e + t * c), v)
+        for t in range(m):
+            v = vfma(vsplat(buf, sload(ws, t)), vload(buf, e + sload(offs, t)), v)
         if last:
             vstore_as(out, at + e, v)
         else:
@@ -139,8 +191,8 @@ def _horizontal(buf, w, c, acc, out, at, first, last, lo, hi, rounds, n):
     flat = out.reshape(-1)
     for i in range(e, woc):
         s = buf.dtype.type(0) if first else acc[i]
-        for t in range(w.shape[0]):
-            s += w[t] * buf[i + t * c]
+        for t in range(m):
+            s += ws[t] * buf[i + offs[t]]
         if last:
             flat[at + i] = _saturate(s, lo, hi, rounds)
         else:
@@ -157,23 +209,28 @@ def separable(image, us, vs, rows, cols, left, c, fill, lo, hi, rounds, n, check
     """
     nb, h, wc = image.shape
     _, ho, woc = out.shape
-    rank = us.shape[0]
+    rank, kh = us.shape
+    kw = vs.shape[1]
     width = wc // c
     blocks = (ho + ROWS_PER_JOB - 1) // ROWS_PER_JOB
     for job in prange(nb * blocks):
         b, r0, r1 = _job_rows(job, ho, ROWS_PER_JOB)
-        if check and not _rows_finite(image, b, rows, r0, r1 - r0 + us.shape[1] - 1, us, n):
+        if check and not _rows_finite(image, b, rows, r0, r1 - r0 + kh - 1, us, n):
             flags[job] = 1
             continue
         buf = np.empty(cols.shape[0] * c, us.dtype)
         acc = np.empty(woc, us.dtype)
-        offs, ws = np.empty(us.shape[1], np.int64), np.empty(us.shape[1], us.dtype)
+        offs, ws = np.empty(kh, np.int64), np.empty(kh, us.dtype)
+        hoffs, hws = np.empty((rank, kw), np.int64), np.empty((rank, kw), us.dtype)
+        hm = np.empty(rank, np.int64)
+        for q in range(rank):
+            hm[q] = _nonzero_taps(vs[q], c, hoffs[q], hws[q])
         for oh in range(r0, r1):
             for q in range(rank):
                 m, rest = _taps(image, b, us[q], rows, oh, fill, offs, ws)
-                _vertical(image, offs, ws, m, rest, buf, left * c, n)
+                _vertical(image, offs, ws, m, rest, buf, left * c, wc, n)
                 _pad_edges(buf, cols, left, width, c, us[q].sum() * fill)
-                _horizontal(buf, vs[q], c, acc, out, (b * ho + oh) * woc, q == 0, q == rank - 1, lo, hi, rounds, n)
+                _horizontal(buf, hoffs[q], hws[q], hm[q], acc, out, (b * ho + oh) * woc, q == 0, q == rank - 1, lo, hi, rounds, n)
 
 
 @njit(**KERNEL)
@@ -193,7 +250,7 @@ def direct(image, kernel, rows, cols, left, c, fill, lo, hi, rounds, n, out):
         for i in range(r1 - r0 + kh - 1):
             row = band[i * wpc : (i + 1) * wpc]
             m, rest = _taps(image, b, one, rows, r0 + i, fill, offs, ws)
-            _vertical(image, offs, ws, m, rest, row, left * c, n)
+            _vertical(image, offs, ws, m, rest, row, left * c, wc, n)
             _pad_edges(row, cols, left, width, c, fill)
         flat = out.reshape(-1)
         for oh in range(r0, r1):
