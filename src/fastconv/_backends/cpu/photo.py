@@ -17,7 +17,7 @@ import numba
 import numpy as np
 
 from ..._calls import ImageCall, conv_out_size
-from . import generated, simd
+from . import generated, simd, simd_int
 from .common import _tables
 
 _SOURCE = Path(__file__).with_name("photo_kernels.py")
@@ -27,7 +27,7 @@ STORED = tuple(np.dtype(t) for t in (np.uint8, np.int8, np.uint16, np.int16, np.
 
 def kernels():
     """The photo kernel module, compiled against this ``simd.py``."""
-    return generated.load(f"_photo_{simd.SOURCE_HASH}_{_HASH}", _SOURCE.read_text)
+    return generated.load(f"_photo_{simd.SOURCE_HASH}_{simd_int.SOURCE_HASH}_{_HASH}", _SOURCE.read_text)
 
 
 @functools.lru_cache(maxsize=64)
@@ -73,6 +73,50 @@ def _sums(call: ImageCall, size: int) -> tuple[np.dtype, bool]:
     return np.dtype(np.float64), peak < 2**53
 
 
+def _sums16(call: ImageCall, kh: int, kw: int) -> bool:
+    """Whether ``box16`` serves ``call``: a uint8 image with an integer fill in [0, 255] whose window sums stay
+    below 2**16, a window no wider than ``SHORT_BOX`` (it sums its taps in registers), float32 compute, and
+    16-bit vectors twice as wide as float32 ones (the vector layer has SIMD here)."""
+    fill = call.fillvalue
+    return (
+        call.image.dtype == np.uint8
+        and call.kernel.dtype == np.float32
+        and simd.VECTOR_BITS is not None
+        and simd_int.LANES == 2 * simd.vector_lanes(np.float32)
+        and float(fill).is_integer()
+        and 0 <= fill <= 255
+        and kh * kw * 255 < 2**16
+        and kw <= kernels().SHORT_BOX
+    )
+
+
+def _divisor(weight) -> int:
+    """``d`` where a box's (float32) weight is ``1 / d`` for an integer ``d`` in 1..256 (its uint8 results are then
+    the window sums divided by ``d``, rounded exactly), else 0."""
+    if not weight > 0:
+        return 0
+    d = round(1 / float(weight))
+    return d if 1 <= d <= 256 and np.float32(1 / d) == weight else 0
+
+
+@functools.cache
+def _fast_divisor(d: int) -> tuple[int, int]:
+    """``(m, s)`` with ``((x + d // 2) * m) >> (16 + s) == round(x / d)`` for every window sum ``x <= 255 d``
+    (checked here, over all of them), for odd ``d`` (no halves to break); ``(0, 0)`` where no 16-bit ``m``
+    serves (say d = 225, or even ``d``), and ``box16_div`` takes the exact remainder route."""
+    if d < 3 or d % 2 == 0:
+        return 0, 0
+    x = np.arange(255 * d + 1, dtype=np.int64)
+    want = (x + d // 2) // d
+    for s in range(16):
+        m = -(-(1 << (16 + s)) // d)
+        if m >= 1 << 16:
+            break
+        if np.array_equal(((x + d // 2) * m) >> (16 + s), want):
+            return m, s
+    return 0, 0
+
+
 def filter_image(call: ImageCall, method: str, us: np.ndarray | None = None, vs: np.ndarray | None = None) -> np.ndarray:
     """``call`` by ``method`` ("box", "separable" with the factors ``us``/``vs``, or "direct"): (B, Ho, Wo, C).
 
@@ -98,7 +142,13 @@ def filter_image(call: ImageCall, method: str, us: np.ndarray | None = None, vs:
     mod, src, dst = kernels(), _rows(image), _rows(out)
     check, flags, n = image.dtype.kind == "f", None, simd.vector_lanes(compute)
     with _one_job_at_a_time():
-        if method == "box":
+        if method == "box" and _sums16(call, kh, kw) and store == np.uint8 and _divisor(kernel[0, 0]):
+            d = _divisor(kernel[0, 0])
+            mod.box16_div(src, kh, kw, rows, cols, left, c, int(call.fillvalue), d, *_fast_divisor(d), dst)
+        elif method == "box" and _sums16(call, kh, kw):
+            scale = np.float32(kernel[0, 0])
+            mod.box16(src, kh, kw, rows, cols, left, c, int(call.fillvalue), scale, np.float32(lo), np.float32(hi), rounds, simd.vector_lanes(np.float32), dst)
+        elif method == "box":
             sums, exact = _sums(call, kh * kw)
             flags = np.zeros(b * -(-ho // mod.BOX_ROWS_PER_JOB), np.uint8)
             scale = sums.type(kernel[0, 0])

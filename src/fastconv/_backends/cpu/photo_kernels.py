@@ -10,7 +10,7 @@ is the padding before column 0.  ``n`` is the lanes of the compute dtype's
 vectors (``simd.vector_lanes``).
 
 This file is imported through ``generated.load`` under a name carrying
-``simd.SOURCE_HASH`` (see ``photo.py``), so numba's cache never holds these
+``simd.SOURCE_HASH`` and ``simd_int.SOURCE_HASH`` (see ``photo.py``), so numba's cache never holds these
 kernels compiled against other intrinsics.
 """
 
@@ -19,6 +19,7 @@ from numba import njit, prange
 
 from fastconv._backends.cpu.common import KERNEL
 from fastconv._backends.cpu.simd import sload, vadd, vfma, vhsum, vload, vload_as, vmul, vsplat, vstore, vstore_as, vsub, vzero
+from fastconv._backends.cpu.simd_int import ivadd, ivdiv_round, ivhigh_as, ivlanes, ivload, ivlow_as, ivmin, ivmulhi_shift, ivsplat, ivstore, ivstore_u8, ivsub
 
 ROWS_PER_JOB = 16
 BOX_ROWS_PER_JOB = 64  # rows a box job's running sums run before they are summed afresh (bounds float error)
@@ -357,3 +358,159 @@ def box(image, kh, kw, rows, cols, left, c, fill, scale, sums_like, exact, lo, h
                 _move_rows(sums, image, b, rows[oh + kh - 1], rows[oh - 1], fill, left * c, n)
             _pad_edges(sums, cols, left, width, c, kh * fill)
             _box_row(sums, kw, c, scale, exact, acc, out, (b * ho + oh) * woc, lo, hi, rounds, n)
+
+
+@njit(inline="always")
+def _move_rows16(sums, image, b, enter, leave, fill, at):
+    """:func:`_move_rows` on uint16 ``sums`` of a uint8 image, ``M`` 16-bit lanes a vector (wrapping, so exact)."""
+    _, h, wc = image.shape
+    m = ivlanes(sums)
+    base = b * h * wc
+    e = 0
+    if enter >= 0 and leave >= 0:
+        while e + m <= wc:
+            x = ivsub(ivload(image, base + enter * wc + e), ivload(image, base + leave * wc + e))
+            ivstore(sums, at + e, ivadd(ivload(sums, at + e), x))
+            e += m
+    elif enter >= 0 and leave == -2:
+        while e + m <= wc:
+            ivstore(sums, at + e, ivadd(ivload(sums, at + e), ivload(image, base + enter * wc + e)))
+            e += m
+    for i in range(e, wc):
+        new = np.int64(image[b, enter, i]) if enter >= 0 else fill
+        old = 0 if leave == -2 else (np.int64(image[b, leave, i]) if leave >= 0 else fill)
+        sums[at + i] = np.uint16((np.int64(sums[at + i]) + new - old) & 0xFFFF)
+
+
+@njit(inline="always")
+def _box_row16(sums, kw, c, scale, out, at, woc, lo, hi, rounds, n):
+    """``out.flat[at + e] = saturate(scale * sum_{t < kw} sums[e + t * c])``: 16-bit sums of ``M = 2n`` lanes,
+    each half converted to float32 (exactly: the sums are below 2**16) and scaled as :func:`_box_row` does."""
+    m = ivlanes(sums)
+    k = vsplat(scale, scale)
+    e = 0
+    while e + 2 * m <= woc:
+        v, u = ivload(sums, e), ivload(sums, e + m)
+        for t in range(1, kw):
+            v, u = ivadd(v, ivload(sums, e + t * c)), ivadd(u, ivload(sums, e + m + t * c))
+        vstore_as(out, at + e, vmul(ivlow_as(v, scale), k))
+        vstore_as(out, at + e + n, vmul(ivhigh_as(v, scale), k))
+        vstore_as(out, at + e + m, vmul(ivlow_as(u, scale), k))
+        vstore_as(out, at + e + m + n, vmul(ivhigh_as(u, scale), k))
+        e += 2 * m
+    while e + m <= woc:
+        v = ivload(sums, e)
+        for t in range(1, kw):
+            v = ivadd(v, ivload(sums, e + t * c))
+        vstore_as(out, at + e, vmul(ivlow_as(v, scale), k))
+        vstore_as(out, at + e + n, vmul(ivhigh_as(v, scale), k))
+        e += m
+    flat = out.reshape(-1)
+    for i in range(e, woc):
+        s = np.int64(0)
+        for t in range(kw):
+            s += np.int64(sums[i + t * c])
+        flat[at + i] = _saturate(scale * np.float32(s & 0xFFFF), lo, hi, rounds)
+
+
+@njit(**KERNEL)
+def box16(image, kh, kw, rows, cols, left, c, fill, scale, lo, hi, rounds, n, out):
+    """:func:`box` on a uint8 image whose window sums stay below 2**16 (``kh * kw * max(255, fill) < 2**16``):
+    the running column sums and the row sums in 16-bit lanes, twice a float32 vector's, read in the image's
+    bytes with no conversion; each sum is converted to float32 once, to be scaled and stored.  Exact, as the
+    float32 sums of :func:`box` are, so it gives their results; ``fill`` an integer in [0, 255]."""
+    nb, h, wc = image.shape
+    _, ho, woc = out.shape
+    width = wc // c
+    blocks = (ho + BOX_ROWS_PER_JOB - 1) // BOX_ROWS_PER_JOB
+    for job in prange(nb * blocks):
+        b, r0, r1 = _job_rows(job, ho, BOX_ROWS_PER_JOB)
+        sums = np.zeros(cols.shape[0] * c, np.uint16)
+        for a in range(kh):
+            _move_rows16(sums, image, b, rows[r0 + a], -2, fill, left * c)
+        for oh in range(r0, r1):
+            if oh > r0:
+                _move_rows16(sums, image, b, rows[oh + kh - 1], rows[oh - 1], fill, left * c)
+            _pad_edges(sums, cols, left, width, c, np.uint16(kh * fill))
+            _box_row16(sums, kw, c, scale, out, (b * ho + oh) * woc, woc, lo, hi, rounds, n)
+
+
+@njit(inline="always")
+def _box_row16_div(sums, kw, c, d, fast_m, fast_s, out, at, woc):
+    """``out.flat[at + e] = round(sum_{t < kw} sums[e + t * c] / d)`` in 16-bit lanes, exactly (halves to
+    even), ``out`` uint8; ``d`` 1 saturates the sum at 255 instead.  ``fast_m`` > 0 (odd ``d``): the rounding
+    is ``ivmulhi_shift(sum, d // 2, fast_m, fast_s)``, checked exact over every sum by the caller."""
+    m = ivlanes(sums)
+    e = 0
+    if fast_m > 0:
+        half = d // 2
+        while e + 2 * m <= woc:
+            v, u = ivload(sums, e), ivload(sums, e + m)
+            for t in range(1, kw):
+                v, u = ivadd(v, ivload(sums, e + t * c)), ivadd(u, ivload(sums, e + m + t * c))
+            ivstore_u8(out, at + e, ivmulhi_shift(v, half, fast_m, fast_s))
+            ivstore_u8(out, at + e + m, ivmulhi_shift(u, half, fast_m, fast_s))
+            e += 2 * m
+        while e + m <= woc:
+            v = ivload(sums, e)
+            for t in range(1, kw):
+                v = ivadd(v, ivload(sums, e + t * c))
+            ivstore_u8(out, at + e, ivmulhi_shift(v, half, fast_m, fast_s))
+            e += m
+    elif d > 1:
+        magic = (1 << 16) // d
+        while e + 2 * m <= woc:
+            v, u = ivload(sums, e), ivload(sums, e + m)
+            for t in range(1, kw):
+                v, u = ivadd(v, ivload(sums, e + t * c)), ivadd(u, ivload(sums, e + m + t * c))
+            ivstore_u8(out, at + e, ivdiv_round(v, d, magic))
+            ivstore_u8(out, at + e + m, ivdiv_round(u, d, magic))
+            e += 2 * m
+        while e + m <= woc:
+            v = ivload(sums, e)
+            for t in range(1, kw):
+                v = ivadd(v, ivload(sums, e + t * c))
+            ivstore_u8(out, at + e, ivdiv_round(v, d, magic))
+            e += m
+    else:
+        top = ivsplat(255)
+        while e + m <= woc:
+            v = ivload(sums, e)
+            for t in range(1, kw):
+                v = ivadd(v, ivload(sums, e + t * c))
+            ivstore_u8(out, at + e, ivmin(v, top))
+            e += m
+    flat = out.reshape(-1)
+    for i in range(e, woc):
+        s = np.int64(0)
+        for t in range(kw):
+            s += np.int64(sums[i + t * c])
+        s &= 0xFFFF
+        flat[at + i] = min(s, 255) if d == 1 else _round_div(s, d)
+
+
+@njit(inline="always")
+def _round_div(s, d):
+    """``round(s / d)`` of integers, halves to even."""
+    q, r = divmod(s, d)
+    return q + 1 if 2 * r > d or (2 * r == d and q % 2 == 1) else q
+
+
+@njit(**KERNEL)
+def box16_div(image, kh, kw, rows, cols, left, c, fill, d, fast_m, fast_s, out):
+    """:func:`box16` for a uint8 result of a box whose weight is ``1 / d`` (``d`` in 1..256): each window sum is
+    divided by ``d`` and rounded in 16-bit lanes (``simd_int.ivdiv_round``), exactly, with no float conversion."""
+    nb, h, wc = image.shape
+    _, ho, woc = out.shape
+    width = wc // c
+    blocks = (ho + BOX_ROWS_PER_JOB - 1) // BOX_ROWS_PER_JOB
+    for job in prange(nb * blocks):
+        b, r0, r1 = _job_rows(job, ho, BOX_ROWS_PER_JOB)
+        sums = np.zeros(cols.shape[0] * c, np.uint16)
+        for a in range(kh):
+            _move_rows16(sums, image, b, rows[r0 + a], -2, fill, left * c)
+        for oh in range(r0, r1):
+            if oh > r0:
+                _move_rows16(sums, image, b, rows[oh + kh - 1], rows[oh - 1], fill, left * c)
+            _pad_edges(sums, cols, left, width, c, np.uint16(kh * fill))
+            _box_row16_div(sums, kw, c, d, fast_m, fast_s, out, (b * ho + oh) * woc, woc)
