@@ -128,6 +128,11 @@ def test_sobel_matches_cv2(shape, boundary):
     _close32(fc.filter2d(image, "sobel_x", boundary, channel_axis=axis), gx, 4 * 255)
     _close32(fc.filter2d(image, "sobel_y", boundary, channel_axis=axis), gy, 4 * 255)
     np.testing.assert_array_equal(fc.filter2d(image, "sobel_x", boundary, channel_axis=axis, dtype=np.uint8), cv2.Sobel(image, cv2.CV_8U, 1, 0, borderType=border))
+    # uint8 in: integer passes in 16-bit lanes, exact, so cv2's results to the bit
+    np.testing.assert_array_equal(fc.filter2d(image, "sobel_x", boundary, channel_axis=axis, dtype=np.float32), gx)
+    np.testing.assert_array_equal(fc.filter2d(image, "sobel_y", boundary, channel_axis=axis, dtype=np.int16), cv2.Sobel(image, cv2.CV_16S, 0, 1, borderType=border))
+    scharr = cv2.Scharr(image, cv2.CV_32F, 1, 0, borderType=border)
+    np.testing.assert_array_equal(fc.filter2d(image, "scharr_x", boundary, channel_axis=axis, dtype=np.float32), scharr)
     _close32(fc.sobel(image, boundary, channel_axis=axis), np.hypot(gx, gy), 8 * 255)
     _within_one(fc.sobel(image, boundary, channel_axis=axis, dtype=np.uint8), saturated(np.hypot(gx, gy), np.uint8))
 
@@ -402,12 +407,33 @@ def box_report() -> dict:
     )
 
 
+def int_separable_report() -> dict:
+    """Sobel on uint8 (``separable16``): the vertical pass widens bytes to 16-bit lanes and multiply-adds them
+    there, two vectors a step; the horizontal pass converts the 16-bit sums (signed) to float32."""
+    from numba import types
+
+    fc.filter2d(np.zeros((20, 90), np.uint8), "sobel_x", dtype=np.float32)
+    kernel = photo.kernels().separable16
+    sig = next(s for s in kernel.signatures if s[0].dtype == types.uint8)
+    blocks = [loop_body(b) for b in asm_blocks(kernel.inspect_asm(sig))]
+    down = max(blocks, key=lambda b: sum(i.startswith("vpmullw") for i in b))
+    across = max(blocks, key=lambda b: sum(i.startswith("vpmovsxwd") for i in b))
+    reg = {512: "zmm", 256: "ymm"}[simd.VECTOR_BITS]
+    return dict(
+        widen=sum(bool(re.match(rf"vpmovzxbw\s.*%{reg}", i)) for i in down),
+        mul=sum(bool(re.match(rf"vpmullw\s.*%{reg}", i)) for i in down),
+        signed=sum(bool(re.match(rf"vpmovsxwd\s.*%{reg}", i)) for i in across),
+        stack=sum("(%rsp)" in i and "mm" in i for i in down + across),
+    )
+
+
 needs_simd = pytest.mark.skipif(not simd.VECTOR_BITS, reason="needs an AVX2 or AVX-512 target")
 
 
 ASM_CHECK = (
     "r = t.loop_report(t.photo_asm()); assert r['widen'] >= 4 and r['fma'] >= r['widen'] and r['across'] >= 4 and r['stack'] == 0, r\n"
-    "q = t.box_report(); assert q['mulhi'] >= 2 and q['adds'] >= 2 and q['stack'] == 0, q"
+    "q = t.box_report(); assert q['mulhi'] >= 2 and q['adds'] >= 2 and q['stack'] == 0, q\n"
+    "i = t.int_separable_report(); assert i['widen'] >= 2 and i['mul'] >= i['widen'] and i['signed'] >= 2 and i['stack'] == 0, i"
 )
 
 

@@ -9,6 +9,11 @@ registers by ``vload_as``); results are stored in the output's dtype
 is the padding before column 0.  ``n`` is the lanes of the compute dtype's
 vectors (``simd.vector_lanes``).
 
+uint8 images have 16-bit integer kernels too (``simd_int.py``: twice a
+float32 vector's lanes, exact): box sums (``box16``, ``box16_div``, whose
+uint8 means are divided in those lanes) and separable passes of small
+integer weights (``separable16``: Sobel, Scharr, Prewitt).
+
 This file is imported through ``generated.load`` under a name carrying
 ``simd.SOURCE_HASH`` and ``simd_int.SOURCE_HASH`` (see ``photo.py``), so numba's cache never holds these
 kernels compiled against other intrinsics.
@@ -19,7 +24,23 @@ from numba import njit, prange
 
 from fastconv._backends.cpu.common import KERNEL
 from fastconv._backends.cpu.simd import sload, vadd, vfma, vhsum, vload, vload_as, vmul, vsplat, vstore, vstore_as, vsub, vzero
-from fastconv._backends.cpu.simd_int import ivadd, ivdiv_round, ivhigh_as, ivlanes, ivload, ivlow_as, ivmin, ivmulhi_shift, ivsplat, ivstore, ivstore_u8, ivsub
+from fastconv._backends.cpu.simd_int import (
+    ivadd,
+    ivdiv_round,
+    ivhigh_as,
+    ivlanes,
+    ivload,
+    ivlow_as,
+    ivmin,
+    ivmul,
+    ivmulhi_shift,
+    ivshigh_as,
+    ivslow_as,
+    ivsplat,
+    ivstore,
+    ivstore_u8,
+    ivsub,
+)
 
 ROWS_PER_JOB = 16
 BOX_ROWS_PER_JOB = 64  # rows a box job's running sums run before they are summed afresh (bounds float error)
@@ -514,3 +535,84 @@ def box16_div(image, kh, kw, rows, cols, left, c, fill, d, fast_m, fast_s, out):
                 _move_rows16(sums, image, b, rows[oh + kh - 1], rows[oh - 1], fill, left * c)
             _pad_edges(sums, cols, left, width, c, np.uint16(kh * fill))
             _box_row16_div(sums, kw, c, d, fast_m, fast_s, out, (b * ho + oh) * woc, woc)
+
+
+@njit(inline="always")
+def _vertical16(image, offs, ws, m, rest, buf, at, width):
+    """:func:`_vertical` in 16-bit lanes over a uint8 image with integer weights ``ws``: ``buf`` (uint16) gets
+    the exact sums, two's complement, two vectors a step."""
+    lanes = ivlanes(buf)
+    e = 0
+    r = ivsplat(rest)
+    while e + 2 * lanes <= width:
+        v0 = v1 = r
+        for a in range(m):
+            k, o = ivsplat(sload(ws, a)), sload(offs, a) + e
+            v0 = ivadd(v0, ivmul(k, ivload(image, o)))
+            v1 = ivadd(v1, ivmul(k, ivload(image, o + lanes)))
+        ivstore(buf, at + e, v0)
+        ivstore(buf, at + e + lanes, v1)
+        e += 2 * lanes
+    while e + lanes <= width:
+        v = r
+        for a in range(m):
+            v = ivadd(v, ivmul(ivsplat(sload(ws, a)), ivload(image, sload(offs, a) + e)))
+        ivstore(buf, at + e, v)
+        e += lanes
+    flat = image.reshape(-1)
+    for i in range(e, width):
+        s = np.int64(rest)
+        for a in range(m):
+            s += ws[a] * np.int64(flat[offs[a] + i])
+        buf[at + i] = np.uint16(s & 0xFFFF)
+
+
+@njit(inline="always")
+def _signed16(x):
+    x = np.int64(x)
+    return x - 65536 if x >= 32768 else x
+
+
+@njit(inline="always")
+def _horizontal16(buf, offs, ws, m, scale, out, at, woc, lo, hi, rounds, n):
+    """``out.flat[at + e] = scale * sum_{t < m} ws[t] * buf[e + offs[t]]``: the taps in 16-bit lanes (exact),
+    each half then converted (signed) to float32, scaled and stored in ``out``'s dtype (``vstore_as``)."""
+    lanes = ivlanes(buf)
+    k = vsplat(scale, scale)
+    e = 0
+    while e + lanes <= woc:
+        v = ivmul(ivsplat(sload(ws, 0)), ivload(buf, e + sload(offs, 0)))
+        for t in range(1, m):
+            v = ivadd(v, ivmul(ivsplat(sload(ws, t)), ivload(buf, e + sload(offs, t))))
+        vstore_as(out, at + e, vmul(ivslow_as(v, scale), k))
+        vstore_as(out, at + e + n, vmul(ivshigh_as(v, scale), k))
+        e += lanes
+    flat = out.reshape(-1)
+    for i in range(e, woc):
+        s = np.int64(0)
+        for t in range(m):
+            s += ws[t] * _signed16(buf[i + offs[t]])
+        flat[at + i] = _saturate(scale * np.float32(_signed16(s & 0xFFFF)), lo, hi, rounds)
+
+
+@njit(**KERNEL)
+def separable16(image, us, vs, rows, cols, left, c, fill, scale, lo, hi, rounds, n, out):
+    """:func:`separable` for a uint8 image and a rank-1 kernel ``scale * outer(us, vs)`` of small integers
+    (``sum|us| * sum|vs| * max(255, fill) < 2**15``: Sobel, Scharr, Prewitt, ...): both passes in 16-bit lanes,
+    twice a float32 vector's, exact, on the image's bytes; each result converted to float32 once."""
+    nb, h, wc = image.shape
+    _, ho, woc = out.shape
+    kh, kw = us.shape[0], vs.shape[0]
+    width = wc // c
+    blocks = (ho + ROWS_PER_JOB - 1) // ROWS_PER_JOB
+    for job in prange(nb * blocks):
+        b, r0, r1 = _job_rows(job, ho, ROWS_PER_JOB)
+        buf = np.empty(cols.shape[0] * c, np.uint16)
+        offs, ws = np.empty(kh, np.int64), np.empty(kh, np.int64)
+        hoffs, hws = np.empty(kw, np.int64), np.empty(kw, np.int64)
+        hm = _nonzero_taps(vs, c, hoffs, hws)
+        for oh in range(r0, r1):
+            m, rest = _taps(image, b, us, rows, oh, fill, offs, ws)
+            _vertical16(image, offs, ws, m, rest & 0xFFFF, buf, left * c, wc)
+            _pad_edges(buf, cols, left, width, c, np.uint16((us.sum() * fill) & 0xFFFF))
+            _horizontal16(buf, hoffs, hws, hm, scale, out, (b * ho + oh) * woc, woc, lo, hi, rounds, n)

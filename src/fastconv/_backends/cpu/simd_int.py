@@ -14,7 +14,10 @@ wrapped on the way (a running sum's ``+ enter - leave``).
 ``ivadd(a, b)``, ``ivsub(a, b)``       lane-wise, wrapping
 ``ivlow_as(v, like)``                  lanes ``0 : M/2`` as unsigned, converted to ``like``'s float32 lanes
 ``ivhigh_as(v, like)``                 lanes ``M/2 : M`` likewise
+``ivslow_as(v, like)``,                 the same halves read as signed (two's complement) lanes
+``ivshigh_as(v, like)``
 ``ivsplat(s)``                         the integer ``s`` (mod 2**16) in every lane
+``ivmul(a, b)``                        lane-wise product, wrapping (``vpmullw``)
 ``ivmin(a, b)``                        lane-wise unsigned minimum
 ``ivdiv_round(v, d, m)``               ``round(v / d)`` per lane, halves to even, exactly, for ``v <= 255 d``
                                        and ``2 <= d <= 256`` (``m = 2**16 // d``; see its docstring)
@@ -116,10 +119,10 @@ def _binary(op):
     return impl
 
 
-ivadd, ivsub = _binary("add"), _binary("sub")
+ivadd, ivsub, ivmul = _binary("add"), _binary("sub"), _binary("mul")
 
 
-def _half(first):
+def _half(first, signed=False):
     @intrinsic
     def impl(typingctx, v, like):
         dt = _float_of(like)
@@ -130,8 +133,8 @@ def _half(first):
         def codegen(context, builder, sig, args):
             lanes = list(range(first, first + vt.n))
             part = builder.shuffle_vector(args[0], args[0], ir.Constant(ir.VectorType(ir.IntType(32), vt.n), lanes))
-            wide = builder.zext(part, ir.VectorType(ir.IntType(32), vt.n))
-            return builder.uitofp(wide, _llvm_vec(vt))
+            wide = (builder.sext if signed else builder.zext)(part, ir.VectorType(ir.IntType(32), vt.n))
+            return (builder.sitofp if signed else builder.uitofp)(wide, _llvm_vec(vt))
 
         return vt(v, like), codegen
 
@@ -139,6 +142,7 @@ def _half(first):
 
 
 ivlow_as, ivhigh_as = _half(0), _half(LANES // 2)
+ivslow_as, ivshigh_as = _half(0, True), _half(LANES // 2, True)
 
 @intrinsic
 def ivsplat(typingctx, s):
@@ -265,6 +269,6 @@ def ivstore_u8(typingctx, arr, idx, v):
 
 
 __all__ = [
-    "IVEC", "LANES", "SOURCE_HASH", "IVec", "ivadd", "ivdiv_round", "ivhigh_as", "ivlanes", "ivload", "ivlow_as", "ivmin", "ivmulhi_shift",
-    "ivsplat", "ivstore", "ivstore_u8", "ivsub",
+    "IVEC", "LANES", "SOURCE_HASH", "IVec", "ivadd", "ivdiv_round", "ivhigh_as", "ivlanes", "ivload", "ivlow_as", "ivmin", "ivmul",
+    "ivmulhi_shift", "ivshigh_as", "ivslow_as", "ivsplat", "ivstore", "ivstore_u8", "ivsub",
 ]
