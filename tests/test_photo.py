@@ -128,6 +128,11 @@ def test_sobel_matches_cv2(shape, boundary):
     _close32(fc.filter2d(image, "sobel_x", boundary, channel_axis=axis), gx, 4 * 255)
     _close32(fc.filter2d(image, "sobel_y", boundary, channel_axis=axis), gy, 4 * 255)
     np.testing.assert_array_equal(fc.filter2d(image, "sobel_x", boundary, channel_axis=axis, dtype=np.uint8), cv2.Sobel(image, cv2.CV_8U, 1, 0, borderType=border))
+    # uint8 in: integer passes in 16-bit lanes, exact, so cv2's results to the bit
+    np.testing.assert_array_equal(fc.filter2d(image, "sobel_x", boundary, channel_axis=axis, dtype=np.float32), gx)
+    np.testing.assert_array_equal(fc.filter2d(image, "sobel_y", boundary, channel_axis=axis, dtype=np.int16), cv2.Sobel(image, cv2.CV_16S, 0, 1, borderType=border))
+    scharr = cv2.Scharr(image, cv2.CV_32F, 1, 0, borderType=border)
+    np.testing.assert_array_equal(fc.filter2d(image, "scharr_x", boundary, channel_axis=axis, dtype=np.float32), scharr)
     _close32(fc.sobel(image, boundary, channel_axis=axis), np.hypot(gx, gy), 8 * 255)
     _within_one(fc.sobel(image, boundary, channel_axis=axis, dtype=np.uint8), saturated(np.hypot(gx, gy), np.uint8))
 
@@ -156,6 +161,71 @@ def test_box_sums_are_exact_on_integer_images(h, w, c, kh, kw, dtype, boundary, 
     got = fc.box_filter(image, (kh, kw), normalize=False, boundary=boundary, channel_axis=axis, dtype=np.float64)
     np.testing.assert_array_equal(got, box_sum(image, (kh, kw), boundary, axis))
     np.testing.assert_array_equal(image, before)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    h=st.integers(1, 40),
+    w=st.integers(1, 90),
+    c=st.sampled_from([None, 1, 3, 4]),
+    kh=st.integers(1, 16),
+    kw=st.integers(1, 16),
+    boundary=st.sampled_from(["reflect", "nearest", "wrap", "fill"]),
+    fill=st.sampled_from([0, 255, 17]),
+    seed=st.integers(0, 2**16),
+)
+def test_uint8_box_means_round_the_exact_mean(h, w, c, kh, kw, boundary, fill, seed):
+    """uint8 in, uint8 out (16-bit sums, divided in 16-bit lanes): ``rint(sum / area)`` exactly, halves to even."""
+    if boundary == "reflect" and (h == 1 or w == 1):
+        boundary = "nearest"
+    shape = (h, w) if c is None else (h, w, c)
+    image = np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
+    axis = None if c is None else -1
+    got = fc.filter2d(image, np.full((kh, kw), 1 / (kh * kw)), boundary, fill, channel_axis=axis, dtype=np.uint8)
+    if boundary == "fill":  # the fill's terms: zero padding of (image - fill), plus fill over the whole window
+        sums = box_sum(image.astype(np.int64) - fill, (kh, kw), boundary, axis) + fill * kh * kw
+    else:
+        sums = box_sum(image, (kh, kw), boundary, axis)
+    np.testing.assert_array_equal(got, np.rint(sums / (kh * kw)).astype(np.uint8))
+    unscaled = fc.filter2d(image, np.ones((kh, kw)), boundary, fill, channel_axis=axis, dtype=np.uint8)
+    np.testing.assert_array_equal(unscaled, np.minimum(sums, 255))
+
+
+@pytest.mark.parametrize("d", [2, 3, 4, 9, 16, 25, 100, 225, 255, 256])
+def test_16_bit_division_rounds_exactly(d):
+    """``ivdiv_round`` over every sum a box of area ``d`` can give, and ``ivmulhi_shift`` with the (m, s) that
+    ``photo._fast_divisor`` checked, against ``rint(x / d)``."""
+    from numba import njit
+
+    from fastconv._backends.cpu import simd_int
+
+    @njit
+    def divide(x, out, d, m, s, fast):
+        i = 0
+        while i + simd_int.LANES <= x.size:
+            v = simd_int.ivload(x, i)
+            simd_int.ivstore(out, i, simd_int.ivmulhi_shift(v, d // 2, m, s) if fast else simd_int.ivdiv_round(v, d, (1 << 16) // d))
+            i += simd_int.LANES
+
+    x = np.arange(255 * d + 1 + simd_int.LANES, dtype=np.uint16)[: -(-(255 * d + 1) // simd_int.LANES) * simd_int.LANES]
+    want = np.rint(x / d)
+    out = np.empty_like(x)
+    divide(x, out, d, 1, 0, False)
+    np.testing.assert_array_equal(out[: 255 * d + 1], want[: 255 * d + 1])
+    m, s = photo._fast_divisor(d)
+    if m:
+        divide(x, out, d, m, s, True)
+        np.testing.assert_array_equal(out[: 255 * d + 1], want[: 255 * d + 1])
+
+
+def test_uint8_box_with_float_results_equals_the_float_running_sums(monkeypatch):
+    image = _image((37, 70, 3), np.uint8)
+    args = dict(channel_axis=-1, dtype=np.float32)
+    fast = [fc.box_filter(image, k, boundary=b, **args) for k in [(3, 3), (5, 4), (15, 15)] for b in ["reflect", "fill"]]
+    monkeypatch.setattr(photo, "_sums16", lambda *a: False)
+    slow = [fc.box_filter(image, k, boundary=b, **args) for k in [(3, 3), (5, 4), (15, 15)] for b in ["reflect", "fill"]]
+    for a, b in zip(fast, slow):
+        np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("dtype, rtol", [(np.float32, RTOL32), (np.float64, 1e-12)])
@@ -289,25 +359,82 @@ def photo_asm() -> str:
     return kernel.inspect_asm(sig)
 
 
+def loop_body(block: list[str]) -> list[str]:
+    """``block``'s instructions up to its first jump: a loop's body ends at its back-edge, and what follows
+    the jump (in the same block, as no label splits it) is the loop's exit, run once."""
+    end = next((i for i, ins in enumerate(block) if re.match(r"j[a-z]+\s", ins)), len(block) - 1)
+    return block[: end + 1]
+
+
 def vertical_loop(asm: str) -> list[str]:
     """The basic block that widens uint8 input and multiply-adds it: the vertical pass's tap loop."""
-    return max((b for b in asm_blocks(asm) if any("cvtdq2ps" in i for i in b)), key=lambda b: sum(i.startswith("vfmadd") for i in b))
+    blocks = (loop_body(b) for b in asm_blocks(asm))
+    return max((b for b in blocks if any("cvtdq2ps" in i for i in b)), key=lambda b: sum(i.startswith("vfmadd") for i in b))
+
+
+def horizontal_loop(asm: str) -> list[str]:
+    """The float tap loop with the most multiply-adds that widens nothing: the horizontal pass, four vectors a step."""
+    blocks = (loop_body(b) for b in asm_blocks(asm))
+    return max((b for b in blocks if not any("cvtdq2ps" in i for i in b)), key=lambda b: sum(i.startswith("vfmadd") for i in b))
 
 
 def loop_report(asm: str) -> dict:
-    loop = vertical_loop(asm)
+    loop, across = vertical_loop(asm), horizontal_loop(asm)
     reg = {512: "zmm", 256: "ymm"}[simd.VECTOR_BITS]
+    fma = rf"vfmadd\w*ps\s.*%{reg}"
     return dict(
         widen=sum(bool(re.match(rf"vpmovzxbd\s.*%{reg}", i)) for i in loop),
-        fma=sum(bool(re.match(rf"vfmadd\w*ps\s.*%{reg}", i)) for i in loop),
-        stack=sum("(%rsp)" in i for i in loop),
+        fma=sum(bool(re.match(fma, i)) for i in loop),
+        stack=sum("(%rsp)" in i for i in loop) + sum("(%rsp)" in i for i in across),
+        across=sum(bool(re.match(fma, i)) for i in across),
+    )
+
+
+def box_report() -> dict:
+    """The uint8 box's division loop (16-bit sums divided by ``vpmulhuw``, two vectors a step), in ``box16_div``."""
+    from numba import types
+
+    fc.box_filter(np.zeros((20, 90), np.uint8), 3, dtype=np.uint8)
+    kernel = photo.kernels().box16_div
+    sig = next(s for s in kernel.signatures if s[0].dtype == types.uint8)
+    blocks = [loop_body(b) for b in asm_blocks(kernel.inspect_asm(sig))]
+    loop = max(blocks, key=lambda b: sum(i.startswith("vpmulhuw") for i in b))
+    reg = {512: "zmm", 256: "ymm"}[simd.VECTOR_BITS]
+    return dict(
+        mulhi=sum(bool(re.match(rf"vpmulhuw\s.*%{reg}", i)) for i in loop),
+        adds=sum(bool(re.match(rf"vpaddw\s.*%{reg}", i)) for i in loop),
+        stack=sum("(%rsp)" in i and "mm" in i for i in loop),  # vector spills (AVX2 reloads a scalar loop bound)
+    )
+
+
+def int_separable_report() -> dict:
+    """Sobel on uint8 (``separable16``): the vertical pass widens bytes to 16-bit lanes and multiply-adds them
+    there, two vectors a step; the horizontal pass converts the 16-bit sums (signed) to float32."""
+    from numba import types
+
+    fc.filter2d(np.zeros((20, 90), np.uint8), "sobel_x", dtype=np.float32)
+    kernel = photo.kernels().separable16
+    sig = next(s for s in kernel.signatures if s[0].dtype == types.uint8)
+    blocks = [loop_body(b) for b in asm_blocks(kernel.inspect_asm(sig))]
+    down = max(blocks, key=lambda b: sum(i.startswith("vpmullw") for i in b))
+    across = max(blocks, key=lambda b: sum(i.startswith("vpmovsxwd") for i in b))
+    reg = {512: "zmm", 256: "ymm"}[simd.VECTOR_BITS]
+    return dict(
+        widen=sum(bool(re.match(rf"vpmovzxbw\s.*%{reg}", i)) for i in down),
+        mul=sum(bool(re.match(rf"vpmullw\s.*%{reg}", i)) for i in down),
+        signed=sum(bool(re.match(rf"vpmovsxwd\s.*%{reg}", i)) for i in across),
+        stack=sum("(%rsp)" in i and "mm" in i for i in down + across),
     )
 
 
 needs_simd = pytest.mark.skipif(not simd.VECTOR_BITS, reason="needs an AVX2 or AVX-512 target")
 
 
-ASM_CHECK = "r = t.loop_report(t.photo_asm()); assert r['widen'] >= 1 and r['fma'] >= r['widen'] and r['stack'] == 0, r"
+ASM_CHECK = (
+    "r = t.loop_report(t.photo_asm()); assert r['widen'] >= 4 and r['fma'] >= r['widen'] and r['across'] >= 4 and r['stack'] == 0, r\n"
+    "q = t.box_report(); assert q['mulhi'] >= 2 and q['adds'] >= 2 and q['stack'] == 0, q\n"
+    "i = t.int_separable_report(); assert i['widen'] >= 2 and i['mul'] >= i['widen'] and i['signed'] >= 2 and i['stack'] == 0, i"
+)
 
 
 @needs_simd

@@ -325,10 +325,19 @@ IMAGE_TAPS = 96  # multiply-adds per pixel past which filter_image leaves the ch
 
 def plan_image(call: ImageCall, method: str) -> Plan | None:
     """How the backend's ``filter_image`` computes ``call``, or None to run it as planes."""
-    kernel = call.kernel
     if method == "direct":
         return Plan("direct")
-    if method == "fft" or not (np.isfinite(kernel).all() and math.isfinite(call.fillvalue)):
+    if method == "fft" or not math.isfinite(call.fillvalue):
+        return None
+    kernel = call.kernel
+    return _plan_kernel(kernel.tobytes(), kernel.shape, kernel.dtype.str, method)
+
+
+@functools.lru_cache(maxsize=64)
+def _plan_kernel(data: bytes, shape: tuple[int, int], dtype: str, method: str) -> Plan | None:
+    """:func:`plan_image`'s choice for a kernel, kept: a photo filter asks it on every call with the same kernel."""
+    kernel = np.frombuffer(data, dtype).reshape(shape)
+    if not np.isfinite(kernel).all():
         return None
     if method == "auto" and kernel.flat[0] != 0 and (kernel == kernel.flat[0]).all():
         return Plan("box")

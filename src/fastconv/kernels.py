@@ -23,6 +23,8 @@ Examples
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -35,6 +37,11 @@ _DIFF = np.array([-1.0, 0.0, 1.0])
 
 def positive_pair(value, name: str, func: str) -> tuple[float, float]:
     """A positive finite number or a pair of them, as (y, x)."""
+    pair = value if isinstance(value, tuple) and len(value) == 2 else (value, value)
+    if all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)) for v in pair):
+        y, x = float(pair[0]), float(pair[1])  # the common cases, without NumPy's array machinery (a tenth of a small blur)
+        if math.isfinite(y) and math.isfinite(x) and y > 0 and x > 0:
+            return y, x
     try:
         values = np.asarray(value, dtype=np.float64).reshape(-1)
     except (TypeError, ValueError):
@@ -73,10 +80,17 @@ def gaussian_1d(size: int, sigma: float | None = None) -> np.ndarray:
     (n,) = int_tuple(size, "size", "gaussian", 1, 1)
     if sigma is None:
         sigma = 0.3 * ((n - 1) * 0.5 - 1) + 0.8
-    sigma = positive_pair(sigma, "sigma", "gaussian")[0]
+    return _gaussian_1d(n, positive_pair(sigma, "sigma", "gaussian")[0]).copy()
+
+
+@functools.lru_cache(maxsize=64)
+def _gaussian_1d(n: int, sigma: float) -> np.ndarray:
+    """:func:`gaussian_1d`'s taps, kept (read-only): a blur's call builds them each time."""
     x = np.arange(n) - (n - 1) / 2
     g = np.exp(-(x**2) / (2 * sigma**2))
-    return g / g.sum()
+    g = g / g.sum()
+    g.flags.writeable = False
+    return g
 
 
 def gaussian(size: int | tuple[int, int] = 5, sigma: float | tuple[float, float] | None = None) -> np.ndarray:
@@ -90,7 +104,14 @@ def gaussian(size: int | tuple[int, int] = 5, sigma: float | tuple[float, float]
     """
     h, w = int_tuple(size, "size", "gaussian", 2, 1)
     sy, sx = (None, None) if sigma is None else positive_pair(sigma, "sigma", "gaussian")
-    return np.outer(gaussian_1d(h, sy), gaussian_1d(w, sx))
+    return _gaussian_2d(h, w, sy, sx).copy()
+
+
+@functools.lru_cache(maxsize=64)
+def _gaussian_2d(h: int, w: int, sy: float | None, sx: float | None) -> np.ndarray:
+    g = np.outer(gaussian_1d(h, sy), gaussian_1d(w, sx))
+    g.flags.writeable = False
+    return g
 
 
 def sobel_x() -> np.ndarray:

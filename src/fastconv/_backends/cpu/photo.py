@@ -17,7 +17,7 @@ import numba
 import numpy as np
 
 from ..._calls import ImageCall, conv_out_size
-from . import generated, simd
+from . import generated, simd, simd_int
 from .common import _tables
 
 _SOURCE = Path(__file__).with_name("photo_kernels.py")
@@ -25,9 +25,12 @@ _HASH = hashlib.sha256(_SOURCE.read_bytes()).hexdigest()[:12]
 STORED = tuple(np.dtype(t) for t in (np.uint8, np.int8, np.uint16, np.int16, np.float32, np.float64))  # vstore_as's dtypes
 
 
+_NAME = f"_photo_{simd.SOURCE_HASH}_{simd_int.SOURCE_HASH}_{_HASH}"
+
+
 def kernels():
-    """The photo kernel module, compiled against this ``simd.py``."""
-    return generated.load(f"_photo_{simd.SOURCE_HASH}_{_HASH}", _SOURCE.read_text)
+    """The photo kernel module, compiled against this ``simd.py`` and ``simd_int.py``."""
+    return generated.load(_NAME, _SOURCE.read_text)
 
 
 @functools.lru_cache(maxsize=64)
@@ -36,6 +39,9 @@ def _index_tables(h: int, w: int, pads: tuple[int, int, int, int], boundary: str
     rows, cols = _tables((h, w), pads, boundary)
     rows.flags.writeable = cols.flags.writeable = False
     return rows, cols
+
+
+_NO_FLAGS = np.zeros(1, np.uint8)  # the kernels' job flags where no job checks (integer images): never written
 
 
 @contextlib.contextmanager
@@ -73,6 +79,70 @@ def _sums(call: ImageCall, size: int) -> tuple[np.dtype, bool]:
     return np.dtype(np.float64), peak < 2**53
 
 
+def _sums16(call: ImageCall, kh: int, kw: int) -> bool:
+    """Whether ``box16`` serves ``call``: a uint8 image with an integer fill in [0, 255] whose window sums stay
+    below 2**16, a window no wider than ``SHORT_BOX`` (it sums its taps in registers), float32 compute, and
+    16-bit vectors twice as wide as float32 ones (the vector layer has SIMD here)."""
+    return (
+        call.image.dtype == np.uint8
+        and call.kernel.dtype == np.float32
+        and _lanes16()
+        and _int_fill(call.fillvalue)
+        and kh * kw * 255 < 2**16
+        and kw <= kernels().SHORT_BOX
+    )
+
+
+def _int_factors(call: ImageCall, us: np.ndarray, vs: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Integer ``(u, v)`` with ``outer(u, v) == kernel`` whose passes ``separable16`` runs in 16-bit lanes (the
+    sums below 2**15 in magnitude), for a uint8 image with an integer fill in [0, 255]; else None."""
+    if us.shape[0] != 1 or call.image.dtype != np.uint8 or not _lanes16() or not _int_fill(call.fillvalue):
+        return None
+    u, v = np.asarray(us[0], np.float64), np.asarray(vs[0], np.float64)
+    if not (np.array_equal(u, np.round(u)) and np.array_equal(v, np.round(v))):
+        return None
+    u, v = u.astype(np.int64), v.astype(np.int64)
+    if not v.any() or not np.array_equal(np.outer(u, v), call.kernel) or np.abs(u).sum() * np.abs(v).sum() * 255 >= 2**15:
+        return None
+    return u, v
+
+
+def _lanes16() -> bool:
+    """Whether the 16-bit kernels run here: SIMD, and 16-bit vectors twice as wide as float32 ones."""
+    return simd.VECTOR_BITS is not None and simd_int.LANES == 2 * simd.vector_lanes(np.float32)
+
+
+def _int_fill(fill) -> bool:
+    return float(fill).is_integer() and 0 <= fill <= 255
+
+
+def _divisor(weight) -> int:
+    """``d`` where a box's (float32) weight is ``1 / d`` for an integer ``d`` in 1..256 (its uint8 results are then
+    the window sums divided by ``d``, rounded exactly), else 0."""
+    if not weight > 0:
+        return 0
+    d = round(1 / float(weight))
+    return d if 1 <= d <= 256 and np.float32(1 / d) == weight else 0
+
+
+@functools.cache
+def _fast_divisor(d: int) -> tuple[int, int]:
+    """``(m, s)`` with ``((x + d // 2) * m) >> (16 + s) == round(x / d)`` for every window sum ``x <= 255 d``
+    (checked here, over all of them), for odd ``d`` (no halves to break); ``(0, 0)`` where no 16-bit ``m``
+    serves (say d = 225, or even ``d``), and ``box16_div`` takes the exact remainder route."""
+    if d < 3 or d % 2 == 0:
+        return 0, 0
+    x = np.arange(255 * d + 1, dtype=np.int64)
+    want = (x + d // 2) // d
+    for s in range(16):
+        m = -(-(1 << (16 + s)) // d)
+        if m >= 1 << 16:
+            break
+        if np.array_equal(((x + d // 2) * m) >> (16 + s), want):
+            return m, s
+    return 0, 0
+
+
 def filter_image(call: ImageCall, method: str, us: np.ndarray | None = None, vs: np.ndarray | None = None) -> np.ndarray:
     """``call`` by ``method`` ("box", "separable" with the factors ``us``/``vs``, or "direct"): (B, Ho, Wo, C).
 
@@ -96,16 +166,27 @@ def filter_image(call: ImageCall, method: str, us: np.ndarray | None = None, vs:
     rows, cols = _index_tables(h, w, call.pads, call.boundary)
     lo, hi, rounds = _limits(store, compute)
     mod, src, dst = kernels(), _rows(image), _rows(out)
-    check, flags = image.dtype.kind == "f", None
+    check, flags, n = image.dtype.kind == "f", None, simd.vector_lanes(compute)
+    no_flags = _NO_FLAGS
     with _one_job_at_a_time():
-        if method == "box":
+        if method == "box" and _sums16(call, kh, kw) and store == np.uint8 and _divisor(kernel[0, 0]):
+            d = _divisor(kernel[0, 0])
+            mod.box16_div(src, kh, kw, rows, cols, left, c, int(call.fillvalue), d, *_fast_divisor(d), dst)
+        elif method == "box" and _sums16(call, kh, kw):
+            scale = np.float32(kernel[0, 0])
+            mod.box16(src, kh, kw, rows, cols, left, c, int(call.fillvalue), scale, np.float32(lo), np.float32(hi), rounds, simd.vector_lanes(np.float32), dst)
+        elif method == "box":
             sums, exact = _sums(call, kh * kw)
-            flags = np.zeros(b * -(-ho // mod.BOX_ROWS_PER_JOB), np.uint8)
+            flags = np.zeros(b * -(-ho // mod.BOX_ROWS_PER_JOB), np.uint8) if check else no_flags
             scale = sums.type(kernel[0, 0])
             mod.box(src, kh, kw, rows, cols, left, c, sums.type(call.fillvalue), scale, np.empty(0, sums), exact, lo, hi, rounds, simd.vector_lanes(sums), check, flags, dst)
+        elif method == "separable" and _int_factors(call, us, vs) is not None:
+            iu, iv = _int_factors(call, us, vs)
+            lo32, hi32 = np.float32(lo), np.float32(hi)
+            mod.separable16(src, iu, iv, rows, cols, left, c, int(call.fillvalue), np.float32(1), lo32, hi32, rounds, simd.vector_lanes(np.float32), dst)
         elif method == "separable":
-            flags = np.zeros(b * -(-ho // mod.ROWS_PER_JOB), np.uint8)
-            mod.separable(src, us.astype(compute), vs.astype(compute), rows, cols, left, c, compute.type(call.fillvalue), lo, hi, rounds, simd.vector_lanes(compute), check, flags, dst)
+            flags = np.zeros(b * -(-ho // mod.ROWS_PER_JOB), np.uint8) if check else no_flags
+            mod.separable(src, us.astype(compute), vs.astype(compute), rows, cols, left, c, compute.type(call.fillvalue), lo, hi, rounds, n, check, flags, dst)
         else:
             mod.direct(src, kernel, rows, cols, left, c, compute.type(call.fillvalue), lo, hi, rounds, simd.vector_lanes(compute), dst)
-    return filter_image(call, "direct") if flags is not None and flags.any() else out
+    return filter_image(call, "direct") if check and flags is not None and flags.any() else out

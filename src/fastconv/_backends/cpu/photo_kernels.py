@@ -9,8 +9,13 @@ registers by ``vload_as``); results are stored in the output's dtype
 is the padding before column 0.  ``n`` is the lanes of the compute dtype's
 vectors (``simd.vector_lanes``).
 
+uint8 images have 16-bit integer kernels too (``simd_int.py``: twice a
+float32 vector's lanes, exact): box sums (``box16``, ``box16_div``, whose
+uint8 means are divided in those lanes) and separable passes of small
+integer weights (``separable16``: Sobel, Scharr, Prewitt).
+
 This file is imported through ``generated.load`` under a name carrying
-``simd.SOURCE_HASH`` (see ``photo.py``), so numba's cache never holds these
+``simd.SOURCE_HASH`` and ``simd_int.SOURCE_HASH`` (see ``photo.py``), so numba's cache never holds these
 kernels compiled against other intrinsics.
 """
 
@@ -19,6 +24,23 @@ from numba import njit, prange
 
 from fastconv._backends.cpu.common import KERNEL
 from fastconv._backends.cpu.simd import sload, vadd, vfma, vhsum, vload, vload_as, vmul, vsplat, vstore, vstore_as, vsub, vzero
+from fastconv._backends.cpu.simd_int import (
+    ivadd,
+    ivdiv_round,
+    ivhigh_as,
+    ivlanes,
+    ivload,
+    ivlow_as,
+    ivmin,
+    ivmul,
+    ivmulhi_shift,
+    ivshigh_as,
+    ivslow_as,
+    ivsplat,
+    ivstore,
+    ivstore_u8,
+    ivsub,
+)
 
 ROWS_PER_JOB = 16
 BOX_ROWS_PER_JOB = 64  # rows a box job's running sums run before they are summed afresh (bounds float error)
@@ -90,11 +112,13 @@ def _rows_finite(image, b, rows, first, count, like, n):
 @njit(inline="always")
 def _taps(image, b, w, rows, first, fill, offs, ws):
     """The vertical taps of padded rows ``first:`` of plane ``b`` that read the image: ``offs``/``ws`` get their
-    flat row offsets and weights; returns their count and the sum of the other (``fill``) terms."""
+    flat row offsets and weights (zero weights left out); returns their count and the sum of the other (``fill``) terms."""
     _, h, wc = image.shape
     m, rest = 0, ws.dtype.type(0)
     for a in range(w.shape[0]):
         r = rows[first + a]
+        if w[a] == 0:
+            continue
         if r >= 0:
             offs[m], ws[m] = (b * h + r) * wc, w[a]
             m += 1
@@ -104,18 +128,42 @@ def _taps(image, b, w, rows, first, fill, offs, ws):
 
 
 @njit(inline="always")
-def _vertical(image, offs, ws, m, rest, buf, at, n):
-    """``buf[at + e] = rest + sum_{a < m} ws[a] * image.flat[offs[a] + e]`` over a row of ``image``."""
-    wc = image.shape[2]
+def _nonzero_taps(w, c, offs, ws):
+    """The horizontal taps of ``w`` with a nonzero weight: ``offs``/``ws`` get their offsets (``t * c``) and weights."""
+    m = 0
+    for t in range(w.shape[0]):
+        if w[t] != 0:
+            offs[m], ws[m] = t * c, w[t]
+            m += 1
+    return m
+
+
+@njit(inline="always")
+def _vertical(src, offs, ws, m, rest, buf, at, width, n):
+    """``buf[at + e] = rest + sum_{a < m} ws[a] * src.flat[offs[a] + e]`` for ``e < width``, four vectors a step."""
     e = 0
-    while e + n <= wc:
-        v = vsplat(buf, rest)
+    r = vsplat(buf, rest)
+    while e + 4 * n <= width:
+        v0 = v1 = v2 = v3 = r
         for a in range(m):
-            v = vfma(vsplat(buf, sload(ws, a)), vload_as(image, sload(offs, a) + e, buf), v)
+            k, o = vsplat(buf, sload(ws, a)), sload(offs, a) + e
+            v0 = vfma(k, vload_as(src, o, buf), v0)
+            v1 = vfma(k, vload_as(src, o + n, buf), v1)
+            v2 = vfma(k, vload_as(src, o + 2 * n, buf), v2)
+            v3 = vfma(k, vload_as(src, o + 3 * n, buf), v3)
+        vstore(buf, at + e, v0)
+        vstore(buf, at + e + n, v1)
+        vstore(buf, at + e + 2 * n, v2)
+        vstore(buf, at + e + 3 * n, v3)
+        e += 4 * n
+    while e + n <= width:
+        v = r
+        for a in range(m):
+            v = vfma(vsplat(buf, sload(ws, a)), vload_as(src, sload(offs, a) + e, buf), v)
         vstore(buf, at + e, v)
         e += n
-    flat = image.reshape(-1)
-    for i in range(e, wc):
+    flat = src.reshape(-1)
+    for i in range(e, width):
         s = rest
         for a in range(m):
             s += ws[a] * flat[offs[a] + i]
@@ -123,14 +171,40 @@ def _vertical(image, offs, ws, m, rest, buf, at, n):
 
 
 @njit(inline="always")
-def _horizontal(buf, w, c, acc, out, at, first, last, lo, hi, rounds, n):
-    """``acc[e] (+)= sum_t w[t] * buf[e + t * c]``; on the ``last`` term stored into ``out.flat[at + e]`` instead."""
+def _horizontal(buf, offs, ws, m, acc, out, at, first, last, lo, hi, rounds, n):
+    """``acc[e] (+)= sum_{t < m} ws[t] * buf[e + offs[t]]``; on the ``last`` term stored into ``out.flat[at + e]`` instead.
+
+    Four vectors a step, so that the multiply-add chains overlap and each
+    tap's weight is splat once per four.
+    """
     woc = acc.shape[0]
     e = 0
+    while e + 4 * n <= woc:
+        if first:
+            v0 = v1 = v2 = v3 = vzero(buf)
+        else:
+            v0, v1, v2, v3 = vload(acc, e), vload(acc, e + n), vload(acc, e + 2 * n), vload(acc, e + 3 * n)
+        for t in range(m):
+            k, o = vsplat(buf, sload(ws, t)), sload(offs, t) + e
+            v0 = vfma(k, vload(buf, o), v0)
+            v1 = vfma(k, vload(buf, o + n), v1)
+            v2 = vfma(k, vload(buf, o + 2 * n), v2)
+            v3 = vfma(k, vload(buf, o + 3 * n), v3)
+        if last:
+            vstore_as(out, at + e, v0)
+            vstore_as(out, at + e + n, v1)
+            vstore_as(out, at + e + 2 * n, v2)
+            vstore_as(out, at + e + 3 * n, v3)
+        else:
+            vstore(acc, e, v0)
+            vstore(acc, e + n, v1)
+            vstore(acc, e + 2 * n, v2)
+            vstore(acc, e + 3 * n, v3)
+        e += 4 * n
     while e + n <= woc:
         v = vzero(buf) if first else vload(acc, e)
-        for t in range(w.shape[0]):
-            v = vfma(vsplat(buf, w[t]), vload(buf, e + t * c), v)
+        for t in range(m):
+            v = vfma(vsplat(buf, sload(ws, t)), vload(buf, e + sload(offs, t)), v)
         if last:
             vstore_as(out, at + e, v)
         else:
@@ -139,8 +213,8 @@ def _horizontal(buf, w, c, acc, out, at, first, last, lo, hi, rounds, n):
     flat = out.reshape(-1)
     for i in range(e, woc):
         s = buf.dtype.type(0) if first else acc[i]
-        for t in range(w.shape[0]):
-            s += w[t] * buf[i + t * c]
+        for t in range(m):
+            s += ws[t] * buf[i + offs[t]]
         if last:
             flat[at + i] = _saturate(s, lo, hi, rounds)
         else:
@@ -157,23 +231,28 @@ def separable(image, us, vs, rows, cols, left, c, fill, lo, hi, rounds, n, check
     """
     nb, h, wc = image.shape
     _, ho, woc = out.shape
-    rank = us.shape[0]
+    rank, kh = us.shape
+    kw = vs.shape[1]
     width = wc // c
     blocks = (ho + ROWS_PER_JOB - 1) // ROWS_PER_JOB
     for job in prange(nb * blocks):
         b, r0, r1 = _job_rows(job, ho, ROWS_PER_JOB)
-        if check and not _rows_finite(image, b, rows, r0, r1 - r0 + us.shape[1] - 1, us, n):
+        if check and not _rows_finite(image, b, rows, r0, r1 - r0 + kh - 1, us, n):
             flags[job] = 1
             continue
         buf = np.empty(cols.shape[0] * c, us.dtype)
         acc = np.empty(woc, us.dtype)
-        offs, ws = np.empty(us.shape[1], np.int64), np.empty(us.shape[1], us.dtype)
+        offs, ws = np.empty(kh, np.int64), np.empty(kh, us.dtype)
+        hoffs, hws = np.empty((rank, kw), np.int64), np.empty((rank, kw), us.dtype)
+        hm = np.empty(rank, np.int64)
+        for q in range(rank):
+            hm[q] = _nonzero_taps(vs[q], c, hoffs[q], hws[q])
         for oh in range(r0, r1):
             for q in range(rank):
                 m, rest = _taps(image, b, us[q], rows, oh, fill, offs, ws)
-                _vertical(image, offs, ws, m, rest, buf, left * c, n)
+                _vertical(image, offs, ws, m, rest, buf, left * c, wc, n)
                 _pad_edges(buf, cols, left, width, c, us[q].sum() * fill)
-                _horizontal(buf, vs[q], c, acc, out, (b * ho + oh) * woc, q == 0, q == rank - 1, lo, hi, rounds, n)
+                _horizontal(buf, hoffs[q], hws[q], hm[q], acc, out, (b * ho + oh) * woc, q == 0, q == rank - 1, lo, hi, rounds, n)
 
 
 @njit(**KERNEL)
@@ -193,7 +272,7 @@ def direct(image, kernel, rows, cols, left, c, fill, lo, hi, rounds, n, out):
         for i in range(r1 - r0 + kh - 1):
             row = band[i * wpc : (i + 1) * wpc]
             m, rest = _taps(image, b, one, rows, r0 + i, fill, offs, ws)
-            _vertical(image, offs, ws, m, rest, row, left * c, n)
+            _vertical(image, offs, ws, m, rest, row, left * c, wc, n)
             _pad_edges(row, cols, left, width, c, fill)
         flat = out.reshape(-1)
         for oh in range(r0, r1):
@@ -300,3 +379,240 @@ def box(image, kh, kw, rows, cols, left, c, fill, scale, sums_like, exact, lo, h
                 _move_rows(sums, image, b, rows[oh + kh - 1], rows[oh - 1], fill, left * c, n)
             _pad_edges(sums, cols, left, width, c, kh * fill)
             _box_row(sums, kw, c, scale, exact, acc, out, (b * ho + oh) * woc, lo, hi, rounds, n)
+
+
+@njit(inline="always")
+def _move_rows16(sums, image, b, enter, leave, fill, at):
+    """:func:`_move_rows` on uint16 ``sums`` of a uint8 image, ``M`` 16-bit lanes a vector (wrapping, so exact)."""
+    _, h, wc = image.shape
+    m = ivlanes(sums)
+    base = b * h * wc
+    e = 0
+    if enter >= 0 and leave >= 0:
+        while e + m <= wc:
+            x = ivsub(ivload(image, base + enter * wc + e), ivload(image, base + leave * wc + e))
+            ivstore(sums, at + e, ivadd(ivload(sums, at + e), x))
+            e += m
+    elif enter >= 0 and leave == -2:
+        while e + m <= wc:
+            ivstore(sums, at + e, ivadd(ivload(sums, at + e), ivload(image, base + enter * wc + e)))
+            e += m
+    for i in range(e, wc):
+        new = np.int64(image[b, enter, i]) if enter >= 0 else fill
+        old = 0 if leave == -2 else (np.int64(image[b, leave, i]) if leave >= 0 else fill)
+        sums[at + i] = np.uint16((np.int64(sums[at + i]) + new - old) & 0xFFFF)
+
+
+@njit(inline="always")
+def _box_row16(sums, kw, c, scale, out, at, woc, lo, hi, rounds, n):
+    """``out.flat[at + e] = saturate(scale * sum_{t < kw} sums[e + t * c])``: 16-bit sums of ``M = 2n`` lanes,
+    each half converted to float32 (exactly: the sums are below 2**16) and scaled as :func:`_box_row` does."""
+    m = ivlanes(sums)
+    k = vsplat(scale, scale)
+    e = 0
+    while e + 2 * m <= woc:
+        v, u = ivload(sums, e), ivload(sums, e + m)
+        for t in range(1, kw):
+            v, u = ivadd(v, ivload(sums, e + t * c)), ivadd(u, ivload(sums, e + m + t * c))
+        vstore_as(out, at + e, vmul(ivlow_as(v, scale), k))
+        vstore_as(out, at + e + n, vmul(ivhigh_as(v, scale), k))
+        vstore_as(out, at + e + m, vmul(ivlow_as(u, scale), k))
+        vstore_as(out, at + e + m + n, vmul(ivhigh_as(u, scale), k))
+        e += 2 * m
+    while e + m <= woc:
+        v = ivload(sums, e)
+        for t in range(1, kw):
+            v = ivadd(v, ivload(sums, e + t * c))
+        vstore_as(out, at + e, vmul(ivlow_as(v, scale), k))
+        vstore_as(out, at + e + n, vmul(ivhigh_as(v, scale), k))
+        e += m
+    flat = out.reshape(-1)
+    for i in range(e, woc):
+        s = np.int64(0)
+        for t in range(kw):
+            s += np.int64(sums[i + t * c])
+        flat[at + i] = _saturate(scale * np.float32(s & 0xFFFF), lo, hi, rounds)
+
+
+@njit(**KERNEL)
+def box16(image, kh, kw, rows, cols, left, c, fill, scale, lo, hi, rounds, n, out):
+    """:func:`box` on a uint8 image whose window sums stay below 2**16 (``kh * kw * max(255, fill) < 2**16``):
+    the running column sums and the row sums in 16-bit lanes, twice a float32 vector's, read in the image's
+    bytes with no conversion; each sum is converted to float32 once, to be scaled and stored.  Exact, as the
+    float32 sums of :func:`box` are, so it gives their results; ``fill`` an integer in [0, 255]."""
+    nb, h, wc = image.shape
+    _, ho, woc = out.shape
+    width = wc // c
+    blocks = (ho + BOX_ROWS_PER_JOB - 1) // BOX_ROWS_PER_JOB
+    for job in prange(nb * blocks):
+        b, r0, r1 = _job_rows(job, ho, BOX_ROWS_PER_JOB)
+        sums = np.zeros(cols.shape[0] * c, np.uint16)
+        for a in range(kh):
+            _move_rows16(sums, image, b, rows[r0 + a], -2, fill, left * c)
+        for oh in range(r0, r1):
+            if oh > r0:
+                _move_rows16(sums, image, b, rows[oh + kh - 1], rows[oh - 1], fill, left * c)
+            _pad_edges(sums, cols, left, width, c, np.uint16(kh * fill))
+            _box_row16(sums, kw, c, scale, out, (b * ho + oh) * woc, woc, lo, hi, rounds, n)
+
+
+@njit(inline="always")
+def _box_row16_div(sums, kw, c, d, fast_m, fast_s, out, at, woc):
+    """``out.flat[at + e] = round(sum_{t < kw} sums[e + t * c] / d)`` in 16-bit lanes, exactly (halves to
+    even), ``out`` uint8; ``d`` 1 saturates the sum at 255 instead.  ``fast_m`` > 0 (odd ``d``): the rounding
+    is ``ivmulhi_shift(sum, d // 2, fast_m, fast_s)``, checked exact over every sum by the caller."""
+    m = ivlanes(sums)
+    e = 0
+    if fast_m > 0:
+        half = d // 2
+        while e + 2 * m <= woc:
+            v, u = ivload(sums, e), ivload(sums, e + m)
+            for t in range(1, kw):
+                v, u = ivadd(v, ivload(sums, e + t * c)), ivadd(u, ivload(sums, e + m + t * c))
+            ivstore_u8(out, at + e, ivmulhi_shift(v, half, fast_m, fast_s))
+            ivstore_u8(out, at + e + m, ivmulhi_shift(u, half, fast_m, fast_s))
+            e += 2 * m
+        while e + m <= woc:
+            v = ivload(sums, e)
+            for t in range(1, kw):
+                v = ivadd(v, ivload(sums, e + t * c))
+            ivstore_u8(out, at + e, ivmulhi_shift(v, half, fast_m, fast_s))
+            e += m
+    elif d > 1:
+        magic = (1 << 16) // d
+        while e + 2 * m <= woc:
+            v, u = ivload(sums, e), ivload(sums, e + m)
+            for t in range(1, kw):
+                v, u = ivadd(v, ivload(sums, e + t * c)), ivadd(u, ivload(sums, e + m + t * c))
+            ivstore_u8(out, at + e, ivdiv_round(v, d, magic))
+            ivstore_u8(out, at + e + m, ivdiv_round(u, d, magic))
+            e += 2 * m
+        while e + m <= woc:
+            v = ivload(sums, e)
+            for t in range(1, kw):
+                v = ivadd(v, ivload(sums, e + t * c))
+            ivstore_u8(out, at + e, ivdiv_round(v, d, magic))
+            e += m
+    else:
+        top = ivsplat(255)
+        while e + m <= woc:
+            v = ivload(sums, e)
+            for t in range(1, kw):
+                v = ivadd(v, ivload(sums, e + t * c))
+            ivstore_u8(out, at + e, ivmin(v, top))
+            e += m
+    flat = out.reshape(-1)
+    for i in range(e, woc):
+        s = np.int64(0)
+        for t in range(kw):
+            s += np.int64(sums[i + t * c])
+        s &= 0xFFFF
+        flat[at + i] = min(s, 255) if d == 1 else _round_div(s, d)
+
+
+@njit(inline="always")
+def _round_div(s, d):
+    """``round(s / d)`` of integers, halves to even."""
+    q, r = divmod(s, d)
+    return q + 1 if 2 * r > d or (2 * r == d and q % 2 == 1) else q
+
+
+@njit(**KERNEL)
+def box16_div(image, kh, kw, rows, cols, left, c, fill, d, fast_m, fast_s, out):
+    """:func:`box16` for a uint8 result of a box whose weight is ``1 / d`` (``d`` in 1..256): each window sum is
+    divided by ``d`` and rounded in 16-bit lanes (``simd_int.ivdiv_round``), exactly, with no float conversion."""
+    nb, h, wc = image.shape
+    _, ho, woc = out.shape
+    width = wc // c
+    blocks = (ho + BOX_ROWS_PER_JOB - 1) // BOX_ROWS_PER_JOB
+    for job in prange(nb * blocks):
+        b, r0, r1 = _job_rows(job, ho, BOX_ROWS_PER_JOB)
+        sums = np.zeros(cols.shape[0] * c, np.uint16)
+        for a in range(kh):
+            _move_rows16(sums, image, b, rows[r0 + a], -2, fill, left * c)
+        for oh in range(r0, r1):
+            if oh > r0:
+                _move_rows16(sums, image, b, rows[oh + kh - 1], rows[oh - 1], fill, left * c)
+            _pad_edges(sums, cols, left, width, c, np.uint16(kh * fill))
+            _box_row16_div(sums, kw, c, d, fast_m, fast_s, out, (b * ho + oh) * woc, woc)
+
+
+@njit(inline="always")
+def _vertical16(image, offs, ws, m, rest, buf, at, width):
+    """:func:`_vertical` in 16-bit lanes over a uint8 image with integer weights ``ws``: ``buf`` (uint16) gets
+    the exact sums, two's complement, two vectors a step."""
+    lanes = ivlanes(buf)
+    e = 0
+    r = ivsplat(rest)
+    while e + 2 * lanes <= width:
+        v0 = v1 = r
+        for a in range(m):
+            k, o = ivsplat(sload(ws, a)), sload(offs, a) + e
+            v0 = ivadd(v0, ivmul(k, ivload(image, o)))
+            v1 = ivadd(v1, ivmul(k, ivload(image, o + lanes)))
+        ivstore(buf, at + e, v0)
+        ivstore(buf, at + e + lanes, v1)
+        e += 2 * lanes
+    while e + lanes <= width:
+        v = r
+        for a in range(m):
+            v = ivadd(v, ivmul(ivsplat(sload(ws, a)), ivload(image, sload(offs, a) + e)))
+        ivstore(buf, at + e, v)
+        e += lanes
+    flat = image.reshape(-1)
+    for i in range(e, width):
+        s = np.int64(rest)
+        for a in range(m):
+            s += ws[a] * np.int64(flat[offs[a] + i])
+        buf[at + i] = np.uint16(s & 0xFFFF)
+
+
+@njit(inline="always")
+def _signed16(x):
+    x = np.int64(x)
+    return x - 65536 if x >= 32768 else x
+
+
+@njit(inline="always")
+def _horizontal16(buf, offs, ws, m, scale, out, at, woc, lo, hi, rounds, n):
+    """``out.flat[at + e] = scale * sum_{t < m} ws[t] * buf[e + offs[t]]``: the taps in 16-bit lanes (exact),
+    each half then converted (signed) to float32, scaled and stored in ``out``'s dtype (``vstore_as``)."""
+    lanes = ivlanes(buf)
+    k = vsplat(scale, scale)
+    e = 0
+    while e + lanes <= woc:
+        v = ivmul(ivsplat(sload(ws, 0)), ivload(buf, e + sload(offs, 0)))
+        for t in range(1, m):
+            v = ivadd(v, ivmul(ivsplat(sload(ws, t)), ivload(buf, e + sload(offs, t))))
+        vstore_as(out, at + e, vmul(ivslow_as(v, scale), k))
+        vstore_as(out, at + e + n, vmul(ivshigh_as(v, scale), k))
+        e += lanes
+    flat = out.reshape(-1)
+    for i in range(e, woc):
+        s = np.int64(0)
+        for t in range(m):
+            s += ws[t] * _signed16(buf[i + offs[t]])
+        flat[at + i] = _saturate(scale * np.float32(_signed16(s & 0xFFFF)), lo, hi, rounds)
+
+
+@njit(**KERNEL)
+def separable16(image, us, vs, rows, cols, left, c, fill, scale, lo, hi, rounds, n, out):
+    """:func:`separable` for a uint8 image and a rank-1 kernel ``scale * outer(us, vs)`` of small integers
+    (``sum|us| * sum|vs| * max(255, fill) < 2**15``: Sobel, Scharr, Prewitt, ...): both passes in 16-bit lanes,
+    twice a float32 vector's, exact, on the image's bytes; each result converted to float32 once."""
+    nb, h, wc = image.shape
+    _, ho, woc = out.shape
+    kh, kw = us.shape[0], vs.shape[0]
+    width = wc // c
+    blocks = (ho + ROWS_PER_JOB - 1) // ROWS_PER_JOB
+    for job in prange(nb * blocks):
+        b, r0, r1 = _job_rows(job, ho, ROWS_PER_JOB)
+        buf = np.empty(cols.shape[0] * c, np.uint16)
+        offs, ws = np.empty(kh, np.int64), np.empty(kh, np.int64)
+        hoffs, hws = np.empty(kw, np.int64), np.empty(kw, np.int64)
+        hm = _nonzero_taps(vs, c, hoffs, hws)
+        for oh in range(r0, r1):
+            m, rest = _taps(image, b, us, rows, oh, fill, offs, ws)
+            _vertical16(image, offs, ws, m, rest & 0xFFFF, buf, left * c, wc)
+            _pad_edges(buf, cols, left, width, c, np.uint16((us.sum() * fill) & 0xFFFF))
+            _horizontal16(buf, hoffs, hws, hm, scale, out, (b * ho + oh) * woc, woc, lo, hi, rounds, n)
