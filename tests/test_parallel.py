@@ -40,3 +40,15 @@ def test_the_chunk_size_is_restored():
 def test_only_arrays_and_scalars_are_taken():
     with pytest.raises(TypeError, match="arrays and scalars, got tuple"):
         parallel.run(_scaled_sum, 2, np.ones((2, 2)), np.zeros(2), (1, 2))
+
+
+@njit(cache=True, nogil=True)
+def _pick(i, flag, a, b, out):
+    out[i] = a[i] if flag else b[i]
+
+
+def test_booleans_and_mixed_scalars_pass_through():
+    a, b, out = np.arange(6.0), -np.arange(6.0), np.zeros(6)
+    for flag in (True, False, np.bool_(True)):
+        parallel.run(_pick, 6, flag, a, b, out)
+        np.testing.assert_array_equal(out, a if flag else b)

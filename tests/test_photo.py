@@ -355,7 +355,7 @@ def photo_asm() -> str:
 
     fc.filter2d(np.zeros((20, 40), np.uint8), fc.kernels.gaussian(3, 1.0), dtype=np.uint8)
     kernel = photo.kernels().separable
-    sig = next(s for s in kernel.signatures if s[0].dtype == types.uint8 and s[-1].dtype == types.uint8)
+    sig = next(s for s in kernel.signatures if s[1].dtype == types.uint8 and s[-1].dtype == types.uint8)
     return kernel.inspect_asm(sig)
 
 
@@ -396,7 +396,7 @@ def box_report() -> dict:
 
     fc.box_filter(np.zeros((20, 90), np.uint8), 3, dtype=np.uint8)
     kernel = photo.kernels().box16_div
-    sig = next(s for s in kernel.signatures if s[0].dtype == types.uint8)
+    sig = next(s for s in kernel.signatures if s[1].dtype == types.uint8)
     blocks = [loop_body(b) for b in asm_blocks(kernel.inspect_asm(sig))]
     loop = max(blocks, key=lambda b: sum(i.startswith("vpmulhuw") for i in b))
     reg = {512: "zmm", 256: "ymm"}[simd.VECTOR_BITS]
@@ -414,7 +414,7 @@ def int_separable_report() -> dict:
 
     fc.filter2d(np.zeros((20, 90), np.uint8), "sobel_x", dtype=np.float32)
     kernel = photo.kernels().separable16
-    sig = next(s for s in kernel.signatures if s[0].dtype == types.uint8)
+    sig = next(s for s in kernel.signatures if s[1].dtype == types.uint8)
     blocks = [loop_body(b) for b in asm_blocks(kernel.inspect_asm(sig))]
     down = max(blocks, key=lambda b: sum(i.startswith("vpmullw") for i in b))
     across = max(blocks, key=lambda b: sum(i.startswith("vpmovsxwd") for i in b))

@@ -46,8 +46,9 @@ def _stash(typingctx, values):
     """The address of a copy of ``values`` on the caller's stack (valid until the caller returns)."""
 
     def codegen(context, builder, signature, llargs):
-        slot = cgutils.alloca_once(builder, context.get_value_type(values))
-        builder.store(llargs[0], slot)
+        model = context.data_model_manager[values]  # stored in its data layout (a bool is a byte there)
+        slot = cgutils.alloca_once(builder, model.get_data_type())
+        builder.store(model.as_data(builder, llargs[0]), slot)
         return builder.ptrtoint(slot, ir.IntType(64))
 
     return types.int64(values), codegen
@@ -60,7 +61,7 @@ def _unstash(typingctx, pointer):
         return None
 
     def codegen(context, builder, signature, llargs):
-        value = builder.load(llargs[0])
+        value = context.data_model_manager[pointer.dtype].load_from_data_pointer(builder, llargs[0])
         context.nrt.incref(builder, pointer.dtype, value)
         return value
 

@@ -7,17 +7,14 @@ that numba's cache is keyed on the intrinsics they were compiled with.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 
-import numba
 import numpy as np
 
 from ..._calls import ImageCall, conv_out_size
-from . import generated, simd, simd_int
+from . import generated, parallel, simd, simd_int
 from .common import _tables
 
 _SOURCE = Path(__file__).with_name("photo_kernels.py")
@@ -42,16 +39,6 @@ def _index_tables(h: int, w: int, pads: tuple[int, int, int, int], boundary: str
 
 
 _NO_FLAGS = np.zeros(1, np.uint8)  # the kernels' job flags where no job checks (integer images): never written
-
-
-@contextlib.contextmanager
-def _one_job_at_a_time() -> Iterator[None]:
-    """prange hands out the kernels' jobs one at a time, so the threads balance on a shared machine too."""
-    chunk = numba.set_parallel_chunksize(1)
-    try:
-        yield
-    finally:
-        numba.set_parallel_chunksize(chunk)
 
 
 def _rows(image: np.ndarray) -> np.ndarray:
@@ -168,25 +155,26 @@ def filter_image(call: ImageCall, method: str, us: np.ndarray | None = None, vs:
     mod, src, dst = kernels(), _rows(image), _rows(out)
     check, flags, n = image.dtype.kind == "f", None, simd.vector_lanes(compute)
     no_flags = _NO_FLAGS
-    with _one_job_at_a_time():
-        if method == "box" and _sums16(call, kh, kw) and store == np.uint8 and _divisor(kernel[0, 0]):
-            d = _divisor(kernel[0, 0])
-            mod.box16_div(src, kh, kw, rows, cols, left, c, int(call.fillvalue), d, *_fast_divisor(d), dst)
-        elif method == "box" and _sums16(call, kh, kw):
-            scale = np.float32(kernel[0, 0])
-            mod.box16(src, kh, kw, rows, cols, left, c, int(call.fillvalue), scale, np.float32(lo), np.float32(hi), rounds, simd.vector_lanes(np.float32), dst)
-        elif method == "box":
-            sums, exact = _sums(call, kh * kw)
-            flags = np.zeros(b * -(-ho // mod.BOX_ROWS_PER_JOB), np.uint8) if check else no_flags
-            scale = sums.type(kernel[0, 0])
-            mod.box(src, kh, kw, rows, cols, left, c, sums.type(call.fillvalue), scale, np.empty(0, sums), exact, lo, hi, rounds, simd.vector_lanes(sums), check, flags, dst)
-        elif method == "separable" and _int_factors(call, us, vs) is not None:
-            iu, iv = _int_factors(call, us, vs)
-            lo32, hi32 = np.float32(lo), np.float32(hi)
-            mod.separable16(src, iu, iv, rows, cols, left, c, int(call.fillvalue), np.float32(1), lo32, hi32, rounds, simd.vector_lanes(np.float32), dst)
-        elif method == "separable":
-            flags = np.zeros(b * -(-ho // mod.ROWS_PER_JOB), np.uint8) if check else no_flags
-            mod.separable(src, us.astype(compute), vs.astype(compute), rows, cols, left, c, compute.type(call.fillvalue), lo, hi, rounds, n, check, flags, dst)
-        else:
-            mod.direct(src, kernel, rows, cols, left, c, compute.type(call.fillvalue), lo, hi, rounds, simd.vector_lanes(compute), dst)
+    # jobs of output rows, handed out one at a time: the threads balance, on a shared machine too
+    rows_jobs, box_jobs = b * -(-ho // mod.ROWS_PER_JOB), b * -(-ho // mod.BOX_ROWS_PER_JOB)
+    if method == "box" and _sums16(call, kh, kw) and store == np.uint8 and _divisor(kernel[0, 0]):
+        d = _divisor(kernel[0, 0])
+        parallel.run(mod.box16_div, box_jobs, src, kh, kw, rows, cols, left, c, int(call.fillvalue), d, *_fast_divisor(d), dst, chunk=1)
+    elif method == "box" and _sums16(call, kh, kw):
+        scale = np.float32(kernel[0, 0])
+        parallel.run(mod.box16, box_jobs, src, kh, kw, rows, cols, left, c, int(call.fillvalue), scale, np.float32(lo), np.float32(hi), rounds, simd.vector_lanes(np.float32), dst, chunk=1)
+    elif method == "box":
+        sums, exact = _sums(call, kh * kw)
+        flags = np.zeros(box_jobs, np.uint8) if check else no_flags
+        scale = sums.type(kernel[0, 0])
+        parallel.run(mod.box, box_jobs, src, kh, kw, rows, cols, left, c, sums.type(call.fillvalue), scale, np.empty(0, sums), exact, lo, hi, rounds, simd.vector_lanes(sums), check, flags, dst, chunk=1)
+    elif method == "separable" and _int_factors(call, us, vs) is not None:
+        iu, iv = _int_factors(call, us, vs)
+        lo32, hi32 = np.float32(lo), np.float32(hi)
+        parallel.run(mod.separable16, rows_jobs, src, iu, iv, rows, cols, left, c, int(call.fillvalue), np.float32(1), lo32, hi32, rounds, simd.vector_lanes(np.float32), dst, chunk=1)
+    elif method == "separable":
+        flags = np.zeros(rows_jobs, np.uint8) if check else no_flags
+        parallel.run(mod.separable, rows_jobs, src, us.astype(compute), vs.astype(compute), rows, cols, left, c, compute.type(call.fillvalue), lo, hi, rounds, n, check, flags, dst, chunk=1)
+    else:
+        parallel.run(mod.direct, rows_jobs, src, kernel, rows, cols, left, c, compute.type(call.fillvalue), lo, hi, rounds, simd.vector_lanes(compute), dst, chunk=1)
     return filter_image(call, "direct") if check and flags is not None and flags.any() else out

@@ -20,7 +20,7 @@ kernels compiled against other intrinsics.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from fastconv._backends.cpu.common import KERNEL
 from fastconv._backends.cpu.simd import sload, vadd, vfma, vhsum, vload, vload_as, vmul, vsplat, vstore, vstore_as, vsub, vzero
@@ -42,6 +42,7 @@ from fastconv._backends.cpu.simd_int import (
     ivsub,
 )
 
+JOB = {k: v for k, v in KERNEL.items() if k != "parallel"}  # a job of parallel.run: one block of output rows
 ROWS_PER_JOB = 16
 BOX_ROWS_PER_JOB = 64  # rows a box job's running sums run before they are summed afresh (bounds float error)
 HORIZONTAL_RUN = 128  # outputs a float horizontal running sum runs before it is summed afresh
@@ -221,8 +222,8 @@ def _horizontal(buf, offs, ws, m, acc, out, at, first, last, lo, hi, rounds, n):
             acc[i] = s
 
 
-@njit(**KERNEL)
-def separable(image, us, vs, rows, cols, left, c, fill, lo, hi, rounds, n, check, flags, out):
+@njit(**JOB)
+def separable(job, image, us, vs, rows, cols, left, c, fill, lo, hi, rounds, n, check, flags, out):
     """``out = sum_q`` the correlation with ``outer(us[q], vs[q])``: per output row a vertical pass into a padded row, then a horizontal one.
 
     With ``check``, a job whose input rows hold NaN or inf sets its ``flags``
@@ -234,63 +235,59 @@ def separable(image, us, vs, rows, cols, left, c, fill, lo, hi, rounds, n, check
     rank, kh = us.shape
     kw = vs.shape[1]
     width = wc // c
-    blocks = (ho + ROWS_PER_JOB - 1) // ROWS_PER_JOB
-    for job in prange(nb * blocks):
-        b, r0, r1 = _job_rows(job, ho, ROWS_PER_JOB)
-        if check and not _rows_finite(image, b, rows, r0, r1 - r0 + kh - 1, us, n):
-            flags[job] = 1
-            continue
-        buf = np.empty(cols.shape[0] * c, us.dtype)
-        acc = np.empty(woc, us.dtype)
-        offs, ws = np.empty(kh, np.int64), np.empty(kh, us.dtype)
-        hoffs, hws = np.empty((rank, kw), np.int64), np.empty((rank, kw), us.dtype)
-        hm = np.empty(rank, np.int64)
+    b, r0, r1 = _job_rows(job, ho, ROWS_PER_JOB)
+    if check and not _rows_finite(image, b, rows, r0, r1 - r0 + kh - 1, us, n):
+        flags[job] = 1
+        return
+    buf = np.empty(cols.shape[0] * c, us.dtype)
+    acc = np.empty(woc, us.dtype)
+    offs, ws = np.empty(kh, np.int64), np.empty(kh, us.dtype)
+    hoffs, hws = np.empty((rank, kw), np.int64), np.empty((rank, kw), us.dtype)
+    hm = np.empty(rank, np.int64)
+    for q in range(rank):
+        hm[q] = _nonzero_taps(vs[q], c, hoffs[q], hws[q])
+    for oh in range(r0, r1):
         for q in range(rank):
-            hm[q] = _nonzero_taps(vs[q], c, hoffs[q], hws[q])
-        for oh in range(r0, r1):
-            for q in range(rank):
-                m, rest = _taps(image, b, us[q], rows, oh, fill, offs, ws)
-                _vertical(image, offs, ws, m, rest, buf, left * c, wc, n)
-                _pad_edges(buf, cols, left, width, c, us[q].sum() * fill)
-                _horizontal(buf, hoffs[q], hws[q], hm[q], acc, out, (b * ho + oh) * woc, q == 0, q == rank - 1, lo, hi, rounds, n)
+            m, rest = _taps(image, b, us[q], rows, oh, fill, offs, ws)
+            _vertical(image, offs, ws, m, rest, buf, left * c, wc, n)
+            _pad_edges(buf, cols, left, width, c, us[q].sum() * fill)
+            _horizontal(buf, hoffs[q], hws[q], hm[q], acc, out, (b * ho + oh) * woc, q == 0, q == rank - 1, lo, hi, rounds, n)
 
 
-@njit(**KERNEL)
-def direct(image, kernel, rows, cols, left, c, fill, lo, hi, rounds, n, out):
+@njit(**JOB)
+def direct(job, image, kernel, rows, cols, left, c, fill, lo, hi, rounds, n, out):
     """The correlation with ``kernel`` tap by tap: each job converts its padded rows into a band once."""
     nb, h, wc = image.shape
     _, ho, woc = out.shape
     kh, kw = kernel.shape
     width = wc // c
     wpc = cols.shape[0] * c
-    blocks = (ho + ROWS_PER_JOB - 1) // ROWS_PER_JOB
     one = np.ones(1, kernel.dtype)
-    for job in prange(nb * blocks):
-        b, r0, r1 = _job_rows(job, ho, ROWS_PER_JOB)
-        offs, ws = np.empty(1, np.int64), np.empty(1, kernel.dtype)
-        band = np.empty((r1 - r0 + kh - 1) * wpc, kernel.dtype)
-        for i in range(r1 - r0 + kh - 1):
-            row = band[i * wpc : (i + 1) * wpc]
-            m, rest = _taps(image, b, one, rows, r0 + i, fill, offs, ws)
-            _vertical(image, offs, ws, m, rest, row, left * c, wc, n)
-            _pad_edges(row, cols, left, width, c, fill)
-        flat = out.reshape(-1)
-        for oh in range(r0, r1):
-            at, base = (b * ho + oh) * woc, (oh - r0) * wpc
-            e = 0
-            while e + n <= woc:
-                v = vzero(band)
-                for a in range(kh):
-                    for t in range(kw):
-                        v = vfma(vsplat(band, kernel[a, t]), vload(band, base + a * wpc + t * c + e), v)
-                vstore_as(out, at + e, v)
-                e += n
-            for i in range(e, woc):
-                s = kernel.dtype.type(0)
-                for a in range(kh):
-                    for t in range(kw):
-                        s += kernel[a, t] * band[base + a * wpc + t * c + i]
-                flat[at + i] = _saturate(s, lo, hi, rounds)
+    b, r0, r1 = _job_rows(job, ho, ROWS_PER_JOB)
+    offs, ws = np.empty(1, np.int64), np.empty(1, kernel.dtype)
+    band = np.empty((r1 - r0 + kh - 1) * wpc, kernel.dtype)
+    for i in range(r1 - r0 + kh - 1):
+        row = band[i * wpc : (i + 1) * wpc]
+        m, rest = _taps(image, b, one, rows, r0 + i, fill, offs, ws)
+        _vertical(image, offs, ws, m, rest, row, left * c, wc, n)
+        _pad_edges(row, cols, left, width, c, fill)
+    flat = out.reshape(-1)
+    for oh in range(r0, r1):
+        at, base = (b * ho + oh) * woc, (oh - r0) * wpc
+        e = 0
+        while e + n <= woc:
+            v = vzero(band)
+            for a in range(kh):
+                for t in range(kw):
+                    v = vfma(vsplat(band, kernel[a, t]), vload(band, base + a * wpc + t * c + e), v)
+            vstore_as(out, at + e, v)
+            e += n
+        for i in range(e, woc):
+            s = kernel.dtype.type(0)
+            for a in range(kh):
+                for t in range(kw):
+                    s += kernel[a, t] * band[base + a * wpc + t * c + i]
+            flat[at + i] = _saturate(s, lo, hi, rounds)
 
 
 @njit(inline="always")
@@ -349,8 +346,8 @@ def _box_row(sums, kw, c, scale, exact, acc, out, at, lo, hi, rounds, n):
         flat[at + i] = _saturate(scale * acc[i], lo, hi, rounds)
 
 
-@njit(**KERNEL)
-def box(image, kh, kw, rows, cols, left, c, fill, scale, sums_like, exact, lo, hi, rounds, n, check, flags, out):
+@njit(**JOB)
+def box(job, image, kh, kw, rows, cols, left, c, fill, scale, sums_like, exact, lo, hi, rounds, n, check, flags, out):
     """``scale`` times the sum over each kh x kw window, by running sums: O(1) work per pixel down the columns.
 
     Each job keeps the column sums of ``kh`` padded rows in ``sums_like``'s
@@ -364,21 +361,19 @@ def box(image, kh, kw, rows, cols, left, c, fill, scale, sums_like, exact, lo, h
     nb, h, wc = image.shape
     _, ho, woc = out.shape
     width = wc // c
-    blocks = (ho + BOX_ROWS_PER_JOB - 1) // BOX_ROWS_PER_JOB
-    for job in prange(nb * blocks):
-        b, r0, r1 = _job_rows(job, ho, BOX_ROWS_PER_JOB)
-        if check and not _rows_finite(image, b, rows, r0, r1 - r0 + kh - 1, sums_like, n):
-            flags[job] = 1
-            continue
-        sums = np.zeros(cols.shape[0] * c, sums_like.dtype)
-        acc = np.empty(woc, sums_like.dtype)
-        for a in range(kh):
-            _move_rows(sums, image, b, rows[r0 + a], -2, fill, left * c, n)
-        for oh in range(r0, r1):
-            if oh > r0:
-                _move_rows(sums, image, b, rows[oh + kh - 1], rows[oh - 1], fill, left * c, n)
-            _pad_edges(sums, cols, left, width, c, kh * fill)
-            _box_row(sums, kw, c, scale, exact, acc, out, (b * ho + oh) * woc, lo, hi, rounds, n)
+    b, r0, r1 = _job_rows(job, ho, BOX_ROWS_PER_JOB)
+    if check and not _rows_finite(image, b, rows, r0, r1 - r0 + kh - 1, sums_like, n):
+        flags[job] = 1
+        return
+    sums = np.zeros(cols.shape[0] * c, sums_like.dtype)
+    acc = np.empty(woc, sums_like.dtype)
+    for a in range(kh):
+        _move_rows(sums, image, b, rows[r0 + a], -2, fill, left * c, n)
+    for oh in range(r0, r1):
+        if oh > r0:
+            _move_rows(sums, image, b, rows[oh + kh - 1], rows[oh - 1], fill, left * c, n)
+        _pad_edges(sums, cols, left, width, c, kh * fill)
+        _box_row(sums, kw, c, scale, exact, acc, out, (b * ho + oh) * woc, lo, hi, rounds, n)
 
 
 @njit(inline="always")
@@ -434,8 +429,8 @@ def _box_row16(sums, kw, c, scale, out, at, woc, lo, hi, rounds, n):
         flat[at + i] = _saturate(scale * np.float32(s & 0xFFFF), lo, hi, rounds)
 
 
-@njit(**KERNEL)
-def box16(image, kh, kw, rows, cols, left, c, fill, scale, lo, hi, rounds, n, out):
+@njit(**JOB)
+def box16(job, image, kh, kw, rows, cols, left, c, fill, scale, lo, hi, rounds, n, out):
     """:func:`box` on a uint8 image whose window sums stay below 2**16 (``kh * kw * max(255, fill) < 2**16``):
     the running column sums and the row sums in 16-bit lanes, twice a float32 vector's, read in the image's
     bytes with no conversion; each sum is converted to float32 once, to be scaled and stored.  Exact, as the
@@ -443,17 +438,15 @@ def box16(image, kh, kw, rows, cols, left, c, fill, scale, lo, hi, rounds, n, ou
     nb, h, wc = image.shape
     _, ho, woc = out.shape
     width = wc // c
-    blocks = (ho + BOX_ROWS_PER_JOB - 1) // BOX_ROWS_PER_JOB
-    for job in prange(nb * blocks):
-        b, r0, r1 = _job_rows(job, ho, BOX_ROWS_PER_JOB)
-        sums = np.zeros(cols.shape[0] * c, np.uint16)
-        for a in range(kh):
-            _move_rows16(sums, image, b, rows[r0 + a], -2, fill, left * c)
-        for oh in range(r0, r1):
-            if oh > r0:
-                _move_rows16(sums, image, b, rows[oh + kh - 1], rows[oh - 1], fill, left * c)
-            _pad_edges(sums, cols, left, width, c, np.uint16(kh * fill))
-            _box_row16(sums, kw, c, scale, out, (b * ho + oh) * woc, woc, lo, hi, rounds, n)
+    b, r0, r1 = _job_rows(job, ho, BOX_ROWS_PER_JOB)
+    sums = np.zeros(cols.shape[0] * c, np.uint16)
+    for a in range(kh):
+        _move_rows16(sums, image, b, rows[r0 + a], -2, fill, left * c)
+    for oh in range(r0, r1):
+        if oh > r0:
+            _move_rows16(sums, image, b, rows[oh + kh - 1], rows[oh - 1], fill, left * c)
+        _pad_edges(sums, cols, left, width, c, np.uint16(kh * fill))
+        _box_row16(sums, kw, c, scale, out, (b * ho + oh) * woc, woc, lo, hi, rounds, n)
 
 
 @njit(inline="always")
@@ -517,24 +510,22 @@ def _round_div(s, d):
     return q + 1 if 2 * r > d or (2 * r == d and q % 2 == 1) else q
 
 
-@njit(**KERNEL)
-def box16_div(image, kh, kw, rows, cols, left, c, fill, d, fast_m, fast_s, out):
+@njit(**JOB)
+def box16_div(job, image, kh, kw, rows, cols, left, c, fill, d, fast_m, fast_s, out):
     """:func:`box16` for a uint8 result of a box whose weight is ``1 / d`` (``d`` in 1..256): each window sum is
     divided by ``d`` and rounded in 16-bit lanes (``simd_int.ivdiv_round``), exactly, with no float conversion."""
     nb, h, wc = image.shape
     _, ho, woc = out.shape
     width = wc // c
-    blocks = (ho + BOX_ROWS_PER_JOB - 1) // BOX_ROWS_PER_JOB
-    for job in prange(nb * blocks):
-        b, r0, r1 = _job_rows(job, ho, BOX_ROWS_PER_JOB)
-        sums = np.zeros(cols.shape[0] * c, np.uint16)
-        for a in range(kh):
-            _move_rows16(sums, image, b, rows[r0 + a], -2, fill, left * c)
-        for oh in range(r0, r1):
-            if oh > r0:
-                _move_rows16(sums, image, b, rows[oh + kh - 1], rows[oh - 1], fill, left * c)
-            _pad_edges(sums, cols, left, width, c, np.uint16(kh * fill))
-            _box_row16_div(sums, kw, c, d, fast_m, fast_s, out, (b * ho + oh) * woc, woc)
+    b, r0, r1 = _job_rows(job, ho, BOX_ROWS_PER_JOB)
+    sums = np.zeros(cols.shape[0] * c, np.uint16)
+    for a in range(kh):
+        _move_rows16(sums, image, b, rows[r0 + a], -2, fill, left * c)
+    for oh in range(r0, r1):
+        if oh > r0:
+            _move_rows16(sums, image, b, rows[oh + kh - 1], rows[oh - 1], fill, left * c)
+        _pad_edges(sums, cols, left, width, c, np.uint16(kh * fill))
+        _box_row16_div(sums, kw, c, d, fast_m, fast_s, out, (b * ho + oh) * woc, woc)
 
 
 @njit(inline="always")
@@ -595,8 +586,8 @@ def _horizontal16(buf, offs, ws, m, scale, out, at, woc, lo, hi, rounds, n):
         flat[at + i] = _saturate(scale * np.float32(_signed16(s & 0xFFFF)), lo, hi, rounds)
 
 
-@njit(**KERNEL)
-def separable16(image, us, vs, rows, cols, left, c, fill, scale, lo, hi, rounds, n, out):
+@njit(**JOB)
+def separable16(job, image, us, vs, rows, cols, left, c, fill, scale, lo, hi, rounds, n, out):
     """:func:`separable` for a uint8 image and a rank-1 kernel ``scale * outer(us, vs)`` of small integers
     (``sum|us| * sum|vs| * max(255, fill) < 2**15``: Sobel, Scharr, Prewitt, ...): both passes in 16-bit lanes,
     twice a float32 vector's, exact, on the image's bytes; each result converted to float32 once."""
@@ -604,15 +595,13 @@ def separable16(image, us, vs, rows, cols, left, c, fill, scale, lo, hi, rounds,
     _, ho, woc = out.shape
     kh, kw = us.shape[0], vs.shape[0]
     width = wc // c
-    blocks = (ho + ROWS_PER_JOB - 1) // ROWS_PER_JOB
-    for job in prange(nb * blocks):
-        b, r0, r1 = _job_rows(job, ho, ROWS_PER_JOB)
-        buf = np.empty(cols.shape[0] * c, np.uint16)
-        offs, ws = np.empty(kh, np.int64), np.empty(kh, np.int64)
-        hoffs, hws = np.empty(kw, np.int64), np.empty(kw, np.int64)
-        hm = _nonzero_taps(vs, c, hoffs, hws)
-        for oh in range(r0, r1):
-            m, rest = _taps(image, b, us, rows, oh, fill, offs, ws)
-            _vertical16(image, offs, ws, m, rest & 0xFFFF, buf, left * c, wc)
-            _pad_edges(buf, cols, left, width, c, np.uint16((us.sum() * fill) & 0xFFFF))
-            _horizontal16(buf, hoffs, hws, hm, scale, out, (b * ho + oh) * woc, woc, lo, hi, rounds, n)
+    b, r0, r1 = _job_rows(job, ho, ROWS_PER_JOB)
+    buf = np.empty(cols.shape[0] * c, np.uint16)
+    offs, ws = np.empty(kh, np.int64), np.empty(kh, np.int64)
+    hoffs, hws = np.empty(kw, np.int64), np.empty(kw, np.int64)
+    hm = _nonzero_taps(vs, c, hoffs, hws)
+    for oh in range(r0, r1):
+        m, rest = _taps(image, b, us, rows, oh, fill, offs, ws)
+        _vertical16(image, offs, ws, m, rest & 0xFFFF, buf, left * c, wc)
+        _pad_edges(buf, cols, left, width, c, np.uint16((us.sum() * fill) & 0xFFFF))
+        _horizontal16(buf, hoffs, hws, hm, scale, out, (b * ho + oh) * woc, woc, lo, hi, rounds, n)
