@@ -63,7 +63,7 @@ from fastconv._backends.cpu.simd import (
     sload, vadd, vbload, vfma, vgt, vhsum, vload, vload_masked, vlt, vmul, vselect, vsplat, vstore, vstore_masked, vzero,
 )
 from fastconv._backends.cpu.simd_ext import vany, veven, vstore_i64, vwins
-from fastconv._backends.cpu.common import PRANGE, _activate
+from fastconv._backends.cpu.common import _activate
 
 FM = {{"nsz", "arcp", "contract", "afn", "reassoc"}}
 N = {n}

@@ -19,10 +19,9 @@ from ..._padding import FILL, source_index
 # fastmath without nnan/ninf, so that NaN and inf keep their IEEE behaviour.
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 KERNEL = dict(parallel=True, cache=True, fastmath=FASTMATH, nogil=True)
-# A kernel whose parallel loop only calls compiled functions: only the prange conversion, as the other
+# A parallel loop that only calls compiled functions (``parallel._loop``): only the prange conversion, as the other
 # parfor passes (array expressions, fusion, ...) find nothing there and cost compile time.
 PRANGE = dict(comprehension=False, prange=True, setitem=False, numpy=False, reduction=False, inplace_binop=False, fusion=False, stencil=False)
-PRANGE_KERNEL = dict(KERNEL, parallel=PRANGE)
 # The edge helpers (and _activate), compiled once each rather than inlined into every call site: numba
 # inlines an inline="always" function anew at each site, callees included, and the nested column terms
 # took minutes to compile.  The tap loops stay inlined: compiled apart, convolve ran 2x slower.

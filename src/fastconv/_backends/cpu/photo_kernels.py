@@ -371,6 +371,36 @@ def _move_rows16(sums, image, b, enter, leave, fill, at):
 
 
 @njit(inline="always")
+def _window16(sums, e, kw, c):
+    """The 16-bit lanes ``sum_{t < kw} sums[e + t * c + lane]`` (wrapping: exact below 2**16)."""
+    v = ivload(sums, e)
+    for t in range(1, kw):
+        v = ivadd(v, ivload(sums, e + t * c))
+    return v
+
+
+@njit(inline="always")
+def _window16_at(sums, i, kw, c):
+    """:func:`_window16` of one position, as an int64."""
+    s = np.int64(0)
+    for t in range(kw):
+        s += np.int64(sums[i + t * c])
+    return s & 0xFFFF
+
+
+@njit(inline="always")
+def _column_sums16(sums, image, b, rows, cols, oh, r0, kh, left, width, c, fill):
+    """The uint16 column sums of output row oh's kh padded rows: summed afresh at the job's first row r0, then
+    moved down a row (:func:`_move_rows16`); their padding columns filled."""
+    if oh == r0:
+        for a in range(kh):
+            _move_rows16(sums, image, b, rows[r0 + a], -2, fill, left * c)
+    else:
+        _move_rows16(sums, image, b, rows[oh + kh - 1], rows[oh - 1], fill, left * c)
+    _pad_edges(sums, cols, left, width, c, np.uint16(kh * fill))
+
+
+@njit(inline="always")
 def _box_row16(sums, kw, c, scale, out, at, woc, lo, hi, rounds, n):
     """``out.flat[at + e] = saturate(scale * sum_{t < kw} sums[e + t * c])``: 16-bit sums of ``M = 2n`` lanes,
     each half converted to float32 (exactly: the sums are below 2**16) and scaled as :func:`_box_row` does."""
@@ -378,27 +408,21 @@ def _box_row16(sums, kw, c, scale, out, at, woc, lo, hi, rounds, n):
     k = vsplat(scale, scale)
     e = 0
     while e + 2 * m <= woc:
-        v, u = ivload(sums, e), ivload(sums, e + m)
-        for t in range(1, kw):
-            v, u = ivadd(v, ivload(sums, e + t * c)), ivadd(u, ivload(sums, e + m + t * c))
+        v, u = _window16(sums, e, kw, c), _window16(sums, e + m, kw, c)
         vstore_as(out, at + e, vmul(ivlow_as(v, scale), k))
         vstore_as(out, at + e + n, vmul(ivhigh_as(v, scale), k))
         vstore_as(out, at + e + m, vmul(ivlow_as(u, scale), k))
         vstore_as(out, at + e + m + n, vmul(ivhigh_as(u, scale), k))
         e += 2 * m
     while e + m <= woc:
-        v = ivload(sums, e)
-        for t in range(1, kw):
-            v = ivadd(v, ivload(sums, e + t * c))
+        v = _window16(sums, e, kw, c)
         vstore_as(out, at + e, vmul(ivlow_as(v, scale), k))
         vstore_as(out, at + e + n, vmul(ivhigh_as(v, scale), k))
         e += m
     flat = out.reshape(-1)
     for i in range(e, woc):
-        s = np.int64(0)
-        for t in range(kw):
-            s += np.int64(sums[i + t * c])
-        flat[at + i] = _saturate(scale * np.float32(s & 0xFFFF), lo, hi, rounds)
+        s = _window16_at(sums, i, kw, c)
+        flat[at + i] = _saturate(scale * np.float32(s), lo, hi, rounds)
 
 
 @njit(**JOB)
@@ -412,12 +436,8 @@ def box16(job, image, kh, kw, rows, cols, left, c, fill, scale, lo, hi, rounds, 
     width = wc // c
     b, r0, r1 = _job_rows(job, ho, BOX_ROWS_PER_JOB)
     sums = np.zeros(cols.shape[0] * c, np.uint16)
-    for a in range(kh):
-        _move_rows16(sums, image, b, rows[r0 + a], -2, fill, left * c)
     for oh in range(r0, r1):
-        if oh > r0:
-            _move_rows16(sums, image, b, rows[oh + kh - 1], rows[oh - 1], fill, left * c)
-        _pad_edges(sums, cols, left, width, c, np.uint16(kh * fill))
+        _column_sums16(sums, image, b, rows, cols, oh, r0, kh, left, width, c, fill)
         _box_row16(sums, kw, c, scale, out, (b * ho + oh) * woc, woc, lo, hi, rounds, n)
 
 
@@ -431,47 +451,34 @@ def _box_row16_div(sums, kw, c, d, fast_m, fast_s, out, at, woc):
     if fast_m > 0:
         half = d // 2
         while e + 2 * m <= woc:
-            v, u = ivload(sums, e), ivload(sums, e + m)
-            for t in range(1, kw):
-                v, u = ivadd(v, ivload(sums, e + t * c)), ivadd(u, ivload(sums, e + m + t * c))
+            v, u = _window16(sums, e, kw, c), _window16(sums, e + m, kw, c)
             ivstore_u8(out, at + e, ivmulhi_shift(v, half, fast_m, fast_s))
             ivstore_u8(out, at + e + m, ivmulhi_shift(u, half, fast_m, fast_s))
             e += 2 * m
         while e + m <= woc:
-            v = ivload(sums, e)
-            for t in range(1, kw):
-                v = ivadd(v, ivload(sums, e + t * c))
+            v = _window16(sums, e, kw, c)
             ivstore_u8(out, at + e, ivmulhi_shift(v, half, fast_m, fast_s))
             e += m
     elif d > 1:
         magic = (1 << 16) // d
         while e + 2 * m <= woc:
-            v, u = ivload(sums, e), ivload(sums, e + m)
-            for t in range(1, kw):
-                v, u = ivadd(v, ivload(sums, e + t * c)), ivadd(u, ivload(sums, e + m + t * c))
+            v, u = _window16(sums, e, kw, c), _window16(sums, e + m, kw, c)
             ivstore_u8(out, at + e, ivdiv_round(v, d, magic))
             ivstore_u8(out, at + e + m, ivdiv_round(u, d, magic))
             e += 2 * m
         while e + m <= woc:
-            v = ivload(sums, e)
-            for t in range(1, kw):
-                v = ivadd(v, ivload(sums, e + t * c))
+            v = _window16(sums, e, kw, c)
             ivstore_u8(out, at + e, ivdiv_round(v, d, magic))
             e += m
     else:
         top = ivsplat(255)
         while e + m <= woc:
-            v = ivload(sums, e)
-            for t in range(1, kw):
-                v = ivadd(v, ivload(sums, e + t * c))
+            v = _window16(sums, e, kw, c)
             ivstore_u8(out, at + e, ivmin(v, top))
             e += m
     flat = out.reshape(-1)
     for i in range(e, woc):
-        s = np.int64(0)
-        for t in range(kw):
-            s += np.int64(sums[i + t * c])
-        s &= 0xFFFF
+        s = _window16_at(sums, i, kw, c)
         flat[at + i] = min(s, 255) if d == 1 else _round_div(s, d)
 
 
@@ -491,12 +498,8 @@ def box16_div(job, image, kh, kw, rows, cols, left, c, fill, d, fast_m, fast_s, 
     width = wc // c
     b, r0, r1 = _job_rows(job, ho, BOX_ROWS_PER_JOB)
     sums = np.zeros(cols.shape[0] * c, np.uint16)
-    for a in range(kh):
-        _move_rows16(sums, image, b, rows[r0 + a], -2, fill, left * c)
     for oh in range(r0, r1):
-        if oh > r0:
-            _move_rows16(sums, image, b, rows[oh + kh - 1], rows[oh - 1], fill, left * c)
-        _pad_edges(sums, cols, left, width, c, np.uint16(kh * fill))
+        _column_sums16(sums, image, b, rows, cols, oh, r0, kh, left, width, c, fill)
         _box_row16_div(sums, kw, c, d, fast_m, fast_s, out, (b * ho + oh) * woc, woc)
 
 
