@@ -57,49 +57,7 @@ def put_tile(out, obase, no, scratch, rs, ot, p, end, origin, wq, wg, ho, wo, sh
     """Write a scratch tile's flat positions p <= q = i*wq + j < end (j < wg) to the output:
     out[obase + (r*ho + py + sh*i)*wo + px + sw*j] = scratch[((py*sw + px)*ot + r)*rs + q - origin]
     for rows r < no and phases (py, px), where inside the output."""
-    if sh == 1 and sw == 1:  # one phase: the grid is the output's
-        for r in range(no):
-            copy_out(out, obase + r * ho * wo, scratch, r * rs - origin, p, end, wq, wo)
-        return
-    i0 = p // wq
-    for r in range(no):
-        for py in range(sh):
-            q = p
-            i = i0
-            j = p - i0 * wq
-            while q < end:
-                e = min(end, q - j + wq)
-                oh = py + sh * i
-                if oh >= ho:
-                    break
-                jn = min(wg, j + e - q)
-                dst = obase + (r * ho + oh) * wo
-                src = ((py * sw) * ot + r) * rs + q - origin - j  # scratch index of this row's j = 0
-                if sw == 2:
-                    t = j
-                    lim = min(2 * jn, wo)
-                    while t < jn:
-                        a = vload(scratch, src + t)
-                        b = vload(scratch, src + ot * rs + t)
-                        c = 2 * t
-                        if c + 2 * N <= lim:
-                            vstore(out, dst + c, vzip_lo(a, b))
-                            vstore(out, dst + c + N, vzip_hi(a, b))
-                        elif c + N < lim:
-                            vstore(out, dst + c, vzip_lo(a, b))
-                            vstore_masked(out, dst + c + N, vzip_hi(a, b), lim - c - N)
-                        else:
-                            vstore_masked(out, dst + c, vzip_lo(a, b), lim - c)
-                        t += N
-                else:
-                    for px in range(sw):
-                        for t in range(j, jn):
-                            ow = px + sw * t
-                            if ow < wo:
-                                out[dst + ow] = scratch[src + px * ot * rs + t]
-                q = e
-                i += 1
-                j = 0
+__PUT__
 
 
 @njit(fastmath=FM, boundscheck=False, cache=True, nogil=True)
@@ -155,14 +113,71 @@ def prepare_unit(unit, P, x, rows, cols, slots, w, wsrc, index, finite, geo):
 '''
 
 
-def kernel_module(dtype, tile=None):
-    """The generated module for ``dtype`` and ``tile`` (default: the target's first) on the target: ``direct``'s
-    kernels with that tile's micro-kernel alone (a call compiles only the one it runs), and the transposed driver."""
+# put_tile walks each output row of each phase row py; __ROW__ writes its columns j <= t < jn
+_PUT_ROWS = """
+    i0 = p // wq
+    for r in range(no):
+        for py in range(sh):
+            q = p
+            i = i0
+            j = p - i0 * wq
+            while q < end:
+                e = min(end, q - j + wq)
+                oh = py + sh * i
+                if oh >= ho:
+                    break
+                jn = min(wg, j + e - q)
+                dst = obase + (r * ho + oh) * wo
+                src = ((py * sw) * ot + r) * rs + q - origin - j  # scratch index of this row's j = 0
+__ROW__
+                q = e
+                i += 1
+                j = 0"""
+# put_tile's body per kind of stride (``_put_kind``): a module compiles only the one its layers run
+_PUT = {
+    "one": """
+    for r in range(no):  # one phase: the grid is the output's
+        copy_out(out, obase + r * ho * wo, scratch, r * rs - origin, p, end, wq, wo)""",
+    "zip": _PUT_ROWS.replace("__ROW__", """\
+                t = j
+                lim = min(2 * jn, wo)
+                while t < jn:  # column stride 2: the two column phases' rows zipped
+                    a = vload(scratch, src + t)
+                    b = vload(scratch, src + ot * rs + t)
+                    c = 2 * t
+                    if c + 2 * N <= lim:
+                        vstore(out, dst + c, vzip_lo(a, b))
+                        vstore(out, dst + c + N, vzip_hi(a, b))
+                    elif c + N < lim:
+                        vstore(out, dst + c, vzip_lo(a, b))
+                        vstore_masked(out, dst + c + N, vzip_hi(a, b), lim - c - N)
+                    else:
+                        vstore_masked(out, dst + c, vzip_lo(a, b), lim - c)
+                    t += N"""),
+    "lanes": _PUT_ROWS.replace("__ROW__", """\
+                for px in range(sw):
+                    for t in range(j, jn):
+                        ow = px + sw * t
+                        if ow < wo:
+                            out[dst + ow] = scratch[src + px * ot * rs + t]"""),
+}
+
+
+def _put_kind(sh, sw):
+    """Which put_tile body a layer of stride (sh, sw) runs."""
+    return "one" if sh == sw == 1 else "zip" if sw == 2 else "lanes"
+
+
+def kernel_module(dtype, tile=None, put="zip"):
+    """The generated module for ``dtype``, ``tile`` (default: the target's first) and ``put`` (``_put_kind``) on
+    the target: ``direct``'s kernels with that tile's micro-kernel alone (a call compiles only the one it runs),
+    and the transposed driver."""
     dtype = np.dtype(dtype).name
     n = simd.lanes(dtype)
     tile = tuple(tile or direct.TILES[simd.VECTOR_BITS])
-    name = f"_transpose_{simd.SOURCE_HASH}_{simd_ext.SOURCE_HASH}_{direct.GEN_HASH}_{GEN_HASH}_{dtype}_n{n}_o{tile[0]}p{tile[1]}"
-    mod = generated.load(name, lambda: direct._source(dtype, n, (tile,)) + _DRIVER)
+    name = (f"_transpose_{simd.SOURCE_HASH}_{simd_ext.SOURCE_HASH}_{direct.GEN_HASH}_{GEN_HASH}_{dtype}_n{n}"
+            f"_o{tile[0]}p{tile[1]}_{put}")
+    mod = generated.load(name, lambda: direct._source(dtype, n, (tile,)) + _DRIVER.replace("__PUT__", _PUT[put]))
     mod.TILES = (tile,)
     return mod
 
@@ -231,7 +246,7 @@ def _setup(x_shape, w_shape, stride, padding, dilation, out_size, groups, dtype,
     geo = (h, wd, hq, wq, left, plane_len, chans, groups, og, ho, wo, wg, mpos, sh, sw, nblk, tgsize, which,
            0 if in_place else nb * chans, GATHER_CHUNK, tasks)
     return dict(
-        mod=kernel_module(dtype, tile),
+        mod=kernel_module(dtype, tile, _put_kind(sh, sw)),
         geo=np.array(geo, np.int64),
         chunks=chunks,
         in_place=in_place,
