@@ -30,7 +30,7 @@ $(BENCH_VENV)/.installed: pyproject.toml
 test: $(TEST_VENV)/.installed
 	$(TEST_VENV)/bin/python -m fastconv warmup --jobs 0
 	$(TEST_VENV)/bin/python -m pytest -n auto --dist worksteal
-	NUMBA_ENABLE_CUDASIM=1 $(TEST_VENV)/bin/python -m pytest tests_cuda
+	NUMBA_ENABLE_CUDASIM=1 $(TEST_VENV)/bin/python -m pytest -n auto --dist worksteal tests_cuda
 
 lint: $(TEST_VENV)/.installed
 	$(TEST_VENV)/bin/ruff check src tests tests_cuda benchmarks

@@ -9,7 +9,7 @@ each of the ``sh*sw`` phases ``(py, px)`` is a dense stride-1 correlation
 over channels (a 2x2 / stride 2 layer: four 1x1 convolutions).
 
 * **Planes.**  The input is copied once into zero-padded flat planes
-  (``direct``'s ``fill_phase``, one phase), padded by just enough that every
+  (``pad_plane``), padded by just enough that every
   phase's taps read inside them; a layer whose taps need no padding (2x2 /
   stride 2) reads the input in place.  Every phase shares one grid of
   ``ceil(Ho/sh) x ceil(Wo/sw)`` positions, at flat position ``i*wq + j``, so
@@ -36,7 +36,6 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from ..._padding import source_index
 from . import direct, generated, parallel, simd, simd_ext
 from .common import workspace
 
@@ -99,14 +98,36 @@ def gather(src, index, dst, i0, i1):
     return finite
 
 
-@njit(cache=True, nogil=True)
-def prepare_unit(unit, P, x, rows, cols, slots, w, wsrc, index, finite, geo):
-    """Work unit ``unit`` of the preparation: below geo[18], a padded plane of x into P (``fill_phase``,
-    one phase); then a chunk of the weight gather (wsrc into w; finite[c]: whether chunk c's weights are finite)."""
+@njit(fastmath=FM, boundscheck=False, nogil=True, inline="always")
+def pad_plane(P, x, nc, h, wd, hq, wq, top, left, plane_len):
+    """Plane nc of x into P with zeros around it: P[nc*plane_len + (top + i)*wq + left + j] = x[nc, i, j],
+    as much of it as the hq x wq plane holds."""
+    lo = min(left, wq)
+    n = max(0, min(wd, wq - lo))
+    for i in range(hq):
+        dst = nc * plane_len + i * wq
+        r = i - top
+        if 0 <= r < h:
+            src = (nc * h + r) * wd
+            for j in range(lo):
+                P[dst + j] = 0
+            for j in range(n):
+                P[dst + lo + j] = x[src + j]
+            for j in range(lo + n, wq):
+                P[dst + j] = 0
+        else:
+            for j in range(wq):
+                P[dst + j] = 0
+
+
+@njit(fastmath=FM, boundscheck=False, cache=True, nogil=True)
+def prepare_unit(unit, P, x, w, wsrc, index, finite, geo):
+    """Work unit ``unit`` of the preparation: below geo[18], a padded plane of x into P (``pad_plane``);
+    then a chunk of the weight gather (wsrc into w; finite[c]: whether chunk c's weights are finite)."""
     h, wd, hq, wq, left, plane_len = geo[0], geo[1], geo[2], geo[3], geo[4], geo[5]
-    nfill, chunk = geo[18], geo[19]
+    nfill, chunk, top = geo[18], geo[19], geo[21]
     if unit < nfill:
-        fill_phase(P, x, unit, 0, h, wd, rows, cols, slots, hq, wq, plane_len, left, DTYPE(0))
+        pad_plane(P, x, unit, h, wd, hq, wq, top, left, plane_len)
     else:
         c = unit - nfill
         finite[c] = gather(wsrc, index, w, c * chunk, (c + 1) * chunk)
@@ -234,7 +255,6 @@ def _setup(x_shape, w_shape, stride, padding, dilation, out_size, groups, dtype,
             index.append(flat)
             kstart.append(kstart[-1] + cg * len(tap_w))
             wbase.append(wbase[-1] + flat.shape[0])
-    slots = np.array([[0, 0, 1, 1]], np.int64)
     nblk = -(-mpos // blk)
     nu = groups * -(-og // tile[0])
     want = TASKS_PER_THREAD * threads
@@ -244,7 +264,7 @@ def _setup(x_shape, w_shape, stride, padding, dilation, out_size, groups, dtype,
     tasks = nb * nblk * -(-nu // tgsize)
     chunks = -(-sum(len(i) for i in index) // GATHER_CHUNK)
     geo = (h, wd, hq, wq, left, plane_len, chans, groups, og, ho, wo, wg, mpos, sh, sw, nblk, tgsize, which,
-           0 if in_place else nb * chans, GATHER_CHUNK, tasks)
+           0 if in_place else nb * chans, GATHER_CHUNK, tasks, top)
     return dict(
         mod=kernel_module(dtype, tile, _put_kind(sh, sw)),
         geo=np.array(geo, np.int64),
@@ -258,9 +278,6 @@ def _setup(x_shape, w_shape, stride, padding, dilation, out_size, groups, dtype,
         plane_len=plane_len,
         mpos=mpos,
         blk=blk,
-        rows=source_index(h, top, hq, "constant"),
-        cols=source_index(wd, left, wq, "constant"),
-        slots=slots,
         xoff=np.concatenate(xoff).astype(np.int64),
         index=np.concatenate(index).astype(np.int32 if kh * kw * og * chans < 2**31 else np.int64),  # half the bytes to read
         kstart=np.array(kstart, np.int64),
@@ -296,7 +313,7 @@ def conv_transpose2d_direct(x, w, bias, stride, padding, dilation, groups, out):
         planes[-g["blk"] :] = 0
     mod, geo = g["mod"], g["geo"]
     # units handed out one at a time: the threads balance, on a shared machine too
-    parallel.run(mod.prepare_unit, int(geo[18]) + finite.shape[0], planes, xf, g["rows"], g["cols"], g["slots"], wp,
+    parallel.run(mod.prepare_unit, int(geo[18]) + finite.shape[0], planes, xf, wp,
                  w.reshape(-1), index, finite, geo, chunk=1)
     if geo[18] and not finite.all():
         return None  # a padding zero times an inf or NaN weight would add a NaN that torch's sum doesn't have
