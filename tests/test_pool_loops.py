@@ -31,24 +31,24 @@ needs_simd = pytest.mark.skipif(simd.VECTOR_BITS is None, reason="numba's target
 
 # kernel -> (its module, the instruction that marks its hot loop, a call that compiles it for float32)
 KERNELS = {
-    "_adaptive_avg_pool2d_job": (pool, "vaddps", lambda x: fc.adaptive_avg_pool2d(x, 7)),
-    "_adaptive_max_pool2d_job": (pool, "vcmp", lambda x: fc.adaptive_max_pool2d(x, 7)),
-    "_avg_pool_2x2_job": (pool, "vaddps", lambda x: fc.avg_pool2d(x, 2)),
-    "_nearest_job": (interpolate, "vperm", lambda x: fc.interpolate(x, scale_factor=2)),
-    "_linear_job": (interpolate, "vfmadd", lambda x: fc.interpolate(x, scale_factor=2, mode="bilinear")),
+    "_adaptive_avg_pool2d_kernel": (pool, "vaddps", lambda x: fc.adaptive_avg_pool2d(x, 7)),
+    "_adaptive_max_pool2d_kernel": (pool, "vcmp", lambda x: fc.adaptive_max_pool2d(x, 7)),
+    "_avg_pool_2x2_kernel": (pool, "vaddps", lambda x: fc.avg_pool2d(x, 2)),
+    "_nearest_kernel": (interpolate, "vperm", lambda x: fc.interpolate(x, scale_factor=2)),
+    "_linear_kernel": (interpolate, "vfmadd", lambda x: fc.interpolate(x, scale_factor=2, mode="bilinear")),
 }
 
 
 def loop_report(name: str) -> dict:
     """The loop of kernel ``name`` with the most of its marking instruction on full-width registers.
 
-    The job is compiled afresh, uncached (the loops one job runs,
+    The kernel is compiled afresh and serial (the loops a ``prange`` body runs,
     in one function's assembly); a loop is a basic block up to its jump.
     """
     module, op, call = KERNELS[name]
     call(np.random.default_rng(0).standard_normal((1, 2, 40, 40)).astype(np.float32))
     kernel = getattr(module, name)
-    sig = next(s for s in kernel.signatures if s[1].dtype == numba.float32)
+    sig = next(s for s in kernel.signatures if s[0].dtype == numba.float32)
     fresh = numba.njit(fastmath=FASTMATH, cache=False, nogil=True)(kernel.py_func)
     fresh.compile(sig)
     regs = ("zmm", "ymm") if simd.VECTOR_BITS == 512 else ("ymm",)  # LLVM may prefer 256 bits on an AVX-512 target

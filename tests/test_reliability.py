@@ -300,7 +300,7 @@ CACHE_SCRIPT = """
     x = np.arange(64).reshape(1, 1, 8, 8)  # int64: the plain kernel (floats run the generated SIMD ones)
     assert (fc.max_pool2d(x, 2, backend="cpu") == fc.max_pool2d(x, 2, backend="numpy")).all()
     from fastconv._backends.cpu import pool
-    stats = pool._max_pool2d_job.stats
+    stats = pool._max_pool2d_kernel.stats
     print(sum(stats.cache_hits.values()), sum(stats.cache_misses.values()), stats.cache_path)
 """
 
@@ -356,7 +356,7 @@ def test_a_cache_left_by_another_version_is_not_used(package_copy, tmp_path):
 def test_a_corrupted_cache_file_breaks_neither_import_nor_calls(damage, package_copy, tmp_path):
     _run_cached(package_copy, tmp_path)
     cache = package_copy / "fastconv" / "_backends" / "cpu" / "__pycache__"
-    target = next(cache.glob("pool._max_pool2d_job-*" + (".nbi" if "index" in damage else ".nbc")))
+    target = next(cache.glob("pool._max_pool2d_kernel-*" + (".nbi" if "index" in damage else ".nbc")))
     blob = bytearray(target.read_bytes())
     if damage.startswith("garbage"):
         blob = bytearray(os.urandom(len(blob)))

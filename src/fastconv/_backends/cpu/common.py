@@ -18,8 +18,7 @@ from ..._padding import FILL, source_index
 
 # fastmath without nnan/ninf, so that NaN and inf keep their IEEE behaviour.
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
-# A task of ``parallel.run``: ``task(job, *args)`` computes job ``job``'s disjoint part of the output.
-JOB = dict(cache=True, fastmath=FASTMATH, nogil=True)
+KERNEL = dict(parallel=True, cache=True, fastmath=FASTMATH, nogil=True)
 # A parallel loop that only calls compiled functions (``parallel._loop``): only the prange conversion, as the other
 # parfor passes (array expressions, fusion, ...) find nothing there and cost compile time.
 PRANGE = dict(comprehension=False, prange=True, setitem=False, numpy=False, reduction=False, inplace_binop=False, fusion=False, stencil=False)
@@ -32,7 +31,7 @@ _relu, _relu6, _silu, _gelu = (njit(inline="always")(f) for f in (relu, relu6, s
 
 
 def units_per_job(units: int) -> int:
-    """Work units (say, a plane's output row) per ``parallel.run`` job: a few jobs per thread, each allocating its buffers once."""
+    """Work units (say, a plane's output row) per ``prange`` job: a few jobs per thread, each allocating its buffers once."""
     return max(1, -(-units // (8 * numba.get_num_threads())))
 
 

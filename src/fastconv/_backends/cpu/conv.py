@@ -21,7 +21,7 @@
   float layers (``_uses_gemm``), the direct tiled correlation otherwise;
 - integers: the direct tiled correlation (exact int64).
 
-Each kernel parallelizes over disjoint outputs (``parallel.run`` over jobs), so that a
+Each kernel parallelizes over disjoint outputs (``prange``, or ``parallel.run`` over jobs), so that a
 single image still uses every core.
 """
 
@@ -29,16 +29,16 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from ..._calls import ConvCall, ConvTransposeCall, conv_out_size
 from ..._padding import SKIP
 from . import depthwise as simd_depthwise
 from . import direct, parallel, transpose
-from .common import JOB, _activate, _fill_band, _fill_phases, _inside, _nine_taps, _tables, _tap_span, _three_taps
+from .common import FASTMATH, KERNEL, _activate, _fill_band, _fill_phases, _inside, _nine_taps, _tables, _tap_span, _three_taps
 
 
-@njit(**JOB)
+@njit(cache=True, fastmath=FASTMATH, nogil=True)
 def _epilogue_kernel(tile, bias, act):
     """Add ``bias[o]`` to row ``o`` of a GEMM result tile (O, R) and apply activation ``act``, while the tile is in cache.
 
@@ -122,17 +122,17 @@ def _correlate(job, x, w, bias, rows, cols, sh, sw, dh, dw, left, groups, fill, 
             _activate(out[n, o, oh, w0:w1], act)
 
 
-@njit(**JOB)
+@njit(cache=True, fastmath=FASTMATH, nogil=True)
 def _correlate_unit_stride_job(job, x, w, bias, rows, cols, sh, dh, dw, left, groups, fill, fill_row, tile_h, tile_w, act, out):
     _correlate(job, x, w, bias, rows, cols, sh, 1, dh, dw, left, groups, fill, fill_row, tile_h, tile_w, act, out, True)
 
 
-@njit(**JOB)
+@njit(cache=True, fastmath=FASTMATH, nogil=True)
 def _correlate_job(job, x, w, bias, rows, cols, sh, sw, dh, dw, left, groups, fill, fill_row, tile_h, tile_w, act, out):
     _correlate(job, x, w, bias, rows, cols, sh, sw, dh, dw, left, groups, fill, fill_row, tile_h, tile_w, act, out, False)
 
 
-@njit(**JOB)
+@njit(cache=True, fastmath=FASTMATH, nogil=True)
 def _im2col_kernel(x, n, c0, kh, kw, rows, cols, sh, sw, dh, dw, left, oh0, buf):
     """Fill ``buf`` (cg * kh * kw, R, Wo) with the zero-padded input taps of output rows ``oh0:oh0 + R``.
 
@@ -253,9 +253,9 @@ DEPTHWISE_MAX_WIDTH = 64
 DEPTHWISE_JOBS_PER_THREAD = 8  # bands are grouped into this many jobs per thread, which share their buffers
 
 
-@njit(**JOB)
-def _depthwise_job(job, x, w, bias, rows, cols, sh, sw, dh, dw, left, fill, band_rows, per_job, act, out):
-    """One filter per channel (groups = in = out channels), by bands of output rows: job ``job``'s ``per_job`` bands.
+@njit(**KERNEL)
+def _depthwise_kernel(x, w, bias, rows, cols, sh, sw, dh, dw, left, fill, band_rows, per_job, act, out):
+    """One filter per channel (groups = in = out channels), by bands of output rows, ``per_job`` bands per job.
 
     Each band's padded input rows are copied once, through the index
     tables, split by stride phase (``_fill_phases``; at unit stride a plain
@@ -272,41 +272,42 @@ def _depthwise_job(job, x, w, bias, rows, cols, sh, sw, dh, dw, left, fill, band
     hq = min(band_rows, ho) + (kh - 1) * dh // sh  # rows and columns of each phase
     wq = wo + (kw - 1) * dw // sw
     taps = kh * kw
-    phases = np.empty((sh * sw, hq, wq), x.dtype)
-    flat = phases.reshape(sh * sw * hq * wq)
-    acc_buf = np.empty((min(band_rows, ho) - 1) * wq + wo, x.dtype)
-    starts, weights = np.zeros(3, np.int64), np.zeros(3, x.dtype)
-    for unit in range(job * per_job, min((job + 1) * per_job, units)):
-        n, c, h0 = unit // (chans * bands), (unit // bands) % chans, (unit % bands) * band_rows
-        h1 = min(h0 + band_rows, ho)
-        if sh == 1 and sw == 1:
-            _fill_band(phases[0, : h1 - h0 + (kh - 1) * dh], x[n, c], rows, cols, h0, 0, left, fill)
-        else:
-            _fill_phases(phases, x[n, c], rows, cols, h0 * sh, sh, sw, fill)
-        acc = acc_buf[: (h1 - h0 - 1) * wq + wo]
-        acc[:] = bias[c]
-        for t in range(0, taps, 3):  # up to three taps per pass
-            count = min(3, taps - t)
-            for k in range(count):
-                u, v = (t + k) // kw, (t + k) % kw
-                phase = ((u * dh) % sh) * sw + (v * dw) % sw
-                starts[k] = (phase * hq + (u * dh) // sh) * wq + (v * dw) // sw
-                weights[k] = w[c, 0, u, v]
-            a, b, d = flat[starts[0] :], flat[starts[1] :], flat[starts[2] :]
-            w0, w1, w2 = weights[0], weights[1], weights[2]
-            if count == 3:
-                for i in range(acc.shape[0]):
-                    acc[i] += w0 * a[i] + w1 * b[i] + w2 * d[i]
-            elif count == 2:
-                for i in range(acc.shape[0]):
-                    acc[i] += w0 * a[i] + w1 * b[i]
+    for job in prange((units + per_job - 1) // per_job):
+        phases = np.empty((sh * sw, hq, wq), x.dtype)
+        flat = phases.reshape(sh * sw * hq * wq)
+        acc_buf = np.empty((min(band_rows, ho) - 1) * wq + wo, x.dtype)
+        starts, weights = np.zeros(3, np.int64), np.zeros(3, x.dtype)
+        for unit in range(job * per_job, min((job + 1) * per_job, units)):
+            n, c, h0 = unit // (chans * bands), (unit // bands) % chans, (unit % bands) * band_rows
+            h1 = min(h0 + band_rows, ho)
+            if sh == 1 and sw == 1:
+                _fill_band(phases[0, : h1 - h0 + (kh - 1) * dh], x[n, c], rows, cols, h0, 0, left, fill)
             else:
-                for i in range(acc.shape[0]):
-                    acc[i] += w0 * a[i]
-        if act:
-            _activate(acc, act)
-        for oh in range(h0, h1):
-            out[n, c, oh] = acc[(oh - h0) * wq : (oh - h0) * wq + wo]
+                _fill_phases(phases, x[n, c], rows, cols, h0 * sh, sh, sw, fill)
+            acc = acc_buf[: (h1 - h0 - 1) * wq + wo]
+            acc[:] = bias[c]
+            for t in range(0, taps, 3):  # up to three taps per pass
+                count = min(3, taps - t)
+                for k in range(count):
+                    u, v = (t + k) // kw, (t + k) % kw
+                    phase = ((u * dh) % sh) * sw + (v * dw) % sw
+                    starts[k] = (phase * hq + (u * dh) // sh) * wq + (v * dw) // sw
+                    weights[k] = w[c, 0, u, v]
+                a, b, d = flat[starts[0] :], flat[starts[1] :], flat[starts[2] :]
+                w0, w1, w2 = weights[0], weights[1], weights[2]
+                if count == 3:
+                    for i in range(acc.shape[0]):
+                        acc[i] += w0 * a[i] + w1 * b[i] + w2 * d[i]
+                elif count == 2:
+                    for i in range(acc.shape[0]):
+                        acc[i] += w0 * a[i] + w1 * b[i]
+                else:
+                    for i in range(acc.shape[0]):
+                        acc[i] += w0 * a[i]
+            if act:
+                _activate(acc, act)
+            for oh in range(h0, h1):
+                out[n, c, oh] = acc[(oh - h0) * wq : (oh - h0) * wq + wo]
 
 
 def _conv2d_depthwise(x, w, bias, call: ConvCall, out):
@@ -315,9 +316,8 @@ def _conv2d_depthwise(x, w, bias, call: ConvCall, out):
     band_rows = max(1, DEPTHWISE_BAND_BYTES // (cols.shape[0] * sh * x.itemsize) - (kh - 1) * dh // sh)
     units = x.shape[0] * x.shape[1] * -(-out.shape[2] // band_rows)
     per_job = max(1, units // (DEPTHWISE_JOBS_PER_THREAD * numba.get_num_threads()))
-    parallel.run(
-        _depthwise_job, -(-units // per_job),
-        x, w, bias, rows, cols, sh, sw, dh, dw, call.pads[2], x.dtype.type(0), band_rows, per_job, call.activation, out,
+    _depthwise_kernel(
+        x, w, bias, rows, cols, sh, sw, dh, dw, call.pads[2], x.dtype.type(0), band_rows, per_job, call.activation, out
     )
 
 
@@ -338,7 +338,7 @@ def _is_pointwise_on_points(x: np.ndarray, w: np.ndarray, call: ConvCall) -> boo
     return x.dtype.kind == "f" and call.groups == 1 and x.shape[2:] == (1, 1) and w.shape[2:] == (1, 1) and not any(call.pads)
 
 
-@njit(**JOB)
+@njit(cache=True, fastmath=FASTMATH, nogil=True)
 def _pointwise_on_points_kernel(x, w, bias, act, out):
     """``out[n] = act(w @ x[n] + bias)`` for x (N, K), w (O, K), out (N, O); serial (the layers are small)."""
     for n in range(x.shape[0]):
@@ -399,9 +399,9 @@ def conv2d(call: ConvCall) -> np.ndarray:
     return out
 
 
-@njit(**JOB)
-def _conv_transpose2d_job(job, x, w, bias, sh, sw, ph, pw, dh, dw, groups, out):
-    """Transposed convolution of job = (image, out channel, output row).
+@njit(**KERNEL)
+def _conv_transpose2d_kernel(x, w, bias, sh, sw, ph, pw, dh, dw, groups, out):
+    """Transposed convolution, one (image, out channel, output row) per job.
 
     Row ``oh`` takes input row ``ih`` through tap ``u`` when ``oh = ih * sh - ph + u * dh``;
     each such (input row, weight) pair is added along the output row at
@@ -411,35 +411,36 @@ def _conv_transpose2d_job(job, x, w, bias, sh, sw, ph, pw, dh, dw, groups, out):
     _, cog, kh, kw = w.shape
     _, n_out, ho, wo = out.shape
     cig = cin // groups
-    n, o, oh = job // (n_out * ho), (job // ho) % n_out, job % ho
-    g, ol = o // cog, o % cog
-    row = out[n, o, oh]
-    for j in range(wo):
-        row[j] = bias[o]
-    for u in range(kh):
-        t = oh + ph - u * dh
-        if t < 0 or t % sh != 0 or t // sh >= h:
-            continue
-        for c in range(g * cig, (g + 1) * cig):
-            src = x[n, c, t // sh]
-            for v in range(kw):
-                weight = w[c, ol, u, v]
-                off = v * dw - pw
-                lo, hi = _inside(wd, wo, off, sw)
-                if sw == 1:
-                    dst, part = row[off + lo : off + hi], src[lo:hi]
-                    for j in range(dst.shape[0]):
-                        dst[j] += weight * part[j]
-                else:
-                    for iw in range(lo, hi):
-                        row[off + iw * sw] += weight * src[iw]
+    for job in prange(n_batch * n_out * ho):
+        n, o, oh = job // (n_out * ho), (job // ho) % n_out, job % ho
+        g, ol = o // cog, o % cog
+        row = out[n, o, oh]
+        for j in range(wo):
+            row[j] = bias[o]
+        for u in range(kh):
+            t = oh + ph - u * dh
+            if t < 0 or t % sh != 0 or t // sh >= h:
+                continue
+            for c in range(g * cig, (g + 1) * cig):
+                src = x[n, c, t // sh]
+                for v in range(kw):
+                    weight = w[c, ol, u, v]
+                    off = v * dw - pw
+                    lo, hi = _inside(wd, wo, off, sw)
+                    if sw == 1:
+                        dst, part = row[off + lo : off + hi], src[lo:hi]
+                        for j in range(dst.shape[0]):
+                            dst[j] += weight * part[j]
+                    else:
+                        for iw in range(lo, hi):
+                            row[off + iw * sw] += weight * src[iw]
 
 
 def conv_transpose2d(call: ConvTransposeCall) -> np.ndarray:
     """Transposed convolution: float32 / float64 on a SIMD target by stride-phase sub-convolutions
     (``transpose.py``), as many images per call as their padded planes fit in ``DIRECT_WORKSPACE_BYTES``
     (at least one); integers, targets without SIMD vectors, and padded planes with an inf or NaN
-    weight (see ``transpose.conv_transpose2d_direct``), by the scatter job ``_conv_transpose2d_job``."""
+    weight (see ``transpose.conv_transpose2d_direct``), by the scatter kernel ``_conv_transpose2d_kernel``."""
     x, w = np.ascontiguousarray(call.input), np.ascontiguousarray(call.weight)
     out = np.empty((x.shape[0], w.shape[1] * call.groups, *call.out_size), x.dtype)
     if out.size == 0:
@@ -456,5 +457,5 @@ def conv_transpose2d(call: ConvTransposeCall) -> np.ndarray:
             return out
     bias = np.zeros(out.shape[1], x.dtype) if call.bias is None else np.ascontiguousarray(call.bias)
     (sh, sw), (ph, pw), (dh, dw) = call.stride, call.padding, call.dilation
-    parallel.run(_conv_transpose2d_job, out.shape[0] * out.shape[1] * out.shape[2], x, w, bias, sh, sw, ph, pw, dh, dw, call.groups, out)
+    _conv_transpose2d_kernel(x, w, bias, sh, sw, ph, pw, dh, dw, call.groups, out)
     return out

@@ -22,7 +22,7 @@ kernels compiled against other intrinsics.
 import numpy as np
 from numba import njit
 
-from fastconv._backends.cpu.common import JOB
+from fastconv._backends.cpu.common import KERNEL
 from fastconv._backends.cpu.simd import sload, vadd, vfma, vhsum, vload, vload_as, vmul, vsplat, vstore, vstore_as, vsub, vzero
 from fastconv._backends.cpu.simd_int import (
     ivadd,
@@ -42,6 +42,7 @@ from fastconv._backends.cpu.simd_int import (
     ivsub,
 )
 
+JOB = {k: v for k, v in KERNEL.items() if k != "parallel"}  # a job of parallel.run: one block of output rows
 ROWS_PER_JOB = 16
 BOX_ROWS_PER_JOB = 64  # rows a box job's running sums run before they are summed afresh (bounds float error)
 HORIZONTAL_RUN = 128  # outputs a float horizontal running sum runs before it is summed afresh

@@ -6,11 +6,11 @@ has vectors; the scalar-loop kernels serve the other targets, integers and np.co
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from ..._calls import PlaneCall, conv_out_size
 from . import parallel, simd
-from .common import FASTMATH, JOB, _fill_band, _tables
+from .common import FASTMATH, KERNEL, _fill_band, _tables
 from .conv import _run_correlation
 from .simd import vbload, vfma, vlanes, vload, vstore, vstore_masked, vzero
 
@@ -60,7 +60,7 @@ def _one_pass(dst, band, r, tap_rows, tap_cols, weights, g):
         dst[i] += w0 * s0[i]
 
 
-@njit(**JOB)
+@njit(cache=True, fastmath=FASTMATH, nogil=True)
 def _correlate_planes_job(job, planes, tap_rows, tap_cols, weights, kh, kw, rows, cols, left, fill, out):
     """Correlate one (plane, band of rows, band of columns) of the planes with the taps.
 
@@ -218,10 +218,9 @@ def correlate_planes(call: PlaneCall) -> np.ndarray:
 ROWS_PER_JOB = 16
 
 
-@njit(**JOB)
-def _separable_job(job, planes, us, vs, rows, cols, left, fill, out):
-    """``out[b] = sum_q`` correlation of the padded ``planes[b]`` with ``outer(us[q], vs[q])``, job ``job``'s
-    ``ROWS_PER_JOB`` output rows of it.
+@njit(**KERNEL)
+def _separable_kernel(planes, us, vs, rows, cols, left, fill, out):
+    """``out[b] = sum_q`` correlation of the padded ``planes[b]`` with ``outer(us[q], vs[q])``.
 
     ``rows``/``cols`` map padded coordinates to input ones (-1: ``fill``);
     ``left`` is the padding before column 0, so ``cols[left + c] == c``.
@@ -232,35 +231,36 @@ def _separable_job(job, planes, us, vs, rows, cols, left, fill, out):
     width = planes.shape[2]
     wp = cols.shape[0]
     blocks = (ho + ROWS_PER_JOB - 1) // ROWS_PER_JOB
-    b = job // blocks
-    start = (job % blocks) * ROWS_PER_JOB
-    buf = np.empty(wp, out.dtype)
-    for oh in range(start, min(start + ROWS_PER_JOB, ho)):
-        row = out[b, oh]
-        row[:] = 0
-        for q in range(rank):
-            inner = buf[left : left + width]
-            inner[:] = 0
-            fill_col = out.dtype.type(0)
-            for a in range(kh):
-                ua = us[q, a]
-                fill_col += ua * fill
-                r = rows[oh + a]
-                if r < 0:
-                    for c in range(width):
-                        inner[c] += ua * fill
-                else:
-                    src = planes[b, r]
-                    for c in range(width):
-                        inner[c] += ua * src[c]
-            for j in range(wp):
-                if j < left or j >= left + width:
-                    c = cols[j]
-                    buf[j] = buf[left + c] if c >= 0 else fill_col
-            for v in range(kw):
-                vb = vs[q, v]
-                for j in range(wo):
-                    row[j] += vb * buf[j + v]
+    for job in prange(n_planes * blocks):
+        b = job // blocks
+        start = (job % blocks) * ROWS_PER_JOB
+        buf = np.empty(wp, out.dtype)
+        for oh in range(start, min(start + ROWS_PER_JOB, ho)):
+            row = out[b, oh]
+            row[:] = 0
+            for q in range(rank):
+                inner = buf[left : left + width]
+                inner[:] = 0
+                fill_col = out.dtype.type(0)
+                for a in range(kh):
+                    ua = us[q, a]
+                    fill_col += ua * fill
+                    r = rows[oh + a]
+                    if r < 0:
+                        for c in range(width):
+                            inner[c] += ua * fill
+                    else:
+                        src = planes[b, r]
+                        for c in range(width):
+                            inner[c] += ua * src[c]
+                for j in range(wp):
+                    if j < left or j >= left + width:
+                        c = cols[j]
+                        buf[j] = buf[left + c] if c >= 0 else fill_col
+                for v in range(kw):
+                    vb = vs[q, v]
+                    for j in range(wo):
+                        row[j] += vb * buf[j + v]
 
 
 def correlate_separable(call: PlaneCall, planes: np.ndarray, us: np.ndarray, vs: np.ndarray) -> np.ndarray:
@@ -275,6 +275,5 @@ def correlate_separable(call: PlaneCall, planes: np.ndarray, us: np.ndarray, vs:
     top, bottom, left, right = call.pads
     rows, cols = _tables(planes.shape, call.pads, call.boundary)
     out = np.empty((b, conv_out_size(h, us.shape[1], top + bottom, 1, 1), conv_out_size(w, vs.shape[1], left + right, 1, 1)), planes.dtype)
-    jobs = b * -(-out.shape[1] // ROWS_PER_JOB)
-    parallel.run(_separable_job, jobs, planes, us, vs, rows, cols, left, planes.dtype.type(call.fillvalue), out)
+    _separable_kernel(planes, us, vs, rows, cols, left, planes.dtype.type(call.fillvalue), out)
     return out
