@@ -111,8 +111,12 @@ def pad_plane(P, x, nc, h, wd, hq, wq, top, left, plane_len):
             src = (nc * h + r) * wd
             for j in range(lo):
                 P[dst + j] = 0
-            for j in range(n):
-                P[dst + lo + j] = x[src + j]
+            j = 0
+            while j + N <= n:
+                vstore(P, dst + lo + j, vload(x, src + j))
+                j += N
+            if j < n:
+                vstore_masked(P, dst + lo + j, vload_masked(x, src + j, n - j), n - j)
             for j in range(lo + n, wq):
                 P[dst + j] = 0
         else:
