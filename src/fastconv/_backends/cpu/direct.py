@@ -156,7 +156,7 @@ def _microkernel(ot: int, pt: int, n: int, name: str = "uk") -> str:
 
 _PLANES = '''
 
-@njit(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline="never")
+@njit(fastmath=FM, boundscheck=False, nogil=True, inline="always")  # into fill_unit, its one caller
 def fill_phase(P, x, nc, s, h, wd, rows, cols, slots, hq, wq, plane_len, left, fill_value):
     """Phase slot s of plane nc of x into P."""
     p, q, sh, sw = slots[s, 0], slots[s, 1], slots[s, 2], slots[s, 3]
@@ -231,7 +231,7 @@ def copy_out(out, dst, scratch, src, p, end, wq, wo):
         d -= wq - wo
 
 
-@njit(cache=True, nogil=True)
+@njit(fastmath=FM, boundscheck=False, cache=True, nogil=True)
 def fill_unit(unit, P, x, ns, h, wd, rows, cols, slots, hq, wq, plane_len, left, fill_value):
     """Work unit ``unit`` = (plane, phase slot) of the phase planes of x into P (a task of ``parallel.run``)."""
     fill_phase(P, x, unit // ns, unit % ns, h, wd, rows, cols, slots, hq, wq, plane_len, left, fill_value)
