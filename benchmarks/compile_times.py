@@ -49,7 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"compile-{time.strftime('%Y-%m-%d-%H%M')}"
     stem.with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n")
-    lines = [f"{data['command']}  ({data['date']}, {data['machine'].get('cpu', '')}, {os.cpu_count()} cores)",
+    m = data["machine"]
+    simd = m.get("hardware", {}).get("cpu", {}).get("simd", "")
+    lines = [f"{data['command']}  ({data['date']}, {m.get('cpu', '')} ({m.get('llvm_cpu', '')}, {simd}), {os.cpu_count()} cores, "
+             f"numba {m.get('versions', {}).get('numba', '')})",
              f"{'op':20s} {'dtype':8s} {'cold s':>7s} {'CPU s':>7s} {'variants':>8s} {'warm s':>7s} {'load':>5s}  slowest kernels (s, with callees)"]
     lines += [f"{r['op']:20s} {r['dtype']:8s} {r['cold_s']:7.2f} {r['cold_cpu_s']:7.2f} {r['variants']:8d} {r['warm_s']:7.3f} {r['load_before'][0]:5.1f}  "
               + ", ".join(f"{name} {s}" for name, s in r["slowest"]) for r in rows]
