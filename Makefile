@@ -13,16 +13,14 @@ GPU_CHECK_OUT ?= $(if $(OUT),$(OUT),gpu-check-out)
 
 .PHONY: test lint bench asv gpu-check clean
 
-# --no-compile: pip byte-compiles every installed module (torch's too, half a minute on 2 cores); Python compiles
-# the ones a run imports, once.
 $(TEST_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(TEST_VENV)
-	$(TEST_VENV)/bin/python -m pip install --quiet --no-compile -e ".[test]"
+	$(TEST_VENV)/bin/python -m pip install --quiet -e ".[test]"
 	touch $@
 
 $(BENCH_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(BENCH_VENV)
-	$(BENCH_VENV)/bin/python -m pip install --quiet --no-compile -e ".[bench]"
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e ".[bench]"
 	touch $@
 
 # warmup first: it compiles the kernels every operation runs on all cores at once; then the suite runs
