@@ -23,8 +23,9 @@ over channels (a 2x2 / stride 2 layer: four 1x1 convolutions).
   stride 2 by vector zips (``simd_ext.vzip_lo`` / ``vzip_hi``), at stride
   1 x 1 by ``direct``'s vector ``copy_out``, otherwise lane by lane.
 
-The module is generated per (dtype, lanes) into a file named with the
-hashes of ``simd.py``, ``simd_ext.py``, ``direct.py`` and this file.
+The module is generated per (dtype, lanes, tile, kind of stride: ``_put_kind``)
+into a file named with them and the hashes of ``simd.py``, ``simd_ext.py``,
+``direct.py`` and this file.
 """
 
 from __future__ import annotations
