@@ -266,22 +266,23 @@ def test_generated_files_carry_the_hashes():
 
 
 def asm_report(dtype, kind):
-    """The hot loop of micro-kernel ``kind`` ("dw", "max", "avg"): counts of its vector ops and stack operands."""
+    """The hot loop of micro-kernel ``kind`` ("dw", "dw_pair", "max", "avg"): counts of its vector ops and stack operands."""
     import numba
     from numba import types
 
     mod = bands.kernel_module(dtype)
     pt = bands.PT[simd.VECTOR_BITS][kind]
-    fn = getattr(mod, f"uk_{kind}{pt}")
+    fn = getattr(mod, "uk_dw_pair" if kind == "dw_pair" else f"uk_{kind}{pt}")
     a = types.Array(numba.from_dtype(np.dtype(dtype)), 1, "C")
-    ia, i = types.Array(types.int64, 1, "C"), types.int64
-    sig = {"dw": (a, i, ia, a, i, a, i, numba.from_dtype(np.dtype(dtype)), i), "max": (a, i, ia, a, i), "avg": (a, i, ia, a, i, a, i)}[kind]
+    ia, i, f = types.Array(types.int64, 1, "C"), types.int64, numba.from_dtype(np.dtype(dtype))
+    sig = {"dw": (a, i, ia, a, i, a, i, f, i), "dw_pair": (a, i, ia, i, i, a, i, a, i, i, f, i), "max": (a, i, ia, a, i), "avg": (a, i, ia, a, i, a, i)}[kind]
     fresh = numba.njit(fastmath=mod.FM, boundscheck=False, nogil=True, inline="never", cache=False)(fn.py_func)
     fresh.compile(sig)
     reg = {512: "zmm", 256: "ymm"}[simd.VECTOR_BITS]
     suffix = "ps" if np.dtype(dtype) == np.float32 else "pd"
-    op = {"dw": "vfmadd", "max": "vcmp", "avg": "vadd"}[kind]
-    loop = max(asm_blocks(fresh.inspect_asm(sig)), key=lambda b: sum(x.startswith(op) for x in b))
+    op = {"dw": "vfmadd", "dw_pair": "vfmadd", "max": "vcmp", "avg": "vadd"}[kind]
+    blocks = [b[: next((k + 1 for k, x in enumerate(b) if x.startswith("j")), len(b))] for b in asm_blocks(fresh.inspect_asm(sig))]
+    loop = max(blocks, key=lambda b: sum(x.startswith(op) for x in b))  # a block up to its jump
     return dict(
         ops=sum(bool(re.match(rf"{op}\w*{suffix}\s.*%{reg}", x)) for x in loop),
         narrow=sum(x.startswith(op) and f"%{reg}" not in x for x in loop),
@@ -293,7 +294,7 @@ def asm_report(dtype, kind):
 
 
 @needs_simd
-@pytest.mark.parametrize("kind", ["dw", "max", "avg"])
+@pytest.mark.parametrize("kind", ["dw", "dw_pair", "max", "avg"])
 def test_microkernel_assembly(kind):
     r = asm_report(np.float32, kind)
     per_tap = 2 * r["pt"] if kind == "max" else r["pt"]  # max: an ordered compare and an unordered one per vector
@@ -323,7 +324,7 @@ def test_forced_avx2_target():
             t.check_max(cfg, np.float32, specials=True)
         for cfg in t.POOL_FIXED[1:2] + t.AVG_CONFIGS[:3]:
             t.check_avg(cfg, np.float32, 1e-5, False, None)
-        for kind in ("dw", "max"):
+        for kind in ("dw", "dw_pair", "max"):
             r = t.asm_report(np.float32, kind)
             assert r["ops"] >= r["pt"] and r["narrow"] == 0 and r["stack"] == 0, (kind, r)
         print("ok")

@@ -73,8 +73,10 @@ def conv2d_depthwise(x, w, bias, stride, pads, dilation, boundary, activation, o
     mod = bands.kernel_module(x.dtype)
     flat = out.reshape(-1)
     njobs = bands.jobs(nb * c * -(-ho // band_rows), per_job)
-    parallel.run(mod.depthwise_job, njobs, x.reshape(-1), w.reshape(-1), bias, rows, cols, slots, toff, nb * c, c, h, wd,
-                 ho, wo, wq, ext_h, stride[0], pads[2], band_rows, per_job, int(act) if act < 3 else 0, flat)
+    pair = stride[0] == dilation[0] == 1  # output rows r and r + 1 share their input rows
+    parallel.run(mod.depthwise_pair_job if pair else mod.depthwise_job, njobs, x.reshape(-1), w.reshape(-1), bias, rows,
+                 cols, slots, toff, nb * c, c, h, wd, ho, wo, wq, ext_h, kw if pair else stride[0], pads[2], band_rows,
+                 per_job, int(act) if act < 3 else 0, flat)
     if act >= 3:  # silu / gelu: a scalar pass over the output
         parallel.run(mod.activate_unit, nb * c, flat, ho * wo, int(act))
     return out
