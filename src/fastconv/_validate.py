@@ -114,6 +114,10 @@ def _is_int(value: Any) -> bool:
 
 def int_tuple(value: Any, name: str, func: str, n: int, minimum: int) -> tuple[int, ...]:
     """Read an int or a length-``n`` sequence of ints, each ``>= minimum``."""
+    if type(value) is int and value >= minimum:
+        return (value,) * n
+    if type(value) is tuple and len(value) == n and all(type(v) is int and v >= minimum for v in value):
+        return value
     kind = "a positive int" if minimum == 1 else "a non-negative int"
     what = f"{kind} or a tuple of {n} of them"
     if _is_int(value):

@@ -39,6 +39,7 @@ kernel compiled against other intrinsics.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
 
@@ -519,6 +520,7 @@ def _source(dtype: str, n: int) -> str:
     return "\n".join(parts)
 
 
+@functools.lru_cache(maxsize=None)
 def kernel_module(dtype, n: int | None = None):
     """The generated module of band kernels for ``dtype`` and ``n`` lanes (default: the target's)."""
     dtype = np.dtype(dtype).name

@@ -18,6 +18,7 @@ import numba
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange, typeof, types
+from numba._dispatcher import compute_fingerprint
 from numba.core import cgutils
 from numba.extending import intrinsic
 
@@ -93,12 +94,11 @@ _SCALARS = (int, float, bool, np.integer, np.floating, np.bool_)
 
 
 def _key(value):
-    """What numba's type of ``value`` depends on."""
-    if isinstance(value, np.ndarray):
-        return value.dtype.num, value.ndim, value.flags.num
-    if isinstance(value, _SCALARS):
-        return type(value)
-    raise TypeError(f"parallel.run takes arrays and scalars, got {type(value).__name__}")
+    """What numba's type of ``value`` depends on: the fingerprint its dispatcher keys types by (dtype, ndim, layout,
+    writability), computed in C."""
+    if not isinstance(value, (np.ndarray, *_SCALARS)):
+        raise TypeError(f"parallel.run takes arrays and scalars, got {type(value).__name__}")
+    return compute_fingerprint(value)
 
 
 def native(dispatcher, sig) -> int:
@@ -110,9 +110,13 @@ def native(dispatcher, sig) -> int:
 
 def _addresses_of(task, args):
     """(task, trampoline, loop): the native addresses ``run`` calls for ``task`` on arguments like ``args``."""
-    key = (task, tuple(map(_key, args)))
+    try:
+        key = (task, tuple(map(compute_fingerprint, args)))
+    except (TypeError, ValueError, NotImplementedError):
+        key = (task, tuple(map(_key, args)))
     found = _addresses.get(key)
     if found is None:
+        key = (task, tuple(map(_key, args)))
         argtys = tuple(typeof(a) for a in args)
         block = types.Tuple((types.int64, types.Tuple(argtys)))
         found = _addresses[key] = (
