@@ -390,6 +390,24 @@ def loop_report(asm: str) -> dict:
     )
 
 
+def direct_rows_report() -> dict:
+    """The float32 taps read straight from the image rows (``direct_rows``): two output rows of four vectors, each
+    loaded vector multiply-added into both; no vector operand on the stack."""
+    from numba import types
+
+    fc.filter2d(np.zeros((20, 90), np.float32), np.ones((5, 5), np.float32), method="direct")
+    kernel = photo.kernels().direct_rows
+    sig = next(s for s in kernel.signatures if s[1].dtype == types.float32)
+    blocks = [loop_body(b) for b in asm_blocks(kernel.inspect_asm(sig))]
+    loop = max(blocks, key=lambda b: sum(i.startswith("vfmadd") for i in b))
+    reg = {512: "zmm", 256: "ymm"}[simd.VECTOR_BITS]
+    return dict(
+        fma=sum(bool(re.match(rf"vfmadd\w*ps\s.*%{reg}", i)) for i in loop),
+        loads=sum(bool(re.match(rf"vmovups\s.*\(.*%{reg}", i)) for i in loop),
+        vstack=sum("(%rsp)" in i and "mm" in i for i in loop),
+    )
+
+
 def box_report() -> dict:
     """The uint8 box's division loop (16-bit sums divided by ``vpmulhuw``, two vectors a step), in ``box16_div``."""
     from numba import types
@@ -433,7 +451,8 @@ needs_simd = pytest.mark.skipif(not simd.VECTOR_BITS, reason="needs an AVX2 or A
 ASM_CHECK = (
     "r = t.loop_report(t.photo_asm()); assert r['widen'] >= 4 and r['fma'] >= r['widen'] and r['across'] >= 1 and r['stack'] == 0, r\n"
     "q = t.box_report(); assert q['mulhi'] >= 2 and q['adds'] >= 2 and q['stack'] == 0, q\n"
-    "i = t.int_separable_report(); assert i['widen'] >= 2 and i['mul'] >= i['widen'] and i['signed'] >= 2 and i['stack'] == 0, i"
+    "i = t.int_separable_report(); assert i['widen'] >= 2 and i['mul'] >= i['widen'] and i['signed'] >= 2 and i['stack'] == 0, i\n"
+    "d = t.direct_rows_report(); assert d['fma'] >= 8 and d['fma'] >= 2 * d['loads'] and d['vstack'] == 0, d"
 )
 
 

@@ -243,23 +243,182 @@ def direct(job, image, kernel, rows, cols, left, c, fill, lo, hi, rounds, n, out
         m, rest = _taps(image, b, one, rows, r0 + i, fill, offs, ws)
         _vertical(image, offs, ws, m, rest, row, left * c, wc, n)
         _pad_edges(row, cols, left, width, c, fill)
-    flat = out.reshape(-1)
-    for oh in range(r0, r1):
+    oh = r0
+    while oh + 2 <= r1:
         at, base = (b * ho + oh) * woc, (oh - r0) * wpc
         e = 0
-        while e + n <= woc:
-            v = vzero(band)
-            for a in range(kh):
+        while e + 4 * n <= woc:
+            a0, a1, a2, a3, b0, b1, b2, b3 = _two_rows(band, kernel, base, wpc, c, e, n)
+            vstore_as(out, at + e, a0)
+            vstore_as(out, at + e + n, a1)
+            vstore_as(out, at + e + 2 * n, a2)
+            vstore_as(out, at + e + 3 * n, a3)
+            vstore_as(out, at + woc + e, b0)
+            vstore_as(out, at + woc + e + n, b1)
+            vstore_as(out, at + woc + e + 2 * n, b2)
+            vstore_as(out, at + woc + e + 3 * n, b3)
+            e += 4 * n
+        _row_rest(band, kernel, base, wpc, c, out, at, e, lo, hi, rounds, n)
+        _row_rest(band, kernel, base + wpc, wpc, c, out, at + woc, e, lo, hi, rounds, n)
+        oh += 2
+    if oh < r1:
+        _row_rest(band, kernel, (oh - r0) * wpc, wpc, c, out, (b * ho + oh) * woc, 0, lo, hi, rounds, n)
+
+
+@njit(**JOB)
+def direct_rows(job, image, kernel, rows, cols, left, c, fill, n, out):
+    """``direct`` for a float image in the kernel's dtype and a finite ``fill``, read straight from the image rows:
+    no band.  Interior outputs run as vectors, two output rows at a time (tap row a of row r is tap row a - 1 of
+    r + 1); a padded row (``rows`` -1) is its constant ``fill`` terms; the edge columns, which read padding, as scalars."""
+    nb, h, wc = image.shape
+    _, ho, woc = out.shape
+    kh, kw = kernel.shape
+    b, r0, r1 = _job_rows(job, ho, ROWS_PER_JOB)
+    flat = image.reshape(-1)
+    offs = np.empty(kh + 1, np.int64)
+    e_lo, e_hi = left * c, min(woc, wc - (kw - 1 - left) * c)  # outputs whose taps all read inside the row
+    oh = r0
+    while oh < r1:
+        two = oh + 1 < r1
+        for a in range(kh + 1 if two else kh):
+            r = rows[oh + a]
+            offs[a] = (b * h + r) * wc if r >= 0 else -1
+        ca, cb = _fill_terms(kernel, offs, fill, 0), _fill_terms(kernel, offs, fill, 1) if two else kernel.dtype.type(0)
+        at = (b * ho + oh) * woc
+        e = e_lo
+        if two:
+            while e + 4 * n <= e_hi:
+                a0, a1, a2, a3, b0, b1, b2, b3 = _two_rows_at(flat, offs, kernel, c, e - e_lo, n, ca, cb)
+                vstore(out, at + e, a0)
+                vstore(out, at + e + n, a1)
+                vstore(out, at + e + 2 * n, a2)
+                vstore(out, at + e + 3 * n, a3)
+                vstore(out, at + woc + e, b0)
+                vstore(out, at + woc + e + n, b1)
+                vstore(out, at + woc + e + 2 * n, b2)
+                vstore(out, at + woc + e + 3 * n, b3)
+                e += 4 * n
+        for q in range(2 if two else 1):
+            _row_at(flat, offs[q:], kernel, c, e, e_lo, e_hi, n, ca if q == 0 else cb, out, at + q * woc)
+            _edges(flat, offs[q:], kernel, rows, cols, oh + q, c, left, fill, e_lo, e_hi, out, at + q * woc)
+        oh += 2 if two else 1
+
+
+@njit(inline="always")
+def _fill_terms(kernel, offs, fill, q):
+    """The sum of the ``fill`` terms of output row r + q: its tap rows a whose input row is padding (offs[q + a] < 0)."""
+    kh, kw = kernel.shape
+    s = kernel.dtype.type(0)
+    for a in range(kh):
+        if offs[q + a] < 0:
+            for t in range(kw):
+                s += kernel[a, t] * fill
+    return s
+
+
+@njit(inline="always")
+def _two_rows_at(flat, offs, kernel, c, e, n, ca, cb):
+    """Output rows r, r + 1 at ``e .. e + 4n`` (``e`` counted from the first interior output, whose tap 0 reads
+    element 0 of the image rows at ``offs``, -1: padding), eight FMA chains."""
+    kh, kw = kernel.shape
+    a0 = a1 = a2 = a3 = vsplat(flat, ca)
+    b0 = b1 = b2 = b3 = vsplat(flat, cb)
+    for a in range(kh + 1):
+        if offs[a] < 0:
+            continue
+        for t in range(kw):
+            p = offs[a] + e + t * c
+            x0, x1, x2, x3 = vload(flat, p), vload(flat, p + n), vload(flat, p + 2 * n), vload(flat, p + 3 * n)
+            if a < kh:
+                k = vsplat(flat, kernel[a, t])
+                a0, a1, a2, a3 = vfma(k, x0, a0), vfma(k, x1, a1), vfma(k, x2, a2), vfma(k, x3, a3)
+            if a > 0:
+                k = vsplat(flat, kernel[a - 1, t])
+                b0, b1, b2, b3 = vfma(k, x0, b0), vfma(k, x1, b1), vfma(k, x2, b2), vfma(k, x3, b3)
+    return a0, a1, a2, a3, b0, b1, b2, b3
+
+
+@njit(inline="always")
+def _row_at(flat, offs, kernel, c, e, e_lo, e_hi, n, const, out, at):
+    """One output row's interior from element ``e`` to ``e_hi``: vectors, then scalars."""
+    kh, kw = kernel.shape
+    while e + n <= e_hi:
+        v = vsplat(flat, const)
+        for a in range(kh):
+            if offs[a] >= 0:
                 for t in range(kw):
-                    v = vfma(vsplat(band, kernel[a, t]), vload(band, base + a * wpc + t * c + e), v)
-            vstore_as(out, at + e, v)
-            e += n
-        for i in range(e, woc):
+                    v = vfma(vsplat(flat, kernel[a, t]), vload(flat, offs[a] + e - e_lo + t * c), v)
+        vstore(out, at + e, v)
+        e += n
+    dst = out.reshape(-1)
+    for i in range(e, e_hi):
+        s = const
+        for a in range(kh):
+            if offs[a] >= 0:
+                for t in range(kw):
+                    s += kernel[a, t] * flat[offs[a] + i - e_lo + t * c]
+        dst[at + i] = s
+
+
+@njit(inline="always")
+def _edges(flat, offs, kernel, rows, cols, oh, c, left, fill, e_lo, e_hi, out, at):
+    """The output elements of row ``oh`` outside ``[e_lo, e_hi)``, whose taps read padded columns (``cols``)."""
+    kh, kw = kernel.shape
+    woc = out.shape[2]
+    dst = out.reshape(-1)
+    for side in range(2):
+        lo, hi = (0, min(e_lo, woc)) if side == 0 else (max(e_lo, e_hi), woc)
+        for i in range(lo, hi):
+            j, ch = i // c, i % c
             s = kernel.dtype.type(0)
             for a in range(kh):
                 for t in range(kw):
-                    s += kernel[a, t] * band[base + a * wpc + t * c + i]
-            flat[at + i] = _saturate(s, lo, hi, rounds)
+                    col = cols[j + t]
+                    if offs[a] < 0 or col < 0:
+                        s += kernel[a, t] * fill
+                    else:
+                        s += kernel[a, t] * flat[offs[a] + col * c + ch]
+            dst[at + i] = s
+
+
+@njit(inline="always")
+def _two_rows(band, kernel, base, wpc, c, e, n):
+    """Output rows r, r + 1 (band row r at ``base``) at ``e .. e + 4n``: each band vector loaded serves both rows
+    (tap row a of r, a - 1 of r + 1), in eight independent FMA chains."""
+    kh, kw = kernel.shape
+    a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = vzero(band)
+    for a in range(kh + 1):
+        for t in range(kw):
+            q = base + a * wpc + t * c + e
+            x0, x1, x2, x3 = vload(band, q), vload(band, q + n), vload(band, q + 2 * n), vload(band, q + 3 * n)
+            if a < kh:
+                k = vsplat(band, kernel[a, t])
+                a0, a1, a2, a3 = vfma(k, x0, a0), vfma(k, x1, a1), vfma(k, x2, a2), vfma(k, x3, a3)
+            if a > 0:
+                k = vsplat(band, kernel[a - 1, t])
+                b0, b1, b2, b3 = vfma(k, x0, b0), vfma(k, x1, b1), vfma(k, x2, b2), vfma(k, x3, b3)
+    return a0, a1, a2, a3, b0, b1, b2, b3
+
+
+@njit(inline="always")
+def _row_rest(band, kernel, base, wpc, c, out, at, e, lo, hi, rounds, n):
+    """One output row (band row at ``base``) from output element ``e`` on: a vector, then scalars, at a time."""
+    kh, kw = kernel.shape
+    woc = out.shape[2]
+    while e + n <= woc:
+        v = vzero(band)
+        for a in range(kh):
+            for t in range(kw):
+                v = vfma(vsplat(band, kernel[a, t]), vload(band, base + a * wpc + t * c + e), v)
+        vstore_as(out, at + e, v)
+        e += n
+    flat = out.reshape(-1)
+    for i in range(e, woc):
+        s = kernel.dtype.type(0)
+        for a in range(kh):
+            for t in range(kw):
+                s += kernel[a, t] * band[base + a * wpc + t * c + i]
+        flat[at + i] = _saturate(s, lo, hi, rounds)
 
 
 @njit(inline="always")
