@@ -390,13 +390,15 @@ def loop_report(asm: str) -> dict:
     )
 
 
-def direct_rows_report() -> dict:
-    """The float32 taps read straight from the image rows (``direct_rows``): two output rows of four vectors, each
-    loaded vector multiply-added into both; no vector operand on the stack."""
+def direct_rows_report(kh: int = 3, kw: int = 3) -> dict:
+    """The float32 taps read straight from the image rows (``direct_rows_3x3``, or for other shapes the loops of
+    ``direct_rows``): two output rows of four vectors, each loaded vector multiply-added into both; no vector
+    operand on the stack."""
     from numba import types
 
-    fc.filter2d(np.zeros((20, 90), np.float32), np.ones((5, 5), np.float32), method="direct")
-    kernel = photo.kernels().direct_rows
+    fc.filter2d(np.zeros((20, 90), np.float32), np.ones((kh, kw), np.float32), method="direct")
+    mod = photo.kernels()
+    kernel = getattr(mod, f"direct_rows_{kh}x{kw}", mod.direct_rows)
     sig = next(s for s in kernel.signatures if s[1].dtype == types.float32)
     blocks = [loop_body(b) for b in asm_blocks(kernel.inspect_asm(sig))]
     loop = max(blocks, key=lambda b: sum(i.startswith("vfmadd") for i in b))
@@ -452,7 +454,8 @@ ASM_CHECK = (
     "r = t.loop_report(t.photo_asm()); assert r['widen'] >= 4 and r['fma'] >= r['widen'] and r['across'] >= 1 and r['stack'] == 0, r\n"
     "q = t.box_report(); assert q['mulhi'] >= 2 and q['adds'] >= 2 and q['stack'] == 0, q\n"
     "i = t.int_separable_report(); assert i['widen'] >= 2 and i['mul'] >= i['widen'] and i['signed'] >= 2 and i['stack'] == 0, i\n"
-    "d = t.direct_rows_report(); assert d['fma'] >= 8 and d['fma'] >= 2 * d['loads'] and d['vstack'] == 0, d"
+    "d = t.direct_rows_report(); assert d['fma'] >= 8 and d['fma'] >= 2 * d['loads'] and d['vstack'] == 0, d\n"
+    "d = t.direct_rows_report(5, 3); assert d['fma'] >= 8 and d['fma'] >= 2 * d['loads'] and d['vstack'] == 0, d"
 )
 
 

@@ -176,7 +176,8 @@ def filter_image(call: ImageCall, method: str, us: np.ndarray | None = None, vs:
         flags = np.zeros(rows_jobs, np.uint8) if check else no_flags
         parallel.run(mod.separable, rows_jobs, src, us.astype(compute), vs.astype(compute), rows, cols, left, c, compute.type(call.fillvalue), lo, hi, rounds, n, check, flags, dst, chunk=1)
     elif image.dtype == compute == store and np.isfinite(call.fillvalue):
-        parallel.run(mod.direct_rows, rows_jobs, src, kernel, rows, cols, left, c, compute.type(call.fillvalue), simd.vector_lanes(compute), dst, chunk=1)
+        job = getattr(mod, f"direct_rows_{kh}x{kw}", mod.direct_rows) if kh == kw else mod.direct_rows
+        parallel.run(job, rows_jobs, src, kernel, rows, cols, left, c, compute.type(call.fillvalue), simd.vector_lanes(compute), dst, chunk=1)
     else:
         parallel.run(mod.direct, rows_jobs, src, kernel, rows, cols, left, c, compute.type(call.fillvalue), lo, hi, rounds, simd.vector_lanes(compute), dst, chunk=1)
     return filter_image(call, "direct") if check and flags is not None and flags.any() else out

@@ -267,9 +267,32 @@ def direct(job, image, kernel, rows, cols, left, c, fill, lo, hi, rounds, n, out
 
 @njit(**JOB)
 def direct_rows(job, image, kernel, rows, cols, left, c, fill, n, out):
-    """``direct`` for a float image in the kernel's dtype and a finite ``fill``, read straight from the image rows:
-    no band.  Interior outputs run as vectors, two output rows at a time (tap row a of row r is tap row a - 1 of
-    r + 1); a padded row (``rows`` -1) is its constant ``fill`` terms; the edge columns, which read padding, as scalars."""
+    """``direct`` for a float image in the kernel's dtype and a finite ``fill``, read straight from the image rows
+    (no band).  The interior runs as vectors, two output rows at a time (``_pairs``); a padded row (``rows`` -1) is
+    its constant ``fill`` terms; the columns that read padding, as scalars.  ``direct_rows_3x3`` (5x5, 7x7) is the
+    same with constant tap counts in the vector loop, which unroll: each compiles only when a call needs it."""
+    kh, kw = kernel.shape
+    _direct_rows(job, image, kernel, rows, cols, left, c, fill, n, out, kh, kw)
+
+
+@njit(**JOB)
+def direct_rows_3x3(job, image, kernel, rows, cols, left, c, fill, n, out):
+    _direct_rows(job, image, kernel, rows, cols, left, c, fill, n, out, 3, 3)
+
+
+@njit(**JOB)
+def direct_rows_5x5(job, image, kernel, rows, cols, left, c, fill, n, out):
+    _direct_rows(job, image, kernel, rows, cols, left, c, fill, n, out, 5, 5)
+
+
+@njit(**JOB)
+def direct_rows_7x7(job, image, kernel, rows, cols, left, c, fill, n, out):
+    _direct_rows(job, image, kernel, rows, cols, left, c, fill, n, out, 7, 7)
+
+
+@njit(inline="always")
+def _direct_rows(job, image, kernel, rows, cols, left, c, fill, n, out, th, tw):
+    """``direct_rows`` with the vector loop's taps ``th`` x ``tw`` (the kernel's shape; constants where the caller gives them)."""
     nb, h, wc = image.shape
     _, ho, woc = out.shape
     kh, kw = kernel.shape
@@ -279,48 +302,65 @@ def direct_rows(job, image, kernel, rows, cols, left, c, fill, n, out):
     e_lo, e_hi = left * c, min(woc, wc - (kw - 1 - left) * c)  # outputs whose taps all read inside the row
     oh = r0
     while oh < r1:
-        two = oh + 1 < r1
+        if oh + 1 == r1 and oh > r0:
+            oh -= 1  # the job's last row alone: paired with the row before, which gets the same values again
+        two = oh + 1 < r1  # else a job of one row: scalars
         for a in range(kh + 1 if two else kh):
             r = rows[oh + a]
             offs[a] = (b * h + r) * wc if r >= 0 else -1
-        ca, cb = _fill_terms(kernel, offs, fill, 0), _fill_terms(kernel, offs, fill, 1) if two else kernel.dtype.type(0)
+        ca, cb = _fill_terms(kernel, offs, fill, two)
         at = (b * ho + oh) * woc
-        e = e_lo
-        if two:
-            while e + 4 * n <= e_hi:
-                a0, a1, a2, a3, b0, b1, b2, b3 = _two_rows_at(flat, offs, kernel, c, e - e_lo, n, ca, cb)
-                vstore(out, at + e, a0)
-                vstore(out, at + e + n, a1)
-                vstore(out, at + e + 2 * n, a2)
-                vstore(out, at + e + 3 * n, a3)
-                vstore(out, at + woc + e, b0)
-                vstore(out, at + woc + e + n, b1)
-                vstore(out, at + woc + e + 2 * n, b2)
-                vstore(out, at + woc + e + 3 * n, b3)
-                e += 4 * n
+        e = _pairs(flat, offs, kernel, th, tw, c, e_lo, e_hi, n, ca, cb, out, at) if two else e_lo
         for q in range(2 if two else 1):
-            _row_at(flat, offs[q:], kernel, c, e, e_lo, e_hi, n, ca if q == 0 else cb, out, at + q * woc)
-            _edges(flat, offs[q:], kernel, rows, cols, oh + q, c, left, fill, e_lo, e_hi, out, at + q * woc)
+            _scalars(flat, offs[q:], kernel, cols, c, fill, e_lo, e, out, at + q * woc)
         oh += 2 if two else 1
 
 
 @njit(inline="always")
-def _fill_terms(kernel, offs, fill, q):
-    """The sum of the ``fill`` terms of output row r + q: its tap rows a whose input row is padding (offs[q + a] < 0)."""
-    kh, kw = kernel.shape
-    s = kernel.dtype.type(0)
-    for a in range(kh):
-        if offs[q + a] < 0:
-            for t in range(kw):
-                s += kernel[a, t] * fill
-    return s
+def _pairs(flat, offs, kernel, kh, kw, c, e_lo, e_hi, n, ca, cb, out, at):
+    """The interior of output rows r, r + 1 (at ``at`` and ``at + woc``) four vectors at a time from ``e_lo``, the
+    last block ending at ``e_hi`` (overlapping the one before: the same values again); returns where it stopped
+    (``e_lo`` where the interior is narrower than four vectors)."""
+    if e_hi - e_lo < 4 * n:
+        return e_lo
+    woc = out.shape[2]
+    e = e_lo
+    while e < e_hi:
+        e = min(e, e_hi - 4 * n)
+        a0, a1, a2, a3, b0, b1, b2, b3 = _two_rows_at(flat, offs, kernel, kh, kw, c, e - e_lo, n, ca, cb)
+        vstore(out, at + e, a0)
+        vstore(out, at + e + n, a1)
+        vstore(out, at + e + 2 * n, a2)
+        vstore(out, at + e + 3 * n, a3)
+        vstore(out, at + woc + e, b0)
+        vstore(out, at + woc + e + n, b1)
+        vstore(out, at + woc + e + 2 * n, b2)
+        vstore(out, at + woc + e + 3 * n, b3)
+        e += 4 * n
+    return e_hi
 
 
 @njit(inline="always")
-def _two_rows_at(flat, offs, kernel, c, e, n, ca, cb):
+def _fill_terms(kernel, offs, fill, two):
+    """The sums of the ``fill`` terms of output rows r and (``two``) r + 1: their tap rows a whose input row is
+    padding (offs[a] < 0, offs[1 + a] < 0)."""
+    kh, kw = kernel.shape
+    s0 = s1 = kernel.dtype.type(0)
+    for a in range(kh):
+        row = kernel.dtype.type(0)
+        for t in range(kw):
+            row += kernel[a, t] * fill
+        if offs[a] < 0:
+            s0 += row
+        if two and offs[a + 1] < 0:
+            s1 += row
+    return s0, s1
+
+
+@njit(inline="always")
+def _two_rows_at(flat, offs, kernel, kh, kw, c, e, n, ca, cb):
     """Output rows r, r + 1 at ``e .. e + 4n`` (``e`` counted from the first interior output, whose tap 0 reads
     element 0 of the image rows at ``offs``, -1: padding), eight FMA chains."""
-    kh, kw = kernel.shape
     a0 = a1 = a2 = a3 = vsplat(flat, ca)
     b0 = b1 = b2 = b3 = vsplat(flat, cb)
     for a in range(kh + 1):
@@ -339,35 +379,14 @@ def _two_rows_at(flat, offs, kernel, c, e, n, ca, cb):
 
 
 @njit(inline="always")
-def _row_at(flat, offs, kernel, c, e, e_lo, e_hi, n, const, out, at):
-    """One output row's interior from element ``e`` to ``e_hi``: vectors, then scalars."""
-    kh, kw = kernel.shape
-    while e + n <= e_hi:
-        v = vsplat(flat, const)
-        for a in range(kh):
-            if offs[a] >= 0:
-                for t in range(kw):
-                    v = vfma(vsplat(flat, kernel[a, t]), vload(flat, offs[a] + e - e_lo + t * c), v)
-        vstore(out, at + e, v)
-        e += n
-    dst = out.reshape(-1)
-    for i in range(e, e_hi):
-        s = const
-        for a in range(kh):
-            if offs[a] >= 0:
-                for t in range(kw):
-                    s += kernel[a, t] * flat[offs[a] + i - e_lo + t * c]
-        dst[at + i] = s
-
-
-@njit(inline="always")
-def _edges(flat, offs, kernel, rows, cols, oh, c, left, fill, e_lo, e_hi, out, at):
-    """The output elements of row ``oh`` outside ``[e_lo, e_hi)``, whose taps read padded columns (``cols``)."""
+def _scalars(flat, offs, kernel, cols, c, fill, e_lo, e, out, at):
+    """The output elements of one row that ``_pairs`` left, ``[0, e_lo)`` and ``[e, woc)``, tap by tap through the
+    column table (``cols``: padded column -> input column, -1 ``fill``)."""
     kh, kw = kernel.shape
     woc = out.shape[2]
     dst = out.reshape(-1)
     for side in range(2):
-        lo, hi = (0, min(e_lo, woc)) if side == 0 else (max(e_lo, e_hi), woc)
+        lo, hi = (0, min(e_lo, woc)) if side == 0 else (max(e_lo, e), woc)
         for i in range(lo, hi):
             j, ch = i // c, i % c
             s = kernel.dtype.type(0)
