@@ -23,10 +23,11 @@ DTYPES = ("float32", "float64")
 EXTRA: dict[str, list[tuple[str, Callable[[Callable[..., np.ndarray]], dict[str, Any]]]]] = {
     "conv2d": [
         ("depthwise", lambda a: dict(input=a(1, 8, 10, 10), weight=a(8, 1, 3, 3), groups=8, stride=1, padding=1)),
+        ("depthwise, stride 2", lambda a: dict(input=a(1, 8, 10, 10), weight=a(8, 1, 3, 3), groups=8, stride=2, padding=1)),
         ("dense, 6 outputs", lambda a: dict(input=a(1, 4, 8, 8), weight=a(6, 4, 3, 3), groups=1, stride=1, padding=1)),
     ],
     "max_pool2d": [("indices", lambda a: dict(return_indices=True))],
-    "filter2d": [("3x3", lambda a: dict(kernel=a(3, 3)))],
+    "filter2d": [(f"{k}x{k}", lambda a, k=k: dict(kernel=a(k, k))) for k in (3, 5, 7)],
 }
 
 
