@@ -312,7 +312,7 @@ def _direct_rows(job, image, kernel, rows, cols, left, c, fill, n, out, th, tw):
         at = (b * ho + oh) * woc
         e = _pairs(flat, offs, kernel, th, tw, c, e_lo, e_hi, n, ca, cb, out, at) if two else e_lo
         for q in range(2 if two else 1):
-            _scalars(flat, offs[q:], kernel, cols, c, fill, e_lo, e, out, at + q * woc)
+            _scalars(flat, offs, q, kernel, cols, c, fill, e_lo, e, out, at + q * woc)
         oh += 2 if two else 1
 
 
@@ -379,8 +379,8 @@ def _two_rows_at(flat, offs, kernel, kh, kw, c, e, n, ca, cb):
 
 
 @njit(inline="always")
-def _scalars(flat, offs, kernel, cols, c, fill, e_lo, e, out, at):
-    """The output elements of one row that ``_pairs`` left, ``[0, e_lo)`` and ``[e, woc)``, tap by tap through the
+def _scalars(flat, offs, q, kernel, cols, c, fill, e_lo, e, out, at):
+    """The output elements of row r + q that ``_pairs`` left, ``[0, e_lo)`` and ``[e, woc)``, tap by tap through the
     column table (``cols``: padded column -> input column, -1 ``fill``)."""
     kh, kw = kernel.shape
     woc = out.shape[2]
@@ -392,11 +392,11 @@ def _scalars(flat, offs, kernel, cols, c, fill, e_lo, e, out, at):
             s = kernel.dtype.type(0)
             for a in range(kh):
                 for t in range(kw):
-                    col = cols[j + t]
-                    if offs[a] < 0 or col < 0:
+                    col, base = cols[j + t], offs[q + a]
+                    if base < 0 or col < 0:
                         s += kernel[a, t] * fill
                     else:
-                        s += kernel[a, t] * flat[offs[a] + col * c + ch]
+                        s += kernel[a, t] * flat[base + col * c + ch]
             dst[at + i] = s
 
 
