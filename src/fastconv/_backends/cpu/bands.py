@@ -482,23 +482,26 @@ def activate_unit(r, out, m, act):
 
 @njit(fastmath=FM, boundscheck=False, cache=True, nogil=True)
 def plane_mean_job(job, x, planes, L, per_job, out):
-    """out[b] = mean of x[b*L : (b+1)*L] (global average pooling) for the planes b of job ``job``."""
+    """out[b] = mean of x[b*L : (b+1)*L] (global average pooling) for the planes b of job ``job``, two planes at a
+    time (two independent sums, so that short planes are not one long chain of adds and reductions)."""
     inv = 1.0 / L
-    for b in range(job * per_job, min(planes, (job + 1) * per_job)):
-        base = b * L
+    b, end = job * per_job, min(planes, (job + 1) * per_job)
+    while b < end:
+        p, q = b * L, (b + 1) * L if b + 1 < end else b * L
         a0 = vzero(x)
         a1 = vzero(x)
         j = 0
-        while j + 2 * N <= L:
-            a0 = vadd(a0, vload(x, base + j))
-            a1 = vadd(a1, vload(x, base + j + N))
-            j += 2 * N
-        if j + N <= L:
-            a0 = vadd(a0, vload(x, base + j))
+        while j + N <= L:
+            a0 = vadd(a0, vload(x, p + j))
+            a1 = vadd(a1, vload(x, q + j))
             j += N
         if j < L:
-            a1 = vadd(a1, vload_masked(x, base + j, L - j))
-        out[b] = vhsum(vadd(a0, a1)) * inv
+            a0 = vadd(a0, vload_masked(x, p + j, L - j))
+            a1 = vadd(a1, vload_masked(x, q + j, L - j))
+        out[b] = vhsum(a0) * inv
+        if b + 1 < end:
+            out[b + 1] = vhsum(a1) * inv
+        b += 2
 '''
 
 

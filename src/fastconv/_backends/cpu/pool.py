@@ -1,8 +1,9 @@
 """The cpu backend's pooling: max (with torch's indices), average, adaptive and global.
 
 On a target with SIMD vectors, float max and average pooling run on the
-explicit-SIMD band kernels (``pool_simd.py``, ``bands.py``), as does adaptive
-pooling whose windows divide evenly into few taps; 2 x 2 average pooling at
+explicit-SIMD band kernels (``pool_simd.py``, ``bands.py``), as do global
+average pooling and adaptive pooling whose windows divide evenly into few
+taps; 2 x 2 average pooling at
 stride 2 is one pass over each pair of rows.  The plain kernels here run the
 other dtypes and targets, and the other adaptive windows: each window's rows
 reduce column by column in one vector pass per row, then its columns.
@@ -286,7 +287,9 @@ def _adaptive_args(x, out):
 def adaptive_avg_pool2d(call: AdaptiveCall) -> np.ndarray:
     x = np.ascontiguousarray(call.input)
     out = np.empty(x.shape[:2] + call.out_size, x.dtype)
-    if out.size and call.out_size == (1, 1):
+    if out.size and call.out_size == (1, 1) and pool_simd.supported(x.dtype):
+        pool_simd.global_avg_pool2d(x, out)
+    elif out.size and call.out_size == (1, 1):
         _global_avg_pool_kernel(x.reshape(out.size, -1), out.reshape(-1))
     elif out.size and call.out_size == x.shape[2:]:  # windows of one element
         np.copyto(out, x)
