@@ -85,11 +85,19 @@ def _int_factors(call: ImageCall, us: np.ndarray, vs: np.ndarray) -> tuple[np.nd
     sums below 2**15 in magnitude), for a uint8 image with an integer fill in [0, 255]; else None."""
     if us.shape[0] != 1 or call.image.dtype != np.uint8 or not _lanes16() or not _int_fill(call.fillvalue):
         return None
-    u, v = np.asarray(us[0], np.float64), np.asarray(vs[0], np.float64)
+    k = call.kernel
+    return _int_pair(np.asarray(us[0], np.float64).tobytes(), np.asarray(vs[0], np.float64).tobytes(), k.tobytes(), k.shape, k.dtype.str)
+
+
+@functools.lru_cache(maxsize=64)
+def _int_pair(ub: bytes, vb: bytes, kb: bytes, shape: tuple[int, int], dtype: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`_int_factors` for the factors and kernel given as bytes, kept: a photo filter asks on every call."""
+    u, v = np.frombuffer(ub, np.float64), np.frombuffer(vb, np.float64)
     if not (np.array_equal(u, np.round(u)) and np.array_equal(v, np.round(v))):
         return None
     u, v = u.astype(np.int64), v.astype(np.int64)
-    if not v.any() or not np.array_equal(np.outer(u, v), call.kernel) or np.abs(u).sum() * np.abs(v).sum() * 255 >= 2**15:
+    kernel = np.frombuffer(kb, dtype).reshape(shape)
+    if not v.any() or not np.array_equal(np.outer(u, v), kernel) or np.abs(u).sum() * np.abs(v).sum() * 255 >= 2**15:
         return None
     return u, v
 
