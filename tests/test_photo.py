@@ -390,19 +390,23 @@ def loop_report(asm: str) -> dict:
     )
 
 
+def hot_loop(kernel, dtype, op: str) -> tuple[list[str], str]:
+    """The loop body of ``kernel`` (compiled for an image of ``dtype``) with the most ``op`` instructions, and the
+    target's vector register prefix."""
+    from numba import from_dtype
+
+    sig = next(s for s in kernel.signatures if s[1].dtype == from_dtype(np.dtype(dtype)))
+    blocks = [loop_body(b) for b in asm_blocks(kernel.inspect_asm(sig))]
+    return max(blocks, key=lambda b: sum(i.startswith(op) for i in b)), {512: "zmm", 256: "ymm"}[simd.VECTOR_BITS]
+
+
 def direct_rows_report(kh: int = 3, kw: int = 3) -> dict:
     """The float32 taps read straight from the image rows (``direct_rows_3x3``, or for other shapes the loops of
     ``direct_rows``): two output rows of four vectors, each loaded vector multiply-added into both; no vector
     operand on the stack."""
-    from numba import types
-
     fc.filter2d(np.zeros((20, 90), np.float32), np.ones((kh, kw), np.float32), method="direct")
     mod = photo.kernels()
-    kernel = getattr(mod, f"direct_rows_{kh}x{kw}", mod.direct_rows)
-    sig = next(s for s in kernel.signatures if s[1].dtype == types.float32)
-    blocks = [loop_body(b) for b in asm_blocks(kernel.inspect_asm(sig))]
-    loop = max(blocks, key=lambda b: sum(i.startswith("vfmadd") for i in b))
-    reg = {512: "zmm", 256: "ymm"}[simd.VECTOR_BITS]
+    loop, reg = hot_loop(getattr(mod, f"direct_rows_{kh}x{kw}", mod.direct_rows), np.float32, "vfmadd")
     return dict(
         fma=sum(bool(re.match(rf"vfmadd\w*ps\s.*%{reg}", i)) for i in loop),
         loads=sum(bool(re.match(rf"vmovups\s.*\(.*%{reg}", i)) for i in loop),
@@ -412,14 +416,8 @@ def direct_rows_report(kh: int = 3, kw: int = 3) -> dict:
 
 def box_report() -> dict:
     """The uint8 box's division loop (16-bit sums divided by ``vpmulhuw``, two vectors a step), in ``box16_div``."""
-    from numba import types
-
     fc.box_filter(np.zeros((20, 90), np.uint8), 3, dtype=np.uint8)
-    kernel = photo.kernels().box16_div
-    sig = next(s for s in kernel.signatures if s[1].dtype == types.uint8)
-    blocks = [loop_body(b) for b in asm_blocks(kernel.inspect_asm(sig))]
-    loop = max(blocks, key=lambda b: sum(i.startswith("vpmulhuw") for i in b))
-    reg = {512: "zmm", 256: "ymm"}[simd.VECTOR_BITS]
+    loop, reg = hot_loop(photo.kernels().box16_div, np.uint8, "vpmulhuw")
     return dict(
         mulhi=sum(bool(re.match(rf"vpmulhuw\s.*%{reg}", i)) for i in loop),
         adds=sum(bool(re.match(rf"vpaddw\s.*%{reg}", i)) for i in loop),

@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 
-
 _HOST_TYPES = frozenset((np.ndarray, list, tuple, int, float, str, bytes, bool, type(None)))
 
 

@@ -164,6 +164,18 @@ def copy_rows_i64(S, out, ob, nrows, wq, wo):
 '''
 
 
+def _act_lines(acc: list[str], indent: str) -> list[str]:
+    """Generated lines applying relu (act 1) or relu6 (act 2) to the vectors ``acc`` in registers."""
+    return [
+        f"{indent}if act == 1 or act == 2:",
+        f"{indent}    z = vzero(B)",
+        f"{indent}    " + "; ".join(f"{v} = vselect(vlt({v}, z), z, {v})" for v in acc),
+        f"{indent}if act == 2:",
+        f"{indent}    six = vsplat(B, 6.0)",
+        f"{indent}    " + "; ".join(f"{v} = vselect(vgt({v}, six), six, {v})" for v in acc),
+    ]
+
+
 def _uk_dw(pt: int, n: int) -> str:
     a = [f"a{j}" for j in range(pt)]
     L = [
@@ -177,12 +189,7 @@ def _uk_dw(pt: int, n: int) -> str:
         "        xo = pb + sload(toff, t)",
         "        b = vbload(w, wb + t)",
         "        " + "; ".join(f"{a[j]} = vfma(vload(B, xo + {j * n}), b, {a[j]})" for j in range(pt)),
-        "    if act == 1 or act == 2:",
-        "        z = vzero(B)",
-        "        " + "; ".join(f"{x} = vselect(vlt({x}, z), z, {x})" for x in a),
-        "    if act == 2:",
-        "        six = vsplat(B, 6.0)",
-        "        " + "; ".join(f"{x} = vselect(vgt({x}, six), six, {x})" for x in a),
+        *_act_lines(a, "    "),
         "    " + "; ".join(f"vstore(S, sb + {j * n}, {a[j]})" for j in range(pt)),
     ]
     return "\n".join(L) + "\n"
@@ -194,16 +201,6 @@ def _uk_dw_rows(pt: int, n: int) -> str:
     a = [f"a{j}" for j in range(pt)]
     b = [f"b{j}" for j in range(pt)]
     x = [f"x{j}" for j in range(pt)]
-
-    def act(acc):
-        return [
-            "        if act == 1 or act == 2:",
-            "            z = vzero(B)",
-            "            " + "; ".join(f"{v} = vselect(vlt({v}, z), z, {v})" for v in acc),
-            "        if act == 2:",
-            "            six = vsplat(B, 6.0)",
-            "            " + "; ".join(f"{v} = vselect(vgt({v}, six), six, {v})" for v in acc),
-        ]
 
     def store(acc, row):
         return [
@@ -233,7 +230,7 @@ def _uk_dw_rows(pt: int, n: int) -> str:
         "                if k > 0:",
         "                    g = vbload(w, wb + (k - 1) * kw + v)",
         "                    " + "; ".join(f"{b[j]} = vfma({x[j]}, g, {b[j]})" for j in range(pt)),
-        *act(a + b),
+        *_act_lines(a + b, "        "),
         *store(a, "ob"),
         *store(b, "ob + wo"),
         "",
@@ -248,7 +245,7 @@ def _uk_dw_rows(pt: int, n: int) -> str:
         "            xo = pb + sload(toff, t) + c",
         "            g = vbload(w, wb + t)",
         "            " + "; ".join(f"{a[j]} = vfma(vload(B, xo + {j * n}), g, {a[j]})" for j in range(pt)),
-        *act(a),
+        *_act_lines(a, "        "),
         *store(a, "ob"),
     ]
     return "\n".join(L) + "\n"
@@ -321,6 +318,21 @@ def _uk_avg(pt: int, n: int) -> str:
 _DRIVERS = '''
 
 @njit(inline="always")
+def _job_geometry(planes, slots, ho, wq, ext_h, band_rows):
+    """A band job's (bands per plane, units, phase slots, rows of its largest band, slot length)."""
+    bands = (ho + band_rows - 1) // band_rows
+    brows = min(band_rows, ho)
+    return bands, planes * bands, slots.shape[0], brows, (brows + ext_h) * wq
+
+
+@njit(inline="always")
+def _unit_rows(unit, bands, band_rows, ho):
+    """Unit ``unit``'s plane, first output row and row count."""
+    h0 = (unit % bands) * band_rows
+    return unit // bands, h0, min(band_rows, ho - h0)
+
+
+@njit(inline="always")
 def _job_buffers(ns, slot_len, brows, wq):
     B = np.empty(ns * slot_len + 2 * BLKMAX, DTYPE)
     B[ns * slot_len :] = 0
@@ -331,19 +343,12 @@ def _job_buffers(ns, slot_len, brows, wq):
 @njit(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline='never')
 def depthwise_job(job, x, w, bias, rows, cols, slots, toff, planes, C, H, W, ho, wo, wq, ext_h, sh, left, band_rows, per_job, act, out):
     """One job of ``depthwise``."""
-    bands = (ho + band_rows - 1) // band_rows
-    units = planes * bands
-    ns = slots.shape[0]
-    brows = min(band_rows, ho)
-    slot_len = (brows + ext_h) * wq
+    bands, units, ns, brows, slot_len = _job_geometry(planes, slots, ho, wq, ext_h, band_rows)
     taps = toff.shape[0]
     B, S = _job_buffers(ns, slot_len, brows, wq)
     for unit in range(job * per_job, min(units, (job + 1) * per_job)):
-        band = unit % bands
-        pc = unit // bands
+        pc, h0, nrows = _unit_rows(unit, bands, band_rows, ho)
         c = pc % C
-        h0 = band * band_rows
-        nrows = min(band_rows, ho - h0)
         fill_band(B, x, pc * H * W, W, rows, cols, slots, nrows + ext_h, slot_len, wq, h0 * sh, left, ZERO)
         mpos = (nrows - 1) * wq + wo
         nfull = mpos // BLKDW
@@ -360,20 +365,13 @@ def depthwise_job(job, x, w, bias, rows, cols, slots, toff, planes, C, H, W, ho,
 def depthwise_pair_job(job, x, w, bias, rows, cols, slots, toff, planes, C, H, W, ho, wo, wq, ext_h, kw, left, band_rows, per_job, act, out):
     """One job of ``depthwise`` where sh == dh == 1: output rows in pairs that share their input rows, stored
     straight to ``out``."""
-    bands = (ho + band_rows - 1) // band_rows
-    units = planes * bands
-    ns = slots.shape[0]
-    brows = min(band_rows, ho)
-    slot_len = (brows + ext_h) * wq
+    bands, units, ns, brows, slot_len = _job_geometry(planes, slots, ho, wq, ext_h, band_rows)
     taps = toff.shape[0]
     B = np.empty(ns * slot_len + 2 * BLKMAX, DTYPE)
     B[ns * slot_len :] = 0
     for unit in range(job * per_job, min(units, (job + 1) * per_job)):
-        band = unit % bands
-        pc = unit // bands
+        pc, h0, nrows = _unit_rows(unit, bands, band_rows, ho)
         c = pc % C
-        h0 = band * band_rows
-        nrows = min(band_rows, ho - h0)
         fill_band(B, x, pc * H * W, W, rows, cols, slots, nrows + ext_h, slot_len, wq, h0, left, ZERO)
         ob = (pc * ho + h0) * wo
         bc = bias[c]
@@ -387,17 +385,10 @@ def depthwise_pair_job(job, x, w, bias, rows, cols, slots, toff, planes, C, H, W
 @njit(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline='never')
 def max_pool_job(job, x, rows, cols, slots, toff, planes, H, W, ho, wo, wq, ext_h, sh, left, band_rows, per_job, out):
     """One job of ``max_pool``."""
-    bands = (ho + band_rows - 1) // band_rows
-    units = planes * bands
-    ns = slots.shape[0]
-    brows = min(band_rows, ho)
-    slot_len = (brows + ext_h) * wq
+    bands, units, ns, brows, slot_len = _job_geometry(planes, slots, ho, wq, ext_h, band_rows)
     B, S = _job_buffers(ns, slot_len, brows, wq)
     for unit in range(job * per_job, min(units, (job + 1) * per_job)):
-        band = unit % bands
-        pc = unit // bands
-        h0 = band * band_rows
-        nrows = min(band_rows, ho - h0)
+        pc, h0, nrows = _unit_rows(unit, bands, band_rows, ho)
         fill_band(B, x, pc * H * W, W, rows, cols, slots, nrows + ext_h, slot_len, wq, h0 * sh, left, LOWEST)
         mpos = (nrows - 1) * wq + wo
         nfull = mpos // BLKMAX_
@@ -412,18 +403,11 @@ def max_pool_job(job, x, rows, cols, slots, toff, planes, H, W, ho, wo, wq, ext_
 @njit(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline='never')
 def max_pool_indices_job(job, x, rows, cols, slots, toff, tcf, posb, planes, H, W, ho, wo, wq, ext_h, sh, sw, ph, pw, dh, dw, left, band_rows, per_job, out, indices):
     """One job of ``max_pool_indices``."""
-    bands = (ho + band_rows - 1) // band_rows
-    units = planes * bands
-    ns = slots.shape[0]
-    brows = min(band_rows, ho)
-    slot_len = (brows + ext_h) * wq
+    bands, units, ns, brows, slot_len = _job_geometry(planes, slots, ho, wq, ext_h, band_rows)
     B, S = _job_buffers(ns, slot_len, brows, wq)
     I = np.empty(brows * wq + BLKMAX, np.int64)
     for unit in range(job * per_job, min(units, (job + 1) * per_job)):
-        band = unit % bands
-        pc = unit // bands
-        h0 = band * band_rows
-        nrows = min(band_rows, ho - h0)
+        pc, h0, nrows = _unit_rows(unit, bands, band_rows, ho)
         fill_band(B, x, pc * H * W, W, rows, cols, slots, nrows + ext_h, slot_len, wq, h0 * sh, left, LOWEST)
         mpos = (nrows - 1) * wq + wo
         nfull = mpos // BLKMAXI
@@ -451,17 +435,10 @@ def max_pool_indices_job(job, x, rows, cols, slots, toff, tcf, posb, planes, H, 
 @njit(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline='never')
 def avg_pool_job(job, x, rows, cols, slots, toff, rdiv, planes, H, W, ho, wo, wq, ext_h, sh, left, band_rows, per_job, out):
     """One job of ``avg_pool``."""
-    bands = (ho + band_rows - 1) // band_rows
-    units = planes * bands
-    ns = slots.shape[0]
-    brows = min(band_rows, ho)
-    slot_len = (brows + ext_h) * wq
+    bands, units, ns, brows, slot_len = _job_geometry(planes, slots, ho, wq, ext_h, band_rows)
     B, S = _job_buffers(ns, slot_len, brows, wq)
     for unit in range(job * per_job, min(units, (job + 1) * per_job)):
-        band = unit % bands
-        pc = unit // bands
-        h0 = band * band_rows
-        nrows = min(band_rows, ho - h0)
+        pc, h0, nrows = _unit_rows(unit, bands, band_rows, ho)
         fill_band(B, x, pc * H * W, W, rows, cols, slots, nrows + ext_h, slot_len, wq, h0 * sh, left, ZERO)
         mpos = (nrows - 1) * wq + wo
         nfull = mpos // BLKAVG
@@ -523,7 +500,7 @@ def _source(dtype: str, n: int) -> str:
     return "\n".join(parts)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def kernel_module(dtype, n: int | None = None):
     """The generated module of band kernels for ``dtype`` and ``n`` lanes (default: the target's)."""
     dtype = np.dtype(dtype).name

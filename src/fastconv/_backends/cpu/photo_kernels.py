@@ -243,20 +243,16 @@ def direct(job, image, kernel, rows, cols, left, c, fill, lo, hi, rounds, n, out
         m, rest = _taps(image, b, one, rows, r0 + i, fill, offs, ws)
         _vertical(image, offs, ws, m, rest, row, left * c, wc, n)
         _pad_edges(row, cols, left, width, c, fill)
+    rows2 = np.empty(kh + 1, np.int64)
+    zero = kernel.dtype.type(0)
     oh = r0
     while oh + 2 <= r1:
         at, base = (b * ho + oh) * woc, (oh - r0) * wpc
+        for a in range(kh + 1):
+            rows2[a] = base + a * wpc
         e = 0
         while e + 4 * n <= woc:
-            a0, a1, a2, a3, b0, b1, b2, b3 = _two_rows(band, kernel, base, wpc, c, e, n)
-            vstore_as(out, at + e, a0)
-            vstore_as(out, at + e + n, a1)
-            vstore_as(out, at + e + 2 * n, a2)
-            vstore_as(out, at + e + 3 * n, a3)
-            vstore_as(out, at + woc + e, b0)
-            vstore_as(out, at + woc + e + n, b1)
-            vstore_as(out, at + woc + e + 2 * n, b2)
-            vstore_as(out, at + woc + e + 3 * n, b3)
+            _store_two_rows(out, at, e, n, _two_rows_at(band, rows2, kernel, kh, kw, c, e, n, zero, zero))
             e += 4 * n
         _row_rest(band, kernel, base, wpc, c, out, at, e, lo, hi, rounds, n)
         _row_rest(band, kernel, base + wpc, wpc, c, out, at + woc, e, lo, hi, rounds, n)
@@ -323,19 +319,10 @@ def _pairs(flat, offs, kernel, kh, kw, c, e_lo, e_hi, n, ca, cb, out, at):
     (``e_lo`` where the interior is narrower than four vectors)."""
     if e_hi - e_lo < 4 * n:
         return e_lo
-    woc = out.shape[2]
     e = e_lo
     while e < e_hi:
         e = min(e, e_hi - 4 * n)
-        a0, a1, a2, a3, b0, b1, b2, b3 = _two_rows_at(flat, offs, kernel, kh, kw, c, e - e_lo, n, ca, cb)
-        vstore(out, at + e, a0)
-        vstore(out, at + e + n, a1)
-        vstore(out, at + e + 2 * n, a2)
-        vstore(out, at + e + 3 * n, a3)
-        vstore(out, at + woc + e, b0)
-        vstore(out, at + woc + e + n, b1)
-        vstore(out, at + woc + e + 2 * n, b2)
-        vstore(out, at + woc + e + 3 * n, b3)
+        _store_two_rows(out, at, e, n, _two_rows_at(flat, offs, kernel, kh, kw, c, e - e_lo, n, ca, cb))
         e += 4 * n
     return e_hi
 
@@ -359,8 +346,9 @@ def _fill_terms(kernel, offs, fill, two):
 
 @njit(inline="always")
 def _two_rows_at(flat, offs, kernel, kh, kw, c, e, n, ca, cb):
-    """Output rows r, r + 1 at ``e .. e + 4n`` (``e`` counted from the first interior output, whose tap 0 reads
-    element 0 of the image rows at ``offs``, -1: padding), eight FMA chains."""
+    """Output rows r, r + 1 at ``e .. e + 4n`` (``e`` counted from the first output, whose tap 0 reads element 0 of
+    the rows at ``offs``, -1: padding, of ``flat``: the image or a band): each vector loaded serves both rows (tap
+    row a of r, a - 1 of r + 1), in eight independent FMA chains."""
     a0 = a1 = a2 = a3 = vsplat(flat, ca)
     b0 = b1 = b2 = b3 = vsplat(flat, cb)
     for a in range(kh + 1):
@@ -376,6 +364,21 @@ def _two_rows_at(flat, offs, kernel, kh, kw, c, e, n, ca, cb):
                 k = vsplat(flat, kernel[a - 1, t])
                 b0, b1, b2, b3 = vfma(k, x0, b0), vfma(k, x1, b1), vfma(k, x2, b2), vfma(k, x3, b3)
     return a0, a1, a2, a3, b0, b1, b2, b3
+
+
+@njit(inline="always")
+def _store_two_rows(out, at, e, n, v):
+    """The eight vectors ``v`` of ``_two_rows_at`` into output rows r (at ``at``) and r + 1, from element ``e``."""
+    woc = out.shape[2]
+    a0, a1, a2, a3, b0, b1, b2, b3 = v
+    vstore_as(out, at + e, a0)
+    vstore_as(out, at + e + n, a1)
+    vstore_as(out, at + e + 2 * n, a2)
+    vstore_as(out, at + e + 3 * n, a3)
+    vstore_as(out, at + woc + e, b0)
+    vstore_as(out, at + woc + e + n, b1)
+    vstore_as(out, at + woc + e + 2 * n, b2)
+    vstore_as(out, at + woc + e + 3 * n, b3)
 
 
 @njit(inline="always")
@@ -398,25 +401,6 @@ def _scalars(flat, offs, q, kernel, cols, c, fill, e_lo, e, out, at):
                     else:
                         s += kernel[a, t] * flat[base + col * c + ch]
             dst[at + i] = s
-
-
-@njit(inline="always")
-def _two_rows(band, kernel, base, wpc, c, e, n):
-    """Output rows r, r + 1 (band row r at ``base``) at ``e .. e + 4n``: each band vector loaded serves both rows
-    (tap row a of r, a - 1 of r + 1), in eight independent FMA chains."""
-    kh, kw = kernel.shape
-    a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = vzero(band)
-    for a in range(kh + 1):
-        for t in range(kw):
-            q = base + a * wpc + t * c + e
-            x0, x1, x2, x3 = vload(band, q), vload(band, q + n), vload(band, q + 2 * n), vload(band, q + 3 * n)
-            if a < kh:
-                k = vsplat(band, kernel[a, t])
-                a0, a1, a2, a3 = vfma(k, x0, a0), vfma(k, x1, a1), vfma(k, x2, a2), vfma(k, x3, a3)
-            if a > 0:
-                k = vsplat(band, kernel[a - 1, t])
-                b0, b1, b2, b3 = vfma(k, x0, b0), vfma(k, x1, b1), vfma(k, x2, b2), vfma(k, x3, b3)
-    return a0, a1, a2, a3, b0, b1, b2, b3
 
 
 @njit(inline="always")
