@@ -23,7 +23,7 @@ import numpy as np
 from numba import njit
 
 from fastconv._backends.cpu.common import KERNEL
-from fastconv._backends.cpu.simd import sload, vadd, vfma, vhsum, vload, vload_as, vmul, vsplat, vstore, vstore_as, vsub, vzero
+from fastconv._backends.cpu.simd import sload, vadd, vfma, vhsum, vload, vload_as, vmul, vsplat, vstore, vstore_as, vstore_masked, vsub, vzero
 from fastconv._backends.cpu.simd_int import (
     ivadd,
     ivdiv_round,
@@ -308,7 +308,7 @@ def _direct_rows(job, image, kernel, rows, cols, left, c, fill, n, out, th, tw):
         at = (b * ho + oh) * woc
         e = _pairs(flat, offs, kernel, th, tw, c, e_lo, e_hi, n, ca, cb, out, at) if two else e_lo
         for q in range(2 if two else 1):
-            _scalars(flat, offs, q, kernel, cols, c, fill, e_lo, e, out, at + q * woc)
+            _scalars(flat, offs, q, kernel, cols, c, fill, ca if q == 0 else cb, e_lo, e, out, at + q * woc)
         oh += 2 if two else 1
 
 
@@ -382,25 +382,27 @@ def _store_two_rows(out, at, e, n, v):
 
 
 @njit(inline="always")
-def _scalars(flat, offs, q, kernel, cols, c, fill, e_lo, e, out, at):
+def _scalars(flat, offs, q, kernel, cols, c, fill, const, e_lo, e, out, at):
     """The output elements of row r + q that ``_pairs`` left, ``[0, e_lo)`` and ``[e, woc)``, tap by tap through the
-    column table (``cols``: padded column -> input column, -1 ``fill``)."""
+    column table (``cols``: padded column -> input column, -1 ``fill``).  Each is the same chain of fused
+    multiply-adds as a vector lane's (from the padded rows' ``const``, in tap order), so a result does not depend on
+    which path computed it: a tile of the image (Dask's chunks) gives the whole image's values."""
     kh, kw = kernel.shape
     woc = out.shape[2]
-    dst = out.reshape(-1)
     for side in range(2):
         lo, hi = (0, min(e_lo, woc)) if side == 0 else (max(e_lo, e), woc)
         for i in range(lo, hi):
             j, ch = i // c, i % c
-            s = kernel.dtype.type(0)
+            v = vsplat(flat, const)
             for a in range(kh):
+                base = offs[q + a]
+                if base < 0:
+                    continue
                 for t in range(kw):
-                    col, base = cols[j + t], offs[q + a]
-                    if base < 0 or col < 0:
-                        s += kernel[a, t] * fill
-                    else:
-                        s += kernel[a, t] * flat[base + col * c + ch]
-            dst[at + i] = s
+                    col = cols[j + t]
+                    x = flat[base + col * c + ch] if col >= 0 else fill
+                    v = vfma(vsplat(flat, kernel[a, t]), vsplat(flat, x), v)
+            vstore_masked(out, at + i, v, 1)
 
 
 @njit(inline="always")
