@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import re
+import sys
 
 import cv2
 import numpy as np
@@ -349,14 +350,32 @@ def test_vload_as_and_vstore_as_convert_like_numpy_and_cv2(src_dtype, dst_dtype)
     np.testing.assert_array_equal(dst, want)
 
 
+def asm_of(kernel, sig) -> str:
+    """``kernel``'s assembly for ``sig``, compiled afresh where numba loaded it from its cache (cached code has none)."""
+    import warnings
+
+    import numba
+
+    from fastconv._backends.cpu.common import KERNEL
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        asm = kernel.inspect_asm(sig)
+    if not any("cached code" in str(w.message) for w in caught):
+        return asm
+    fresh = numba.njit(**{k: v for k, v in KERNEL.items() if k not in ("parallel", "cache")})(kernel.py_func)
+    fresh.compile(sig)
+    return fresh.inspect_asm(sig)
+
+
 def photo_asm() -> str:
-    """The separable kernel's assembly on uint8 input and output (run where numba's cache is fresh: cached code has none)."""
+    """The separable kernel's assembly on uint8 input and output."""
     from numba import types
 
     fc.filter2d(np.zeros((20, 40), np.uint8), fc.kernels.gaussian(3, 1.0), dtype=np.uint8)
     kernel = photo.kernels().separable
     sig = next(s for s in kernel.signatures if s[1].dtype == types.uint8 and s[-1].dtype == types.uint8)
-    return kernel.inspect_asm(sig)
+    return asm_of(kernel, sig)
 
 
 def loop_body(block: list[str]) -> list[str]:
@@ -396,7 +415,7 @@ def hot_loop(kernel, dtype, op: str) -> tuple[list[str], str]:
     from numba import from_dtype
 
     sig = next(s for s in kernel.signatures if s[1].dtype == from_dtype(np.dtype(dtype)))
-    blocks = [loop_body(b) for b in asm_blocks(kernel.inspect_asm(sig))]
+    blocks = [loop_body(b) for b in asm_blocks(asm_of(kernel, sig))]
     return max(blocks, key=lambda b: sum(i.startswith(op) for i in b)), {512: "zmm", 256: "ymm"}[simd.VECTOR_BITS]
 
 
@@ -433,7 +452,7 @@ def int_separable_report() -> dict:
     fc.filter2d(np.zeros((20, 90), np.uint8), "sobel_x", dtype=np.float32)
     kernel = photo.kernels().separable16
     sig = next(s for s in kernel.signatures if s[1].dtype == types.uint8)
-    blocks = [loop_body(b) for b in asm_blocks(kernel.inspect_asm(sig))]
+    blocks = [loop_body(b) for b in asm_blocks(asm_of(kernel, sig))]
     down = max(blocks, key=lambda b: sum(i.startswith("vpmullw") for i in b))
     across = max(blocks, key=lambda b: sum(i.startswith("vpmovsxwd") for i in b))
     reg = {512: "zmm", 256: "ymm"}[simd.VECTOR_BITS]
@@ -458,9 +477,8 @@ ASM_CHECK = (
 
 
 @needs_simd
-def test_the_vertical_pass_widens_in_registers(tmp_path):
-    out = _run({"NUMBA_CACHE_DIR": str(tmp_path)}, f"import test_photo as t\n{ASM_CHECK}\nprint('ok', r)")
-    assert "ok" in out
+def test_the_vertical_pass_widens_in_registers():
+    exec(ASM_CHECK, {"t": sys.modules[__name__]})
 
 
 PHOTO_CHECK = """
