@@ -20,16 +20,16 @@ from typing import Any
 
 import numpy as np
 
-_HOST_TYPES = frozenset((np.ndarray, list, tuple, int, float, str, bytes, bool, type(None)))
+_HOST_TYPES = (np.ndarray, list, tuple, int, float, str, bytes, bool, type(None))
 
 
 def is_device(value: Any) -> bool:
     """Whether ``value`` is a CUDA device array (or a simulated one)."""
-    if type(value) in _HOST_TYPES:
+    if type(value) in _HOST_TYPES:  # the usual case, before the isinstance checks
         return False
     if isinstance(value, DeviceArray):
         return True
-    if isinstance(value, (np.ndarray, list, tuple, int, float, str, bytes)) or value is None:
+    if isinstance(value, _HOST_TYPES):
         return False
     return hasattr(value, "__cuda_array_interface__") or _is_simulated(value)
 

@@ -111,11 +111,10 @@ def native(dispatcher, sig) -> int:
 def _addresses_of(task, args):
     """(task, trampoline, loop): the native addresses ``run`` calls for ``task`` on arguments like ``args``."""
     try:
-        key = (task, tuple(map(compute_fingerprint, args)))
+        found = _addresses.get((task, tuple(map(compute_fingerprint, args))))
     except (TypeError, ValueError, NotImplementedError):
-        key = (task, tuple(map(_key, args)))
-    found = _addresses.get(key)
-    if found is None:
+        found = None
+    if found is None:  # compile, after checking what the arguments are
         key = (task, tuple(map(_key, args)))
         argtys = tuple(typeof(a) for a in args)
         block = types.Tuple((types.int64, types.Tuple(argtys)))
