@@ -7,6 +7,7 @@ import pytest
 from numba import njit
 
 from fastconv._backends.cpu import parallel
+from fastconv._backends.cpu.common import native
 
 
 @njit(cache=True, nogil=True)
@@ -52,3 +53,19 @@ def test_booleans_and_mixed_scalars_pass_through():
     for flag in (True, False, np.bool_(True)):
         parallel.run(_pick, 6, flag, a, b, out)
         np.testing.assert_array_equal(out, a if flag else b)
+
+
+@native(cache=True, nogil=True)
+def _native_scaled_sum(i, x, out, scale):
+    _scaled_sum(i, x, out, scale)
+
+
+@pytest.mark.parametrize("n", [1, 5])
+def test_a_native_task_runs_and_refuses_a_python_call(n):
+    """A kernel compiled without numba's Python entry (``common.native``) runs as a task, and a call from Python
+    raises TypeError instead of jumping to a wrapper that does not exist."""
+    x, out = np.arange(2.0 * n).reshape(n, 2), np.zeros(n)
+    parallel.run(_native_scaled_sum, n, x, out, 3.0)
+    np.testing.assert_array_equal(out, x.sum(axis=1) * 3)
+    with pytest.raises(TypeError, match="_native_scaled_sum is compiled without a Python entry"):
+        _native_scaled_sum(0, x, out, 3.0)

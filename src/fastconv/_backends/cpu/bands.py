@@ -71,7 +71,7 @@ from fastconv._backends.cpu.simd import (
     sload, vadd, vbload, vfma, vgt, vhsum, vload, vload_masked, vlt, vmul, vselect, vsplat, vstore, vstore_masked, vzero,
 )
 from fastconv._backends.cpu.simd_ext import vany, veven, vstore_i64, vwins
-from fastconv._backends.cpu.common import _activate
+from fastconv._backends.cpu.common import _activate, native
 
 FM = {{"nsz", "arcp", "contract", "afn", "reassoc"}}
 N = {n}
@@ -84,7 +84,7 @@ LOWEST = DTYPE(-np.inf)
 
 _COMMON = '''
 
-@njit(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline="never")
+@native(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline="never")
 def fill_band(B, x, xb, wd, rows, cols, slots, hqb, slot_len, wq, r0, left, fillv):
     """B[s*slot_len + i*wq + j] = the plane at x[xb:] (rows of wd) padded, padded row r0 + p + i*sh, column q + j*sw."""
     nr = rows.shape[0]
@@ -140,7 +140,7 @@ def fill_band(B, x, xb, wd, rows, cols, slots, hqb, slot_len, wq, r0, left, fill
                 B[dst + j] = sload(x, src + k) if k >= 0 else fillv
 
 
-@njit(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline="never")
+@native(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline="never")
 def copy_rows(S, out, ob, nrows, wq, wo):
     """out[ob + i*wo + j] = S[i*wq + j], j < wo."""
     for i in range(nrows):
@@ -154,7 +154,7 @@ def copy_rows(S, out, ob, nrows, wq, wo):
             vstore_masked(out, d + j, vload(S, s + j), wo - j)
 
 
-@njit(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline="never")
+@native(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline="never")
 def copy_rows_i64(S, out, ob, nrows, wq, wo):
     for i in range(nrows):
         s = i * wq
@@ -180,7 +180,7 @@ def _uk_dw(pt: int, n: int) -> str:
     a = [f"a{j}" for j in range(pt)]
     L = [
         "",
-        "@njit(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline=UK_INLINE)",
+        "@native(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline=UK_INLINE)",
         f"def uk_dw{pt}(B, pb, toff, w, wb, S, sb, bias_c, act):",
         f'    """S[sb + l] = act(bias_c + sum_t w[wb + t] * B[pb + toff[t] + l]), l < {pt * n}."""',
         "    bb = vsplat(B, bias_c)",
@@ -212,7 +212,7 @@ def _uk_dw_rows(pt: int, n: int) -> str:
 
     L = [
         "",
-        "@njit(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline=UK_INLINE)",
+        "@native(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline=UK_INLINE)",
         "def uk_dw_pair(B, pb, toff, kw, wq, w, wb, out, ob, wo, bias_c, act):",
         '    """out[ob + l], out[ob + wo + l] = act(bias_c + the taps) of band rows r, r + 1 at B[pb:], l < wo: band row r + k',
         '    (k <= kh) is loaded once for tap row k of output row r and tap row k - 1 of row r + 1."""',
@@ -235,7 +235,7 @@ def _uk_dw_rows(pt: int, n: int) -> str:
         *store(b, "ob + wo"),
         "",
         "",
-        "@njit(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline=UK_INLINE)",
+        "@native(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline=UK_INLINE)",
         "def uk_dw_row(B, pb, toff, w, wb, out, ob, wo, bias_c, act):",
         '    """out[ob + l] = act(bias_c + sum_t w[wb + t] * B[pb + toff[t] + l]), l < wo."""',
         "    bb = vsplat(B, bias_c)",
@@ -255,7 +255,7 @@ def _uk_max(pt: int, n: int) -> str:
     a = [f"m{j}" for j in range(pt)]
     L = [
         "",
-        "@njit(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline=UK_INLINE)",
+        "@native(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline=UK_INLINE)",
         f"def uk_max{pt}(B, pb, toff, S, sb):",
         f'    """S[sb + l] = max over t of B[pb + toff[t] + l] (NaN wins), l < {pt * n}."""',
         "    xo = pb + sload(toff, 0)",
@@ -274,7 +274,7 @@ def _uk_maxi(pt: int, n: int) -> str:
     c = [f"c{j}" for j in range(pt)]
     L = [
         "",
-        "@njit(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline=UK_INLINE)",
+        "@native(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline=UK_INLINE)",
         f"def uk_maxi{pt}(B, pb, toff, tcf, posb, pbase, S, I, sb):",
         '    """Max (NaN wins, first of equal maxima, last NaN) and its flat index tcf[t] + posb[sb + l] + pbase;',
         '    lanes no value beats -inf for get a negative index.  Returns whether some lane did."""',
@@ -302,7 +302,7 @@ def _uk_avg(pt: int, n: int) -> str:
     a = [f"a{j}" for j in range(pt)]
     L = [
         "",
-        "@njit(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline=UK_INLINE)",
+        "@native(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline=UK_INLINE)",
         f"def uk_avg{pt}(B, pb, toff, rdiv, rb, S, sb):",
         f'    """S[sb + l] = rdiv[rb + sb + l] * sum_t B[pb + toff[t] + l], l < {pt * n}."""',
         "    xo = pb + sload(toff, 0)",
@@ -340,7 +340,7 @@ def _job_buffers(ns, slot_len, brows, wq):
     return B, S
 
 
-@njit(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline='never')
+@native(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline='never')
 def depthwise_job(job, x, w, bias, rows, cols, slots, toff, planes, C, H, W, ho, wo, wq, ext_h, sh, left, band_rows, per_job, act, out):
     """One job of ``depthwise``."""
     bands, units, ns, brows, slot_len = _job_geometry(planes, slots, ho, wq, ext_h, band_rows)
@@ -361,7 +361,7 @@ def depthwise_job(job, x, w, bias, rows, cols, slots, toff, planes, C, H, W, ho,
 
 
 
-@njit(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline='never')
+@native(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline='never')
 def depthwise_pair_job(job, x, w, bias, rows, cols, slots, toff, planes, C, H, W, ho, wo, wq, ext_h, kw, left, band_rows, per_job, act, out):
     """One job of ``depthwise`` where sh == dh == 1: output rows in pairs that share their input rows, stored
     straight to ``out``."""
@@ -382,7 +382,7 @@ def depthwise_pair_job(job, x, w, bias, rows, cols, slots, toff, planes, C, H, W
         if r < nrows:
             uk_dw_row(B, r * wq, toff, w, c * taps, out, ob + r * wo, wo, bc, act)
 
-@njit(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline='never')
+@native(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline='never')
 def max_pool_job(job, x, rows, cols, slots, toff, planes, H, W, ho, wo, wq, ext_h, sh, left, band_rows, per_job, out):
     """One job of ``max_pool``."""
     bands, units, ns, brows, slot_len = _job_geometry(planes, slots, ho, wq, ext_h, band_rows)
@@ -400,7 +400,7 @@ def max_pool_job(job, x, rows, cols, slots, toff, planes, H, W, ho, wo, wq, ext_
 
 
 
-@njit(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline='never')
+@native(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline='never')
 def max_pool_indices_job(job, x, rows, cols, slots, toff, tcf, posb, planes, H, W, ho, wo, wq, ext_h, sh, sw, ph, pw, dh, dw, left, band_rows, per_job, out, indices):
     """One job of ``max_pool_indices``."""
     bands, units, ns, brows, slot_len = _job_geometry(planes, slots, ho, wq, ext_h, band_rows)
@@ -432,7 +432,7 @@ def max_pool_indices_job(job, x, rows, cols, slots, toff, tcf, posb, planes, H, 
 
 
 
-@njit(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline='never')
+@native(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline='never')
 def avg_pool_job(job, x, rows, cols, slots, toff, rdiv, planes, H, W, ho, wo, wq, ext_h, sh, left, band_rows, per_job, out):
     """One job of ``avg_pool``."""
     bands, units, ns, brows, slot_len = _job_geometry(planes, slots, ho, wq, ext_h, band_rows)
@@ -451,13 +451,13 @@ def avg_pool_job(job, x, rows, cols, slots, toff, rdiv, planes, H, W, ho, wo, wq
 
 
 
-@njit(cache=True, nogil=True)
+@native(cache=True, nogil=True)
 def activate_unit(r, out, m, act):
     """silu / gelu (codes 3, 4) of row r of ``m`` values of ``out``, as ``common._activate``."""
     _activate(out[r * m : (r + 1) * m], act)
 
 
-@njit(fastmath=FM, boundscheck=False, cache=True, nogil=True)
+@native(fastmath=FM, boundscheck=False, cache=True, nogil=True)
 def plane_mean_job(job, x, planes, L, per_job, out):
     """out[b] = mean of x[b*L : (b+1)*L] (global average pooling) for the planes b of job ``job``, two planes at a
     time (two independent sums, so that short planes are not one long chain of adds and reductions)."""

@@ -35,10 +35,10 @@ from ..._calls import ConvCall, ConvTransposeCall, conv_out_size
 from ..._padding import SKIP
 from . import depthwise as simd_depthwise
 from . import direct, parallel, transpose
-from .common import FASTMATH, KERNEL, _activate, _fill_band, _fill_phases, _inside, _nine_taps, _tables, _tap_span, _three_taps
+from .common import FASTMATH, KERNEL, _activate, _fill_band, _fill_phases, _inside, _nine_taps, _tables, _tap_span, _three_taps, jit, native
 
 
-@njit(cache=True, fastmath=FASTMATH, nogil=True)
+@jit(cache=True, fastmath=FASTMATH, nogil=True)
 def _epilogue_kernel(tile, bias, act):
     """Add ``bias[o]`` to row ``o`` of a GEMM result tile (O, R) and apply activation ``act``, while the tile is in cache.
 
@@ -122,17 +122,17 @@ def _correlate(job, x, w, bias, rows, cols, sh, sw, dh, dw, left, groups, fill, 
             _activate(out[n, o, oh, w0:w1], act)
 
 
-@njit(cache=True, fastmath=FASTMATH, nogil=True)
+@native(cache=True, fastmath=FASTMATH, nogil=True)
 def _correlate_unit_stride_job(job, x, w, bias, rows, cols, sh, dh, dw, left, groups, fill, fill_row, tile_h, tile_w, act, out):
     _correlate(job, x, w, bias, rows, cols, sh, 1, dh, dw, left, groups, fill, fill_row, tile_h, tile_w, act, out, True)
 
 
-@njit(cache=True, fastmath=FASTMATH, nogil=True)
+@native(cache=True, fastmath=FASTMATH, nogil=True)
 def _correlate_job(job, x, w, bias, rows, cols, sh, sw, dh, dw, left, groups, fill, fill_row, tile_h, tile_w, act, out):
     _correlate(job, x, w, bias, rows, cols, sh, sw, dh, dw, left, groups, fill, fill_row, tile_h, tile_w, act, out, False)
 
 
-@njit(cache=True, fastmath=FASTMATH, nogil=True)
+@jit(cache=True, fastmath=FASTMATH, nogil=True)
 def _im2col_kernel(x, n, c0, kh, kw, rows, cols, sh, sw, dh, dw, left, oh0, buf):
     """Fill ``buf`` (cg * kh * kw, R, Wo) with the zero-padded input taps of output rows ``oh0:oh0 + R``.
 
@@ -338,7 +338,7 @@ def _is_pointwise_on_points(x: np.ndarray, w: np.ndarray, call: ConvCall) -> boo
     return x.dtype.kind == "f" and call.groups == 1 and x.shape[2:] == (1, 1) and w.shape[2:] == (1, 1) and not any(call.pads)
 
 
-@njit(cache=True, fastmath=FASTMATH, nogil=True)
+@jit(cache=True, fastmath=FASTMATH, nogil=True)
 def _pointwise_on_points_kernel(x, w, bias, act, out):
     """``out[n] = act(w @ x[n] + bias)`` for x (N, K), w (O, K), out (N, O); serial (the layers are small)."""
     for n in range(x.shape[0]):

@@ -8,7 +8,7 @@ types, for every kernel, and calls the task through its native address
 (``_call``), so it never holds the task's code: the task compiles once, on
 its own, and the loop stays small whatever the task is.  Both are cached.
 
-A task is a plain ``@njit`` function whose first argument is the int64 index;
+A task is an ``@njit`` function (``common.native``: Python does not call it) whose first argument is the int64 index;
 it writes a disjoint part of the outputs and raises nothing.
 """
 
@@ -17,12 +17,12 @@ from __future__ import annotations
 import numba
 import numpy as np
 from llvmlite import ir
-from numba import njit, prange, typeof, types
+from numba import prange, typeof, types
 from numba._dispatcher import compute_fingerprint
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from .common import PRANGE
+from .common import PRANGE, jit, native
 
 
 @intrinsic
@@ -69,24 +69,29 @@ def _unstash(typingctx, pointer):
     return pointer.dtype(pointer), codegen
 
 
-@njit(parallel=PRANGE, cache=True, nogil=True)
+@native(parallel=PRANGE, cache=True, nogil=True)
 def _loop(trampoline, n, block):
     """The parallel loop, compiled once: ``trampoline(i, block)`` for i < n."""
     for i in prange(n):
         _call(trampoline, (np.int64(i), block))
 
 
-@njit(cache=True, nogil=True)
+@native(cache=True, nogil=True)
 def _trampoline(i, block):
     """``task(i, *args)`` for ``block`` -> (task's address, args): compiled per argument types, small."""
     task, args = _unstash(block)
     _call(task, (i,) + args)
 
 
-@njit(cache=True, nogil=True)
+@jit(cache=True, nogil=True)
 def _enter(loop, trampoline, n, task, args):
-    """The loop over ``n`` for ``task`` and ``args``, which it holds in a block on this stack: compiled per argument types, small."""
-    _call(loop, (trampoline, n, _stash((task, args))))
+    """The loop over ``n`` for ``task`` and ``args``, which it holds in a block on this stack (one index: no loop):
+    compiled per argument types, small."""
+    block = _stash((task, args))
+    if n == 1:
+        _call(trampoline, (np.int64(0), block))
+    else:
+        _call(loop, (trampoline, n, block))
 
 
 _addresses: dict = {}
@@ -143,10 +148,7 @@ def run(task, n: int, *args, chunk: int = 0) -> None:
     if n <= 0:
         return
     at, trampoline, loop = _addresses_of(task, args)
-    if n == 1:
-        task(0, *args)
-        return
-    old = numba.set_parallel_chunksize(chunk) if chunk else None
+    old = numba.set_parallel_chunksize(chunk) if chunk and n > 1 else None
     try:
         _enter(loop, trampoline, n, at, args)
     finally:

@@ -22,7 +22,7 @@ kernels compiled against other intrinsics.
 import numpy as np
 from numba import njit
 
-from fastconv._backends.cpu.common import KERNEL
+from fastconv._backends.cpu.common import KERNEL, native
 from fastconv._backends.cpu.simd import sload, vadd, vfma, vhsum, vload, vload_as, vmul, vsplat, vstore, vstore_as, vstore_masked, vsub, vzero
 from fastconv._backends.cpu.simd_int import (
     ivadd,
@@ -199,7 +199,7 @@ def _horizontal(buf, w, c, acc, out, at, first, last, lo, hi, rounds, n):
             acc[i] = s
 
 
-@njit(**JOB)
+@native(**JOB)
 def separable(job, image, us, vs, rows, cols, left, c, fill, lo, hi, rounds, n, check, flags, out):
     """``out = sum_q`` the correlation with ``outer(us[q], vs[q])``: per output row a vertical pass into a padded row, then a horizontal one.
 
@@ -226,7 +226,7 @@ def separable(job, image, us, vs, rows, cols, left, c, fill, lo, hi, rounds, n, 
             _horizontal(buf, vs[q], c, acc, out, (b * ho + oh) * woc, q == 0, q == rank - 1, lo, hi, rounds, n)
 
 
-@njit(**JOB)
+@native(**JOB)
 def direct(job, image, kernel, rows, cols, left, c, fill, lo, hi, rounds, n, out):
     """The correlation with ``kernel`` tap by tap: each job converts its padded rows into a band once."""
     nb, h, wc = image.shape
@@ -261,7 +261,7 @@ def direct(job, image, kernel, rows, cols, left, c, fill, lo, hi, rounds, n, out
         _row_rest(band, kernel, (oh - r0) * wpc, wpc, c, out, (b * ho + oh) * woc, 0, lo, hi, rounds, n)
 
 
-@njit(**JOB)
+@native(**JOB)
 def direct_rows(job, image, kernel, rows, cols, left, c, fill, n, out):
     """``direct`` for a float image in the kernel's dtype and a finite ``fill``, read straight from the image rows
     (no band).  The interior runs as vectors, two output rows at a time (``_pairs``); a padded row (``rows`` -1) is
@@ -271,17 +271,17 @@ def direct_rows(job, image, kernel, rows, cols, left, c, fill, n, out):
     _direct_rows(job, image, kernel, rows, cols, left, c, fill, n, out, kh, kw)
 
 
-@njit(**JOB)
+@native(**JOB)
 def direct_rows_3x3(job, image, kernel, rows, cols, left, c, fill, n, out):
     _direct_rows(job, image, kernel, rows, cols, left, c, fill, n, out, 3, 3)
 
 
-@njit(**JOB)
+@native(**JOB)
 def direct_rows_5x5(job, image, kernel, rows, cols, left, c, fill, n, out):
     _direct_rows(job, image, kernel, rows, cols, left, c, fill, n, out, 5, 5)
 
 
-@njit(**JOB)
+@native(**JOB)
 def direct_rows_7x7(job, image, kernel, rows, cols, left, c, fill, n, out):
     _direct_rows(job, image, kernel, rows, cols, left, c, fill, n, out, 7, 7)
 
@@ -482,7 +482,7 @@ def _box_row(sums, kw, c, scale, exact, acc, out, at, lo, hi, rounds, n):
         flat[at + i] = _saturate(scale * acc[i], lo, hi, rounds)
 
 
-@njit(**JOB)
+@native(**JOB)
 def box(job, image, kh, kw, rows, cols, left, c, fill, scale, sums_like, exact, lo, hi, rounds, n, check, flags, out):
     """``scale`` times the sum over each kh x kw window, by running sums: O(1) work per pixel down the columns.
 
@@ -589,7 +589,7 @@ def _box_row16(sums, kw, c, scale, out, at, woc, lo, hi, rounds, n):
         flat[at + i] = _saturate(scale * np.float32(s), lo, hi, rounds)
 
 
-@njit(**JOB)
+@native(**JOB)
 def box16(job, image, kh, kw, rows, cols, left, c, fill, scale, lo, hi, rounds, n, out):
     """:func:`box` on a uint8 image whose window sums stay below 2**16 (``kh * kw * max(255, fill) < 2**16``):
     the running column sums and the row sums in 16-bit lanes, twice a float32 vector's, read in the image's
@@ -653,7 +653,7 @@ def _round_div(s, d):
     return q + 1 if 2 * r > d or (2 * r == d and q % 2 == 1) else q
 
 
-@njit(**JOB)
+@native(**JOB)
 def box16_div(job, image, kh, kw, rows, cols, left, c, fill, d, fast_m, fast_s, out):
     """:func:`box16` for a uint8 result of a box whose weight is ``1 / d`` (``d`` in 1..256): each window sum is
     divided by ``d`` and rounded in 16-bit lanes (``simd_int.ivdiv_round``), exactly, with no float conversion."""
@@ -725,7 +725,7 @@ def _horizontal16(buf, offs, ws, m, scale, out, at, woc, lo, hi, rounds, n):
         flat[at + i] = _saturate(scale * np.float32(_signed16(s & 0xFFFF)), lo, hi, rounds)
 
 
-@njit(**JOB)
+@native(**JOB)
 def separable16(job, image, us, vs, rows, cols, left, c, fill, scale, lo, hi, rounds, n, out):
     """:func:`separable` for a uint8 image and a rank-1 kernel ``scale * outer(us, vs)`` of small integers
     (``sum|us| * sum|vs| * max(255, fill) < 2**15``: Sobel, Scharr, Prewitt, ...): both passes in 16-bit lanes,

@@ -10,7 +10,7 @@ from numba import njit, prange
 
 from ..._calls import PlaneCall, conv_out_size
 from . import parallel, simd
-from .common import FASTMATH, KERNEL, _fill_band, _tables
+from .common import FASTMATH, KERNEL, _fill_band, _tables, native
 from .conv import _run_correlation
 from .simd import vbload, vfma, vlanes, vload, vstore, vstore_masked, vzero
 
@@ -60,7 +60,7 @@ def _one_pass(dst, band, r, tap_rows, tap_cols, weights, g):
         dst[i] += w0 * s0[i]
 
 
-@njit(cache=True, fastmath=FASTMATH, nogil=True)
+@native(cache=True, fastmath=FASTMATH, nogil=True)
 def _correlate_planes_job(job, planes, tap_rows, tap_cols, weights, kh, kw, rows, cols, left, fill, out):
     """Correlate one (plane, band of rows, band of columns) of the planes with the taps.
 
@@ -137,7 +137,7 @@ def _one_vector(flat, bw, r, c, weights, kh, kw):
     return a
 
 
-@njit(fastmath=FASTMATH, boundscheck=False, cache=True, nogil=True, inline="never")
+@native(fastmath=FASTMATH, boundscheck=False, cache=True, nogil=True, inline="never")
 def _plane_job(job, planes, weights, kh, kw, rows, cols, left, fill, row_bands, col_bands, out):
     """One (plane, band of rows, band of columns) of the correlation on the explicit-SIMD layer."""
     n_planes, ho, wo = out.shape

@@ -52,7 +52,7 @@ _DRIVER = '''
 from fastconv._backends.cpu.simd_ext import vzip_hi, vzip_lo
 
 
-@njit(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline="never")
+@native(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline="never")
 def put_tile(out, obase, no, scratch, rs, ot, p, end, origin, wq, wg, ho, wo, sh, sw):
     """Write a scratch tile's flat positions p <= q = i*wq + j < end (j < wg) to the output:
     out[obase + (r*ho + py + sh*i)*wo + px + sw*j] = scratch[((py*sw + px)*ot + r)*rs + q - origin]
@@ -60,7 +60,7 @@ def put_tile(out, obase, no, scratch, rs, ot, p, end, origin, wq, wg, ho, wo, sh
 __PUT__
 
 
-@njit(fastmath=FM, boundscheck=False, cache=True, nogil=True)
+@native(fastmath=FM, boundscheck=False, cache=True, nogil=True)
 def run_transposed(unit, P, xoff, kstart, w, wbase, bias, out, geo):
     """Task ``unit`` = (image n, position block b, range tg of o-tiles): every phase of a tile, then its output rows."""
     plane_len, chans, groups, og = geo[5], geo[6], geo[7], geo[8]
@@ -88,7 +88,7 @@ def run_transposed(unit, P, xoff, kstart, w, wbase, bias, out, geo):
         put_tile(out, (n * O + o0) * ho * wo, no, scratch, rs, OT, p, end, origin, wq, wg, ho, wo, sh, sw)
 
 
-@njit(boundscheck=False, cache=True, nogil=True, inline="never")  # no fastmath: v - v must see inf and NaN
+@native(boundscheck=False, cache=True, nogil=True, inline="never")  # no fastmath: v - v must see inf and NaN
 def gather(src, index, dst, i0, i1):
     """dst[i] = src[index[i]] for i0 <= i < i1 (packing the weights); whether those are all finite."""
     finite = True
@@ -125,7 +125,7 @@ def pad_plane(P, x, nc, h, wd, hq, wq, top, left, plane_len):
                 P[dst + j] = 0
 
 
-@njit(fastmath=FM, boundscheck=False, cache=True, nogil=True)
+@native(fastmath=FM, boundscheck=False, cache=True, nogil=True)
 def prepare_unit(unit, P, x, w, wsrc, index, finite, geo):
     """Work unit ``unit`` of the preparation: below geo[18], a padded plane of x into P (``pad_plane``);
     then a chunk of the weight gather (wsrc into w; finite[c]: whether chunk c's weights are finite)."""
