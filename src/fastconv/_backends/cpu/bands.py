@@ -71,7 +71,7 @@ from fastconv._backends.cpu.simd import (
     sload, vadd, vbload, vfma, vgt, vhsum, vload, vload_masked, vlt, vmul, vselect, vsplat, vstore, vstore_masked, vzero,
 )
 from fastconv._backends.cpu.simd_ext import vany, veven, vstore_i64, vwins
-from fastconv._backends.cpu.common import _activate, native
+from fastconv._backends.cpu.common import _activate, empty, native
 
 FM = {{"nsz", "arcp", "contract", "afn", "reassoc"}}
 N = {n}
@@ -334,9 +334,9 @@ def _unit_rows(unit, bands, band_rows, ho):
 
 @njit(inline="always")
 def _job_buffers(ns, slot_len, brows, wq):
-    B = np.empty(ns * slot_len + 2 * BLKMAX, DTYPE)
+    B = empty(ns * slot_len + 2 * BLKMAX, DTYPE)
     B[ns * slot_len :] = 0
-    S = np.empty(brows * wq + BLKMAX, DTYPE)
+    S = empty(brows * wq + BLKMAX, DTYPE)
     return B, S
 
 
@@ -367,7 +367,7 @@ def depthwise_pair_job(job, x, w, bias, rows, cols, slots, toff, planes, C, H, W
     straight to ``out``."""
     bands, units, ns, brows, slot_len = _job_geometry(planes, slots, ho, wq, ext_h, band_rows)
     taps = toff.shape[0]
-    B = np.empty(ns * slot_len + 2 * BLKMAX, DTYPE)
+    B = empty(ns * slot_len + 2 * BLKMAX, DTYPE)
     B[ns * slot_len :] = 0
     for unit in range(job * per_job, min(units, (job + 1) * per_job)):
         pc, h0, nrows = _unit_rows(unit, bands, band_rows, ho)
@@ -405,7 +405,7 @@ def max_pool_indices_job(job, x, rows, cols, slots, toff, tcf, posb, planes, H, 
     """One job of ``max_pool_indices``."""
     bands, units, ns, brows, slot_len = _job_geometry(planes, slots, ho, wq, ext_h, band_rows)
     B, S = _job_buffers(ns, slot_len, brows, wq)
-    I = np.empty(brows * wq + BLKMAX, np.int64)
+    I = empty(brows * wq + BLKMAX, np.int64)
     for unit in range(job * per_job, min(units, (job + 1) * per_job)):
         pc, h0, nrows = _unit_rows(unit, bands, band_rows, ho)
         fill_band(B, x, pc * H * W, W, rows, cols, slots, nrows + ext_h, slot_len, wq, h0 * sh, left, LOWEST)

@@ -11,8 +11,10 @@ import threading
 
 import numba
 import numpy as np
-from numba import njit
+from numba import njit, types
 from numba.core.registry import CPUDispatcher
+from numba.extending import intrinsic
+from numba.np.arrayobj import _empty_nd_impl
 
 from ..._calls import GELU, RELU, RELU6, SILU, gelu, relu, relu6, silu
 from ..._padding import FILL, source_index
@@ -46,6 +48,21 @@ def native(**options):
         return dispatcher
 
     return wrap
+
+
+@intrinsic
+def empty(typingctx, n, dtype):
+    """``np.empty(n, dtype)``, 1-D, for a kernel's scratch: lowered in place, where numba compiles np.empty's
+    overload apart, 0.1 s per dtype in every process.  ``n`` >= 0."""
+    if not isinstance(n, types.Integer) or not isinstance(dtype, (types.DType, types.NumberClass)):
+        return None
+    array = types.Array(dtype.dtype, 1, "C")
+
+    def codegen(context, builder, signature, args):
+        size = context.cast(builder, args[0], signature.args[0], types.intp)
+        return _empty_nd_impl(context, builder, array, [size])._getvalue()
+
+    return array(n, dtype), codegen
 
 
 # fastmath without nnan/ninf, so that NaN and inf keep their IEEE behaviour.

@@ -22,7 +22,7 @@ kernels compiled against other intrinsics.
 import numpy as np
 from numba import njit
 
-from fastconv._backends.cpu.common import KERNEL, native
+from fastconv._backends.cpu.common import KERNEL, empty, native
 from fastconv._backends.cpu.simd import sload, vadd, vfma, vhsum, vload, vload_as, vmul, vsplat, vstore, vstore_as, vstore_masked, vsub, vzero
 from fastconv._backends.cpu.simd_int import (
     ivadd,
@@ -215,9 +215,9 @@ def separable(job, image, us, vs, rows, cols, left, c, fill, lo, hi, rounds, n, 
     if check and not _rows_finite(image, b, rows, r0, r1 - r0 + kh - 1, us, n):
         flags[job] = 1
         return
-    buf = np.empty(cols.shape[0] * c, us.dtype)
-    acc = np.empty(woc, us.dtype)
-    offs, ws = np.empty(kh, np.int64), np.empty(kh, us.dtype)
+    buf = empty(cols.shape[0] * c, us.dtype)
+    acc = empty(woc, us.dtype)
+    offs, ws = empty(kh, np.int64), empty(kh, us.dtype)
     for oh in range(r0, r1):
         for q in range(rank):
             m, rest = _taps(image, b, us[q], rows, oh, fill, offs, ws)
@@ -236,14 +236,14 @@ def direct(job, image, kernel, rows, cols, left, c, fill, lo, hi, rounds, n, out
     wpc = cols.shape[0] * c
     one = np.ones(1, kernel.dtype)
     b, r0, r1 = _job_rows(job, ho, ROWS_PER_JOB)
-    offs, ws = np.empty(1, np.int64), np.empty(1, kernel.dtype)
-    band = np.empty((r1 - r0 + kh - 1) * wpc, kernel.dtype)
+    offs, ws = empty(1, np.int64), empty(1, kernel.dtype)
+    band = empty((r1 - r0 + kh - 1) * wpc, kernel.dtype)
     for i in range(r1 - r0 + kh - 1):
         row = band[i * wpc : (i + 1) * wpc]
         m, rest = _taps(image, b, one, rows, r0 + i, fill, offs, ws)
         _vertical(image, offs, ws, m, rest, row, left * c, wc, n)
         _pad_edges(row, cols, left, width, c, fill)
-    rows2 = np.empty(kh + 1, np.int64)
+    rows2 = empty(kh + 1, np.int64)
     zero = kernel.dtype.type(0)
     oh = r0
     while oh + 2 <= r1:
@@ -294,7 +294,7 @@ def _direct_rows(job, image, kernel, rows, cols, left, c, fill, n, out, th, tw):
     kh, kw = kernel.shape
     b, r0, r1 = _job_rows(job, ho, ROWS_PER_JOB)
     flat = image.reshape(-1)
-    offs = np.empty(kh + 1, np.int64)
+    offs = empty(kh + 1, np.int64)
     e_lo, e_hi = left * c, min(woc, wc - (kw - 1 - left) * c)  # outputs whose taps all read inside the row
     oh = r0
     while oh < r1:
@@ -502,7 +502,7 @@ def box(job, image, kh, kw, rows, cols, left, c, fill, scale, sums_like, exact, 
         flags[job] = 1
         return
     sums = np.zeros(cols.shape[0] * c, sums_like.dtype)
-    acc = np.empty(woc, sums_like.dtype)
+    acc = empty(woc, sums_like.dtype)
     for a in range(kh):
         _move_rows(sums, image, b, rows[r0 + a], -2, fill, left * c, n)
     for oh in range(r0, r1):
@@ -735,9 +735,9 @@ def separable16(job, image, us, vs, rows, cols, left, c, fill, scale, lo, hi, ro
     kh, kw = us.shape[0], vs.shape[0]
     width = wc // c
     b, r0, r1 = _job_rows(job, ho, ROWS_PER_JOB)
-    buf = np.empty(cols.shape[0] * c, np.uint16)
-    offs, ws = np.empty(kh, np.int64), np.empty(kh, np.int64)
-    hoffs, hws = np.empty(kw, np.int64), np.empty(kw, np.int64)
+    buf = empty(cols.shape[0] * c, np.uint16)
+    offs, ws = empty(kh, np.int64), empty(kh, np.int64)
+    hoffs, hws = empty(kw, np.int64), empty(kw, np.int64)
     hm = _nonzero_taps(vs, c, hoffs, hws)
     for oh in range(r0, r1):
         m, rest = _taps(image, b, us, rows, oh, fill, offs, ws)

@@ -78,7 +78,7 @@ def run_transposed(unit, P, xoff, kstart, w, wbase, bias, out, geo):
     p = b * BLK
     end = min(p + BLK, mpos)
     origin = mpos - BLK if mpos >= BLK and p + BLK > mpos else p  # the last block ends at the last position
-    scratch = np.empty(nph * OT * rs, DTYPE)
+    scratch = empty(nph * OT * rs, DTYPE)
     for u in range(u0, u1):
         o0, no, pb = tile_at(u, nt, og, OT, n, chans, cg, plane_len, origin)
         for ph in range(nph):
