@@ -162,9 +162,9 @@ print(json.dumps(result))
 """
 
 
-def _python(code: str, *argv: str, **env: str) -> Any:
-    """Run ``code`` in a fresh interpreter that imports this fastconv; return the JSON it prints last."""
-    src = os.path.dirname(os.path.dirname(os.path.abspath(fc.__file__)))
+def _python(code: str, *argv: str, src: str | None = None, **env: str) -> Any:
+    """Run ``code`` in a fresh interpreter that imports this fastconv (or the one in the folder ``src``); return the JSON it prints last."""
+    src = src or os.path.dirname(os.path.dirname(os.path.abspath(fc.__file__)))
     env = {**os.environ, **env, "PYTHONPATH": os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p)}
     out = subprocess.run([sys.executable, "-c", code, *argv], env=env, capture_output=True, text=True, timeout=900)
     if out.returncode != 0:
@@ -172,14 +172,15 @@ def _python(code: str, *argv: str, **env: str) -> Any:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def probe(op: str = "", backend: str = "", cache_dir: str | None = None, dtype: str = "float32") -> dict[str, Any]:
-    """Import time (and first-call latency of ``op`` on ``dtype``) in a fresh process, with ``NUMBA_CACHE_DIR=cache_dir``.
+def probe(op: str = "", backend: str = "", cache_dir: str | None = None, dtype: str = "float32", src: str | None = None) -> dict[str, Any]:
+    """Import time (and first-call latency of ``op`` on ``dtype``) in a fresh process, with ``NUMBA_CACHE_DIR=cache_dir``
+    (and the fastconv in the folder ``src``, another checkout's, if given).
 
     With ``op``, also the process's CPU seconds in the first call (compiling
     is single-threaded: on a loaded machine, nearer than the wall time to
     what an idle one takes), the kernel variants it compiled and the slowest three.
     """
-    return _python(_PROBE, op, backend, dtype, **({} if cache_dir is None else {"NUMBA_CACHE_DIR": cache_dir}))
+    return _python(_PROBE, op, backend, dtype, src=src, **({} if cache_dir is None else {"NUMBA_CACHE_DIR": cache_dir}))
 
 
 def isolated(name: str, *args: Any) -> Any:
@@ -188,13 +189,13 @@ def isolated(name: str, *args: Any) -> Any:
     return _python(code, name, json.dumps(args), MALLOC_MMAP_THRESHOLD_=str(128 * 1024))
 
 
-def first_call(op: str, backend: str, dtype: str = "float32") -> dict[str, Any]:
+def first_call(op: str, backend: str, dtype: str = "float32", src: str | None = None) -> dict[str, Any]:
     """First-call seconds of ``op`` in a fresh process with an empty Numba cache, then in a second one with the cache it left.
 
     Also the cold call's CPU seconds, the kernel variants it compiled and the slowest of them (see :func:`probe`).
     """
     with tempfile.TemporaryDirectory(prefix="fastconv-numba-cache-") as cache:
-        cold, warm = probe(op, backend, cache, dtype), probe(op, backend, cache, dtype)
+        cold, warm = probe(op, backend, cache, dtype, src), probe(op, backend, cache, dtype, src)
     return {"cold_s": cold["first_s"], "warm_s": warm["first_s"], "steady_s": min(cold["second_s"], warm["second_s"]),
             "cold_cpu_s": cold["first_cpu_s"], "variants": cold["variants"], "slowest": cold["slowest"]}
 
