@@ -662,68 +662,20 @@ def box16_div(job, image, kh, kw, rows, cols, left, c, fill, d, fast_m, fast_s, 
 
 
 @njit(inline="always")
-def _vertical16(image, offs, ws, m, rest, buf, at, width):
-    """:func:`_vertical` in 16-bit lanes over a uint8 image with integer weights ``ws``: ``buf`` (uint16) gets
-    the exact sums, two's complement, two vectors a step."""
-    lanes = ivlanes(buf)
-    e = 0
-    r = ivsplat(rest)
-    while e + 2 * lanes <= width:
-        v0 = v1 = r
-        for a in range(m):
-            k, o = ivsplat(sload(ws, a)), sload(offs, a) + e
-            v0 = ivadd(v0, ivmul(k, ivload(image, o)))
-            v1 = ivadd(v1, ivmul(k, ivload(image, o + lanes)))
-        ivstore(buf, at + e, v0)
-        ivstore(buf, at + e + lanes, v1)
-        e += 2 * lanes
-    while e + lanes <= width:
-        v = r
-        for a in range(m):
-            v = ivadd(v, ivmul(ivsplat(sload(ws, a)), ivload(image, sload(offs, a) + e)))
-        ivstore(buf, at + e, v)
-        e += lanes
-    flat = image.reshape(-1)
-    for i in range(e, width):
-        s = np.int64(rest)
-        for a in range(m):
-            s += ws[a] * np.int64(flat[offs[a] + i])
-        buf[at + i] = np.uint16(s & 0xFFFF)
-
-
-@njit(inline="always")
 def _signed16(x):
     x = np.int64(x)
     return x - 65536 if x >= 32768 else x
-
-
-@njit(inline="always")
-def _horizontal16(buf, offs, ws, m, scale, out, at, woc, lo, hi, rounds, n):
-    """``out.flat[at + e] = scale * sum_{t < m} ws[t] * buf[e + offs[t]]``: the taps in 16-bit lanes (exact),
-    each half then converted (signed) to float32, scaled and stored in ``out``'s dtype (``vstore_as``)."""
-    lanes = ivlanes(buf)
-    k = vsplat(scale, scale)
-    e = 0
-    while e + lanes <= woc:
-        v = ivmul(ivsplat(sload(ws, 0)), ivload(buf, e + sload(offs, 0)))
-        for t in range(1, m):
-            v = ivadd(v, ivmul(ivsplat(sload(ws, t)), ivload(buf, e + sload(offs, t))))
-        vstore_as(out, at + e, vmul(ivslow_as(v, scale), k))
-        vstore_as(out, at + e + n, vmul(ivshigh_as(v, scale), k))
-        e += lanes
-    flat = out.reshape(-1)
-    for i in range(e, woc):
-        s = np.int64(0)
-        for t in range(m):
-            s += ws[t] * _signed16(buf[i + offs[t]])
-        flat[at + i] = _saturate(scale * np.float32(_signed16(s & 0xFFFF)), lo, hi, rounds)
 
 
 @native(**JOB)
 def separable16(job, image, us, vs, rows, cols, left, c, fill, scale, lo, hi, rounds, n, out):
     """:func:`separable` for a uint8 image and a rank-1 kernel ``scale * outer(us, vs)`` of small integers
     (``sum|us| * sum|vs| * max(255, fill) < 2**15``: Sobel, Scharr, Prewitt, ...): both passes in 16-bit lanes,
-    twice a float32 vector's, exact, on the image's bytes; each result converted to float32 once."""
+    twice a float32 vector's, exact, on the image's bytes; each result converted to float32 once.
+
+    The two passes are written out in the row loop rather than as inlined functions: numba increfs and decrefs
+    each array argument of an inlined function at every call, and per row those atomic operations took a
+    quarter of the kernel's time."""
     nb, h, wc = image.shape
     _, ho, woc = out.shape
     kh, kw = us.shape[0], vs.shape[0]
@@ -733,8 +685,50 @@ def separable16(job, image, us, vs, rows, cols, left, c, fill, scale, lo, hi, ro
     offs, ws = empty(kh, np.int64), empty(kh, np.int64)
     hoffs, hws = empty(kw, np.int64), empty(kw, np.int64)
     hm = _nonzero_taps(vs, c, hoffs, hws)
+    lanes = ivlanes(buf)
+    k = vsplat(scale, scale)
+    flat_in = image.reshape(-1)
+    flat_out = out.reshape(-1)
+    edge_fill = np.uint16((us.sum() * fill) & 0xFFFF)
     for oh in range(r0, r1):
+        # the vertical taps into the padded row buf (two's complement sums, two vectors a step)
         m, rest = _taps(image, b, us, rows, oh, fill, offs, ws)
-        _vertical16(image, offs, ws, m, rest & 0xFFFF, buf, left * c, wc)
-        _pad_edges(buf, cols, left, width, c, np.uint16((us.sum() * fill) & 0xFFFF))
-        _horizontal16(buf, hoffs, hws, hm, scale, out, (b * ho + oh) * woc, woc, lo, hi, rounds, n)
+        at = left * c
+        e = 0
+        rv = ivsplat(rest & 0xFFFF)
+        while e + 2 * lanes <= wc:
+            v0 = v1 = rv
+            for a in range(m):
+                kk, o = ivsplat(sload(ws, a)), sload(offs, a) + e
+                v0 = ivadd(v0, ivmul(kk, ivload(image, o)))
+                v1 = ivadd(v1, ivmul(kk, ivload(image, o + lanes)))
+            ivstore(buf, at + e, v0)
+            ivstore(buf, at + e + lanes, v1)
+            e += 2 * lanes
+        while e + lanes <= wc:
+            v = rv
+            for a in range(m):
+                v = ivadd(v, ivmul(ivsplat(sload(ws, a)), ivload(image, sload(offs, a) + e)))
+            ivstore(buf, at + e, v)
+            e += lanes
+        for i in range(e, wc):
+            s = np.int64(rest & 0xFFFF)
+            for a in range(m):
+                s += ws[a] * np.int64(flat_in[offs[a] + i])
+            buf[at + i] = np.uint16(s & 0xFFFF)
+        _pad_edges(buf, cols, left, width, c, edge_fill)
+        # the horizontal taps, each half of the 16-bit sums then converted (signed) to float32, scaled and stored
+        ato = (b * ho + oh) * woc
+        e = 0
+        while e + lanes <= woc:
+            v = ivmul(ivsplat(sload(hws, 0)), ivload(buf, e + sload(hoffs, 0)))
+            for t in range(1, hm):
+                v = ivadd(v, ivmul(ivsplat(sload(hws, t)), ivload(buf, e + sload(hoffs, t))))
+            vstore_as(out, ato + e, vmul(ivslow_as(v, scale), k))
+            vstore_as(out, ato + e + n, vmul(ivshigh_as(v, scale), k))
+            e += lanes
+        for i in range(e, woc):
+            s = np.int64(0)
+            for t in range(hm):
+                s += hws[t] * _signed16(buf[i + hoffs[t]])
+            flat_out[ato + i] = _saturate(scale * np.float32(_signed16(s & 0xFFFF)), lo, hi, rounds)
