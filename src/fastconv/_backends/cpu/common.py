@@ -12,9 +12,10 @@ import threading
 import numba
 import numpy as np
 from numba import njit, types
+from numba.core import cgutils
 from numba.core.registry import CPUDispatcher
 from numba.extending import intrinsic
-from numba.np.arrayobj import _empty_nd_impl
+from numba.np.arrayobj import _empty_nd_impl, make_array
 
 from ..._calls import GELU, RELU, RELU6, SILU, gelu, relu, relu6, silu
 from ..._padding import FILL, source_index
@@ -63,6 +64,40 @@ def empty(typingctx, n, dtype):
         return _empty_nd_impl(context, builder, array, [size])._getvalue()
 
     return array(n, dtype), codegen
+
+
+@intrinsic
+def borrowed(typingctx, arr):
+    """A view of the array ``arr`` that holds no reference to its memory, so numba counts none for it.
+
+    numba increfs and decrefs (atomically, on a counter the threads share) every array argument of an inlined
+    function at every call: a helper called per vector or per row pays that each time.  Passed a borrowed view,
+    it pays nothing.  The view is valid while ``arr`` is: take it of a job's arguments, or of its scratch with
+    ``alive(scratch)`` after the last use of the view.
+    """
+    if not isinstance(arr, types.Array):
+        return None
+
+    def codegen(context, builder, signature, args):
+        src = make_array(signature.args[0])(context, builder, value=args[0])
+        view = make_array(signature.return_type)(context, builder)
+        for field in ("nitems", "itemsize", "data", "shape", "strides"):
+            setattr(view, field, getattr(src, field))
+        view.meminfo = cgutils.get_null_value(view.meminfo.type)
+        view.parent = cgutils.get_null_value(view.parent.type)
+        return view._getvalue()
+
+    return arr(arr), codegen
+
+
+@intrinsic
+def alive(typingctx, arr):
+    """Nothing, but a use of ``arr``: numba frees an array after its last use, so this keeps it until here."""
+
+    def codegen(context, builder, signature, args):
+        return context.get_dummy_value()
+
+    return types.none(arr), codegen
 
 
 # fastmath without nnan/ninf, so that NaN and inf keep their IEEE behaviour.

@@ -22,7 +22,7 @@ kernels compiled against other intrinsics.
 import numpy as np
 from numba import njit
 
-from fastconv._backends.cpu.common import KERNEL, empty, native
+from fastconv._backends.cpu.common import KERNEL, alive, borrowed, empty, native
 from fastconv._backends.cpu.simd import sload, vadd, vfma, vhsum, vload, vload_as, vmul, vsplat, vstore, vstore_as, vstore_masked, vsub, vzero
 from fastconv._backends.cpu.simd_int import (
     ivadd,
@@ -215,15 +215,20 @@ def separable(job, image, us, vs, rows, cols, left, c, fill, lo, hi, rounds, n, 
     if check and not _rows_finite(image, b, rows, r0, r1 - r0 + kh - 1, us, n):
         flags[job] = 1
         return
-    buf = empty(cols.shape[0] * c, us.dtype)
-    acc = empty(woc, us.dtype)
-    offs, ws = empty(kh, np.int64), empty(kh, us.dtype)
+    buf_mem, acc_mem = empty(cols.shape[0] * c, us.dtype), empty(woc, us.dtype)
+    offs_mem, ws_mem = empty(kh, np.int64), empty(kh, us.dtype)
+    buf, acc, offs, ws = borrowed(buf_mem), borrowed(acc_mem), borrowed(offs_mem), borrowed(ws_mem)
+    image, us, vs, rows, cols, out = borrowed(image), borrowed(us), borrowed(vs), borrowed(rows), borrowed(cols), borrowed(out)
     for oh in range(r0, r1):
         for q in range(rank):
             m, rest = _taps(image, b, us[q], rows, oh, fill, offs, ws)
             _vertical(image, offs, ws, m, rest, buf, left * c, wc, n)
             _pad_edges(buf, cols, left, width, c, us[q].sum() * fill)
             _horizontal(buf, vs[q], c, acc, out, (b * ho + oh) * woc, q == 0, q == rank - 1, lo, hi, rounds, n)
+    alive(buf_mem)
+    alive(acc_mem)
+    alive(offs_mem)
+    alive(ws_mem)
 
 
 @native(**JOB)
@@ -234,16 +239,16 @@ def direct(job, image, kernel, rows, cols, left, c, fill, lo, hi, rounds, n, out
     kh, kw = kernel.shape
     width = wc // c
     wpc = cols.shape[0] * c
-    one = np.ones(1, kernel.dtype)
     b, r0, r1 = _job_rows(job, ho, ROWS_PER_JOB)
-    offs, ws = empty(1, np.int64), empty(1, kernel.dtype)
-    band = empty((r1 - r0 + kh - 1) * wpc, kernel.dtype)
+    one_mem, offs_mem, ws_mem = np.ones(1, kernel.dtype), empty(1, np.int64), empty(1, kernel.dtype)
+    band_mem, rows2_mem = empty((r1 - r0 + kh - 1) * wpc, kernel.dtype), empty(kh + 1, np.int64)
+    one, offs, ws, band, rows2 = borrowed(one_mem), borrowed(offs_mem), borrowed(ws_mem), borrowed(band_mem), borrowed(rows2_mem)
+    image, kernel, rows, cols, out = borrowed(image), borrowed(kernel), borrowed(rows), borrowed(cols), borrowed(out)
     for i in range(r1 - r0 + kh - 1):
         row = band[i * wpc : (i + 1) * wpc]
         m, rest = _taps(image, b, one, rows, r0 + i, fill, offs, ws)
         _vertical(image, offs, ws, m, rest, row, left * c, wc, n)
         _pad_edges(row, cols, left, width, c, fill)
-    rows2 = empty(kh + 1, np.int64)
     zero = kernel.dtype.type(0)
     oh = r0
     while oh + 2 <= r1:
@@ -259,6 +264,11 @@ def direct(job, image, kernel, rows, cols, left, c, fill, lo, hi, rounds, n, out
         oh += 2
     if oh < r1:
         _row_rest(band, kernel, (oh - r0) * wpc, wpc, c, out, (b * ho + oh) * woc, 0, lo, hi, rounds, n)
+    alive(one_mem)
+    alive(offs_mem)
+    alive(ws_mem)
+    alive(band_mem)
+    alive(rows2_mem)
 
 
 @native(**JOB)
@@ -293,8 +303,8 @@ def _direct_rows(job, image, kernel, rows, cols, left, c, fill, n, out, th, tw):
     _, ho, woc = out.shape
     kh, kw = kernel.shape
     b, r0, r1 = _job_rows(job, ho, ROWS_PER_JOB)
-    flat = image.reshape(-1)
-    offs = empty(kh + 1, np.int64)
+    offs_mem = empty(kh + 1, np.int64)
+    flat, offs, kernel, rows, cols, out = borrowed(image.reshape(-1)), borrowed(offs_mem), borrowed(kernel), borrowed(rows), borrowed(cols), borrowed(out)
     e_lo, e_hi = left * c, min(woc, wc - (kw - 1 - left) * c)  # outputs whose taps all read inside the row
     oh = r0
     while oh < r1:
@@ -328,6 +338,7 @@ def _direct_rows(job, image, kernel, rows, cols, left, c, fill, n, out, th, tw):
                             v = vfma(vsplat(flat, kernel[a, t]), vsplat(flat, x), v)
                     vstore_masked(out, at + q * woc + i, v, 1)
         oh += 2 if two else 1
+    alive(offs_mem)
 
 
 @njit(inline="always")
@@ -495,8 +506,8 @@ def box(job, image, kh, kw, rows, cols, left, c, fill, scale, sums_like, exact, 
     if check and not _rows_finite(image, b, rows, r0, r1 - r0 + kh - 1, sums_like, n):
         flags[job] = 1
         return
-    sums = np.zeros(cols.shape[0] * c, sums_like.dtype)
-    acc = empty(woc, sums_like.dtype)
+    sums_mem, acc_mem = np.zeros(cols.shape[0] * c, sums_like.dtype), empty(woc, sums_like.dtype)
+    sums, acc, image, rows, cols, out = borrowed(sums_mem), borrowed(acc_mem), borrowed(image), borrowed(rows), borrowed(cols), borrowed(out)
     for a in range(kh):
         _move_rows(sums, image, b, rows[r0 + a], -2, fill, left * c, n)
     for oh in range(r0, r1):
@@ -504,6 +515,8 @@ def box(job, image, kh, kw, rows, cols, left, c, fill, scale, sums_like, exact, 
             _move_rows(sums, image, b, rows[oh + kh - 1], rows[oh - 1], fill, left * c, n)
         _pad_edges(sums, cols, left, width, c, kh * fill)
         _box_row(sums, kw, c, scale, exact, acc, out, (b * ho + oh) * woc, lo, hi, rounds, n)
+    alive(sums_mem)
+    alive(acc_mem)
 
 
 @njit(inline="always")
@@ -593,10 +606,12 @@ def box16(job, image, kh, kw, rows, cols, left, c, fill, scale, lo, hi, rounds, 
     _, ho, woc = out.shape
     width = wc // c
     b, r0, r1 = _job_rows(job, ho, BOX_ROWS_PER_JOB)
-    sums = np.zeros(cols.shape[0] * c, np.uint16)
+    sums_mem = np.zeros(cols.shape[0] * c, np.uint16)
+    sums, image, rows, cols, out = borrowed(sums_mem), borrowed(image), borrowed(rows), borrowed(cols), borrowed(out)
     for oh in range(r0, r1):
         _column_sums16(sums, image, b, rows, cols, oh, r0, kh, left, width, c, fill)
         _box_row16(sums, kw, c, scale, out, (b * ho + oh) * woc, woc, lo, hi, rounds, n)
+    alive(sums_mem)
 
 
 @njit(inline="always")
@@ -655,10 +670,12 @@ def box16_div(job, image, kh, kw, rows, cols, left, c, fill, d, fast_m, fast_s, 
     _, ho, woc = out.shape
     width = wc // c
     b, r0, r1 = _job_rows(job, ho, BOX_ROWS_PER_JOB)
-    sums = np.zeros(cols.shape[0] * c, np.uint16)
+    sums_mem = np.zeros(cols.shape[0] * c, np.uint16)
+    sums, image, rows, cols, out = borrowed(sums_mem), borrowed(image), borrowed(rows), borrowed(cols), borrowed(out)
     for oh in range(r0, r1):
         _column_sums16(sums, image, b, rows, cols, oh, r0, kh, left, width, c, fill)
         _box_row16_div(sums, kw, c, d, fast_m, fast_s, out, (b * ho + oh) * woc, woc)
+    alive(sums_mem)
 
 
 @njit(inline="always")
@@ -681,9 +698,10 @@ def separable16(job, image, us, vs, rows, cols, left, c, fill, scale, lo, hi, ro
     kh, kw = us.shape[0], vs.shape[0]
     width = wc // c
     b, r0, r1 = _job_rows(job, ho, ROWS_PER_JOB)
-    buf = empty(cols.shape[0] * c, np.uint16)
-    offs, ws = empty(kh, np.int64), empty(kh, np.int64)
-    hoffs, hws = empty(kw, np.int64), empty(kw, np.int64)
+    buf_mem, offs_mem, ws_mem = empty(cols.shape[0] * c, np.uint16), empty(kh, np.int64), empty(kh, np.int64)
+    hoffs_mem, hws_mem = empty(kw, np.int64), empty(kw, np.int64)
+    buf, offs, ws, hoffs, hws = borrowed(buf_mem), borrowed(offs_mem), borrowed(ws_mem), borrowed(hoffs_mem), borrowed(hws_mem)
+    image, us, vs, rows, cols, out = borrowed(image), borrowed(us), borrowed(vs), borrowed(rows), borrowed(cols), borrowed(out)
     hm = _nonzero_taps(vs, c, hoffs, hws)
     lanes = ivlanes(buf)
     k = vsplat(scale, scale)
@@ -732,3 +750,8 @@ def separable16(job, image, us, vs, rows, cols, left, c, fill, scale, lo, hi, ro
             for t in range(hm):
                 s += hws[t] * _signed16(buf[i + hoffs[t]])
             flat_out[ato + i] = _saturate(scale * np.float32(_signed16(s & 0xFFFF)), lo, hi, rounds)
+    alive(buf_mem)
+    alive(offs_mem)
+    alive(ws_mem)
+    alive(hoffs_mem)
+    alive(hws_mem)
