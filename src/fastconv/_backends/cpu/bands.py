@@ -71,7 +71,7 @@ from fastconv._backends.cpu.simd import (
     sload, vadd, vbload, vfma, vgt, vhsum, vload, vload_masked, vlt, vmul, vselect, vsplat, vstore, vstore_masked, vzero,
 )
 from fastconv._backends.cpu.simd_ext import vany, veven, vstore_i64, vwins
-from fastconv._backends.cpu.common import _activate, empty, native
+from fastconv._backends.cpu.common import _activate, alive, borrowed, empty, native
 
 FM = {{"nsz", "arcp", "contract", "afn", "reassoc"}}
 N = {n}
@@ -345,7 +345,8 @@ def depthwise_job(job, x, w, bias, rows, cols, slots, toff, planes, C, H, W, ho,
     """One job of ``depthwise``."""
     bands, units, ns, brows, slot_len = _job_geometry(planes, slots, ho, wq, ext_h, band_rows)
     taps = toff.shape[0]
-    B, S = _job_buffers(ns, slot_len, brows, wq)
+    B_mem, S_mem = _job_buffers(ns, slot_len, brows, wq)
+    B, S, x, w, bias, rows, cols, slots, toff, out = borrowed(B_mem), borrowed(S_mem), borrowed(x), borrowed(w), borrowed(bias), borrowed(rows), borrowed(cols), borrowed(slots), borrowed(toff), borrowed(out)
     for unit in range(job * per_job, min(units, (job + 1) * per_job)):
         pc, h0, nrows = _unit_rows(unit, bands, band_rows, ho)
         c = pc % C
@@ -358,6 +359,8 @@ def depthwise_job(job, x, w, bias, rows, cols, slots, toff, planes, C, H, W, ho,
         for p in range(nfull * BLKDW, mpos, N):
             uk_dw1(B, p, toff, w, c * taps, S, p, bc, act)
         copy_rows(S, out, (pc * ho + h0) * wo, nrows, wq, wo)
+    alive(B_mem)
+    alive(S_mem)
 
 
 
@@ -367,8 +370,9 @@ def depthwise_pair_job(job, x, w, bias, rows, cols, slots, toff, planes, C, H, W
     straight to ``out``."""
     bands, units, ns, brows, slot_len = _job_geometry(planes, slots, ho, wq, ext_h, band_rows)
     taps = toff.shape[0]
-    B = empty(ns * slot_len + 2 * BLKMAX, DTYPE)
-    B[ns * slot_len :] = 0
+    B_mem = empty(ns * slot_len + 2 * BLKMAX, DTYPE)
+    B_mem[ns * slot_len :] = 0
+    B, x, w, bias, rows, cols, slots, toff, out = borrowed(B_mem), borrowed(x), borrowed(w), borrowed(bias), borrowed(rows), borrowed(cols), borrowed(slots), borrowed(toff), borrowed(out)
     for unit in range(job * per_job, min(units, (job + 1) * per_job)):
         pc, h0, nrows = _unit_rows(unit, bands, band_rows, ho)
         c = pc % C
@@ -381,12 +385,14 @@ def depthwise_pair_job(job, x, w, bias, rows, cols, slots, toff, planes, C, H, W
             r += 2
         if r < nrows:
             uk_dw_row(B, r * wq, toff, w, c * taps, out, ob + r * wo, wo, bc, act)
+    alive(B_mem)
 
 @native(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline='never')
 def max_pool_job(job, x, rows, cols, slots, toff, planes, H, W, ho, wo, wq, ext_h, sh, left, band_rows, per_job, out):
     """One job of ``max_pool``."""
     bands, units, ns, brows, slot_len = _job_geometry(planes, slots, ho, wq, ext_h, band_rows)
-    B, S = _job_buffers(ns, slot_len, brows, wq)
+    B_mem, S_mem = _job_buffers(ns, slot_len, brows, wq)
+    B, S, x, rows, cols, slots, toff, out = borrowed(B_mem), borrowed(S_mem), borrowed(x), borrowed(rows), borrowed(cols), borrowed(slots), borrowed(toff), borrowed(out)
     for unit in range(job * per_job, min(units, (job + 1) * per_job)):
         pc, h0, nrows = _unit_rows(unit, bands, band_rows, ho)
         fill_band(B, x, pc * H * W, W, rows, cols, slots, nrows + ext_h, slot_len, wq, h0 * sh, left, LOWEST)
@@ -397,6 +403,8 @@ def max_pool_job(job, x, rows, cols, slots, toff, planes, H, W, ho, wo, wq, ext_
         for p in range(nfull * BLKMAX_, mpos, N):
             uk_max1(B, p, toff, S, p)
         copy_rows(S, out, (pc * ho + h0) * wo, nrows, wq, wo)
+    alive(B_mem)
+    alive(S_mem)
 
 
 
@@ -404,8 +412,9 @@ def max_pool_job(job, x, rows, cols, slots, toff, planes, H, W, ho, wo, wq, ext_
 def max_pool_indices_job(job, x, rows, cols, slots, toff, tcf, posb, planes, H, W, ho, wo, wq, ext_h, sh, sw, ph, pw, dh, dw, left, band_rows, per_job, out, indices):
     """One job of ``max_pool_indices``."""
     bands, units, ns, brows, slot_len = _job_geometry(planes, slots, ho, wq, ext_h, band_rows)
-    B, S = _job_buffers(ns, slot_len, brows, wq)
-    I = empty(brows * wq + BLKMAX, np.int64)
+    B_mem, S_mem = _job_buffers(ns, slot_len, brows, wq)
+    I_mem = empty(brows * wq + BLKMAX, np.int64)
+    B, S, I, x, rows, cols, slots, toff, tcf, posb, out, indices = borrowed(B_mem), borrowed(S_mem), borrowed(I_mem), borrowed(x), borrowed(rows), borrowed(cols), borrowed(slots), borrowed(toff), borrowed(tcf), borrowed(posb), borrowed(out), borrowed(indices)
     for unit in range(job * per_job, min(units, (job + 1) * per_job)):
         pc, h0, nrows = _unit_rows(unit, bands, band_rows, ho)
         fill_band(B, x, pc * H * W, W, rows, cols, slots, nrows + ext_h, slot_len, wq, h0 * sh, left, LOWEST)
@@ -429,6 +438,9 @@ def max_pool_indices_job(job, x, rows, cols, slots, toff, tcf, posb, planes, H, 
         ob = (pc * ho + h0) * wo
         copy_rows(S, out, ob, nrows, wq, wo)
         copy_rows_i64(I, indices, ob, nrows, wq, wo)
+    alive(B_mem)
+    alive(S_mem)
+    alive(I_mem)
 
 
 
@@ -436,7 +448,8 @@ def max_pool_indices_job(job, x, rows, cols, slots, toff, tcf, posb, planes, H, 
 def avg_pool_job(job, x, rows, cols, slots, toff, rdiv, planes, H, W, ho, wo, wq, ext_h, sh, left, band_rows, per_job, out):
     """One job of ``avg_pool``."""
     bands, units, ns, brows, slot_len = _job_geometry(planes, slots, ho, wq, ext_h, band_rows)
-    B, S = _job_buffers(ns, slot_len, brows, wq)
+    B_mem, S_mem = _job_buffers(ns, slot_len, brows, wq)
+    B, S, x, rows, cols, slots, toff, rdiv, out = borrowed(B_mem), borrowed(S_mem), borrowed(x), borrowed(rows), borrowed(cols), borrowed(slots), borrowed(toff), borrowed(rdiv), borrowed(out)
     for unit in range(job * per_job, min(units, (job + 1) * per_job)):
         pc, h0, nrows = _unit_rows(unit, bands, band_rows, ho)
         fill_band(B, x, pc * H * W, W, rows, cols, slots, nrows + ext_h, slot_len, wq, h0 * sh, left, ZERO)
@@ -448,6 +461,8 @@ def avg_pool_job(job, x, rows, cols, slots, toff, rdiv, planes, H, W, ho, wo, wq
         for p in range(nfull * BLKAVG, mpos, N):
             uk_avg1(B, p, toff, rdiv, rb, S, p)
         copy_rows(S, out, (pc * ho + h0) * wo, nrows, wq, wo)
+    alive(B_mem)
+    alive(S_mem)
 
 
 
