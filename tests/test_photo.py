@@ -249,6 +249,16 @@ def test_auto_runs_constant_kernels_as_box_filters():
     assert _methods.plan_image(call, "auto").method == "separable"
 
 
+@pytest.mark.parametrize("dtype, method", [(np.float32, "direct"), (np.float64, "direct"), (np.uint8, "separable")])
+def test_auto_reads_small_kernels_straight_from_float_rows(dtype, method):
+    """A rank-1 3x3 kernel: 6 separable multiply-adds against 9 direct ones, but on a float image in the kernel's
+    dtype the direct taps read its rows as they are (``ROWS_DIRECT_TAP``), and run faster."""
+    from fastconv import _methods, _validate
+
+    call, _, _ = _validate.image_call("filter2d", np.zeros((8, 9), dtype), fc.kernels.sobel_x(), "reflect", 0)
+    assert _methods.plan_image(call, "auto").method == method
+
+
 # --- interleaved colour: each channel filtered as its plane, whatever the method -------------------
 
 
