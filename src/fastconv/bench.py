@@ -327,10 +327,17 @@ def settled(funcs: Mapping[str, Callable[[], Any]], calls: int = 2) -> dict[str,
 
 
 def interleaved_medians(funcs: Mapping[str, Callable[[], Any]], rounds: int, budget_s: float) -> dict[str, float]:
-    """Median seconds per call of each function, warmed up once and timed in interleaved rounds."""
+    """Median seconds per call of each function, warmed up once and timed in interleaved rounds as :func:`time_case`
+    times them: in a shuffled order, each timed call after two untimed ones (:func:`settled`).
+
+    In a fixed order one function always follows the same other, and pays for what that one leaves: a fast
+    two-thread call after a slow single-threaded one (scipy.ndimage) ran 2-3x slower on a 2-core VM, whose
+    idle core had to wake up.
+    """
     for f in funcs.values():
         f()
-    return {name: statistics.median(t) for name, t in interleaved_times(funcs, rounds, budget_s).items()}
+    times = interleaved_times(funcs, rounds, budget_s, prepare=settled(funcs), shuffle=True)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def machine_info() -> dict[str, Any]:
