@@ -119,7 +119,7 @@ def table(rows: list[dict[str, Any]]) -> tuple[str, list[str], list[list[str]]]:
             *(f"{up[p]:.2f}x" + ("" if met[p] else " (missed)") for p in TARGETS),
         ])
     title = (
-        f"Photos: median ms per call, interleaved in shuffled order, each timed call after two untimed ones; speed-up = peer's time / fastconv's (targets: {targets}); "
+        f"Photos: median ms per call, interleaved in shuffled order, each timed call after untimed ones (two, and 5 ms at least); speed-up = peer's time / fastconv's (targets: {targets}); "
         f"cv2 with setNumThreads({CV2_THREADS}), fastconv on every core"
     )
     return title, ["case", "fastconv ms", "cv2 ms", "scipy.ndimage ms", *(f"vs {p}" for p in TARGETS)], body

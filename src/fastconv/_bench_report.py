@@ -81,7 +81,7 @@ def tables(data: dict[str, Any]) -> Iterator[Table]:
             rows.append([res["op"], res["case"], r["impl"], _ms(r["median_ms"]), rate, f"{r['pct_peak']:.0f}%", *speedups])
     if rows:
         yield (
-            "Median time per call (interleaved rounds in shuffled order, each timed call after two untimed ones); speed-up = this row's time / the fastconv backend's time; "
+            "Median time per call (interleaved rounds in shuffled order, each timed call after untimed ones: two, and 5 ms at least); speed-up = this row's time / the fastconv backend's time; "
             "% peak = rate / the measured compute peak (the FMA peak of the vector type, or GEMM without one) or copy bandwidth (memory-bound); "
             "FLOPs are the direct method's, so separable or FFT methods can pass 100%",
             ["op", "case", "implementation", "ms", "rate", "% peak", *[f"speed-up of {i}" for i in impls]],

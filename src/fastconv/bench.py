@@ -308,18 +308,30 @@ def interleaved_times(
     return times
 
 
-def settled(funcs: Mapping[str, Callable[[], Any]], calls: int = 2) -> dict[str, Callable[[], None]]:
-    """``prepare`` callables for :func:`interleaved_times` that run each function ``calls`` times untimed.
+SETTLE_S = 0.005  # seconds of untimed calls, at least, before each timed one (see settled)
+
+
+def settled(funcs: Mapping[str, Callable[[], Any]], calls: int = 2, seconds: float = SETTLE_S) -> dict[str, Callable[[], None]]:
+    """``prepare`` callables for :func:`interleaved_times` that run each function ``calls`` times untimed, and on
+    until ``seconds`` have passed.
 
     A call that follows one freeing large temporaries (an FFT, say) pays the
     page faults of fresh memory, and so does the one after it, whose output
-    takes new pages again; the third call runs on warm memory.
+    takes new pages again; the third call runs on warm memory.  A call that
+    follows an idle core (another library's single-threaded call) runs slow
+    for a few milliseconds while the VM wakes it: a 0.2 ms max_pool2d after a
+    20 ms pause took 0.85, 0.43, 0.33, 0.29 ... ms (medians of 30 pauses), steady
+    after about 3 ms, so counting calls alone timed fast functions before they
+    settled.
     """
 
     def repeat(f: Callable[[], Any]) -> Callable[[], None]:
         def run() -> None:
-            for _ in range(calls):
+            start = time.perf_counter()
+            done = 0
+            while done < calls or time.perf_counter() - start < seconds:
                 f()
+                done += 1
 
         return run
 
@@ -328,7 +340,7 @@ def settled(funcs: Mapping[str, Callable[[], Any]], calls: int = 2) -> dict[str,
 
 def interleaved_medians(funcs: Mapping[str, Callable[[], Any]], rounds: int, budget_s: float) -> dict[str, float]:
     """Median seconds per call of each function, warmed up once and timed in interleaved rounds as :func:`time_case`
-    times them: in a shuffled order, each timed call after two untimed ones (:func:`settled`).
+    times them: in a shuffled order, each timed call after untimed ones (two, and at least ``SETTLE_S``: :func:`settled`).
 
     In a fixed order one function always follows the same other, and pays for what that one leaves: a fast
     two-thread call after a slow single-threaded one (scipy.ndimage) ran 2-3x slower on a 2-core VM, whose
@@ -406,8 +418,9 @@ def time_case(case: Case, table: Mapping[str, Setup], settings: Settings, peaks:
     """Time every implementation of ``case``; with the roofline of each, and the case's work.
 
     Rounds run the implementations in a shuffled order, each timed call after
-    two untimed ones (:func:`settled`), so that no implementation pays for the
-    memory another one just freed.
+    untimed ones (two, and 5 ms at least: :func:`settled`), so that no
+    implementation pays for the memory another one just freed, or for the
+    cores another one left idle.
     """
     args = case.args()
     funcs, skipped = _setup_all(table, args)
