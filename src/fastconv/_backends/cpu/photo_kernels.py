@@ -317,26 +317,8 @@ def _direct_rows(job, image, kernel, rows, cols, left, c, fill, n, out, th, tw):
         ca, cb = _fill_terms(kernel, offs, fill, two)
         at = (b * ho + oh) * woc
         e = _pairs(flat, offs, kernel, th, tw, c, e_lo, e_hi, n, ca, cb, out, at) if two else e_lo
-        # the output elements that _pairs left, [0, e_lo) and [e, woc), tap by tap through the column table (cols:
-        # padded column -> input column, -1 fill): each is the same chain of fused multiply-adds as a vector lane's
-        # (from the padded rows' constant, in tap order), so a result does not depend on which path computed it (a
-        # tile of the image, as Dask's chunks, gives the whole image's values).  Written here, not as a function
-        # inlined per row: numba counts references to an inlined function's array arguments at every call.
         for q in range(2 if two else 1):
-            for side in range(2):
-                lo, hi = (0, min(e_lo, woc)) if side == 0 else (max(e_lo, e), woc)
-                for i in range(lo, hi):
-                    j, ch = i // c, i % c
-                    v = vsplat(flat, ca if q == 0 else cb)
-                    for a in range(kh):
-                        base = offs[q + a]
-                        if base < 0:
-                            continue
-                        for t in range(kw):
-                            col = cols[j + t]
-                            x = flat[base + col * c + ch] if col >= 0 else fill
-                            v = vfma(vsplat(flat, kernel[a, t]), vsplat(flat, x), v)
-                    vstore_masked(out, at + q * woc + i, v, 1)
+            _scalars(flat, offs, q, kernel, cols, c, fill, ca if q == 0 else cb, e_lo, e, out, at + q * woc)
         oh += 2 if two else 1
     alive(offs_mem)
 
@@ -408,6 +390,30 @@ def _store_two_rows(out, at, e, n, v):
     vstore_as(out, at + woc + e + n, b1)
     vstore_as(out, at + woc + e + 2 * n, b2)
     vstore_as(out, at + woc + e + 3 * n, b3)
+
+
+@njit(inline="always")
+def _scalars(flat, offs, q, kernel, cols, c, fill, const, e_lo, e, out, at):
+    """The output elements of row r + q that ``_pairs`` left, ``[0, e_lo)`` and ``[e, woc)``, tap by tap through the
+    column table (``cols``: padded column -> input column, -1 ``fill``).  Each is the same chain of fused
+    multiply-adds as a vector lane's (from the padded rows' ``const``, in tap order), so a result does not depend on
+    which path computed it: a tile of the image (Dask's chunks) gives the whole image's values."""
+    kh, kw = kernel.shape
+    woc = out.shape[2]
+    for side in range(2):
+        lo, hi = (0, min(e_lo, woc)) if side == 0 else (max(e_lo, e), woc)
+        for i in range(lo, hi):
+            j, ch = i // c, i % c
+            v = vsplat(flat, const)
+            for a in range(kh):
+                base = offs[q + a]
+                if base < 0:
+                    continue
+                for t in range(kw):
+                    col = cols[j + t]
+                    x = flat[base + col * c + ch] if col >= 0 else fill
+                    v = vfma(vsplat(flat, kernel[a, t]), vsplat(flat, x), v)
+            vstore_masked(out, at + i, v, 1)
 
 
 @njit(inline="always")
