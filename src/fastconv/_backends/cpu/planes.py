@@ -10,7 +10,7 @@ from numba import njit, prange
 
 from ..._calls import PlaneCall, conv_out_size
 from . import parallel, simd
-from .common import FASTMATH, KERNEL, _fill_band, _tables, empty, native
+from .common import FASTMATH, KERNEL, _fill_band, _tables, alive, borrowed, empty, native
 from .conv import _run_correlation
 from .simd import vbload, vfma, vlanes, vload, vstore, vstore_masked, vzero
 
@@ -147,7 +147,8 @@ def _plane_job(job, planes, weights, kh, kw, rows, cols, left, fill, row_bands, 
     r1, c1 = min(r0 + BAND_ROWS, ho), min(c0 + BAND_COLS, wo)
     bw, nc, nr = c1 - c0 + kw - 1, c1 - c0, r1 - r0
     n = vlanes(out)
-    flat = empty((nr + kh - 1) * bw + 4 * n, out.dtype)  # + slack: a row's last vectors read on
+    flat_mem = empty((nr + kh - 1) * bw + 4 * n, out.dtype)  # + slack: a row's last vectors read on
+    flat, weights, planes, out = borrowed(flat_mem), borrowed(weights), borrowed(planes), borrowed(out)  # no counting per vector
     flat[-4 * n :] = 0
     _fill_band(flat[: (nr + kh - 1) * bw].reshape((nr + kh - 1, bw)), planes[b], rows, cols, r0, c0, left, fill)
     for r in range(0, nr - 1, 2):
@@ -181,6 +182,7 @@ def _plane_job(job, planes, weights, kh, kw, rows, cols, left, fill, row_bands, 
         while c < nc:
             vstore_masked(out, o + c, _one_vector(flat, bw, nr - 1, c, weights, kh, kw), min(n, nc - c))
             c += n
+    alive(flat_mem)
 
 
 def correlate_planes(call: PlaneCall) -> np.ndarray:

@@ -62,7 +62,9 @@ __PUT__
 
 @native(fastmath=FM, boundscheck=False, cache=True, nogil=True)
 def run_transposed(unit, P, xoff, kstart, w, wbase, bias, out, geo):
-    """Task ``unit`` = (image n, position block b, range tg of o-tiles): every phase of a tile, then its output rows."""
+    """Task ``unit`` = (image n, position block b, range tg of o-tiles): every phase of a tile, then its output rows.
+    Its callees get borrowed views (``direct.run_task``)."""
+    P, xoff, w, bias, out = borrowed(P), borrowed(xoff), borrowed(w), borrowed(bias), borrowed(out)
     plane_len, chans, groups, og = geo[5], geo[6], geo[7], geo[8]
     ho, wo, wq, wg, mpos, sh, sw, nblk, tgsize, which = geo[9], geo[10], geo[3], geo[11], geo[12], geo[13], geo[14], geo[15], geo[16], geo[17]
     ntg = (groups * ((og + OTS[which] - 1) // OTS[which]) + tgsize - 1) // tgsize
@@ -78,7 +80,8 @@ def run_transposed(unit, P, xoff, kstart, w, wbase, bias, out, geo):
     p = b * BLK
     end = min(p + BLK, mpos)
     origin = mpos - BLK if mpos >= BLK and p + BLK > mpos else p  # the last block ends at the last position
-    scratch = empty(nph * OT * rs, DTYPE)
+    scratch_mem = empty(nph * OT * rs, DTYPE)
+    scratch = borrowed(scratch_mem)
     for u in range(u0, u1):
         o0, no, pb = tile_at(u, nt, og, OT, n, chans, cg, plane_len, origin)
         for ph in range(nph):
@@ -86,6 +89,7 @@ def run_transposed(unit, P, xoff, kstart, w, wbase, bias, out, geo):
             wb = wbase[ph] + o0 * (k1 - k0) - k0
             uk0(P, pb, xoff, k0, k1, w, wb, k1 - k0, no, scratch, ph * OT * rs, rs, False, True, bias, o0, 0)
         put_tile(out, (n * O + o0) * ho * wo, no, scratch, rs, OT, p, end, origin, wq, wg, ho, wo, sh, sw)
+    alive(scratch_mem)
 
 
 @native(boundscheck=False, cache=True, nogil=True, inline="never")  # no fastmath: v - v must see inf and NaN
