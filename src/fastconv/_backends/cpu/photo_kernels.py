@@ -44,6 +44,7 @@ from fastconv._backends.cpu.simd_int import (
 
 JOB = {k: v for k, v in KERNEL.items() if k != "parallel"}  # a job of parallel.run: one block of output rows
 ROWS_PER_JOB = 16
+ROW_BLOCK = 4  # output rows whose vertical pass loads each input row once (``_vertical_block``)
 BOX_ROWS_PER_JOB = 64  # rows a box job's running sums run before they are summed afresh (bounds float error)
 HORIZONTAL_RUN = 128  # outputs a float horizontal running sum runs before it is summed afresh
 SHORT_BOX = 16  # box widths up to this sum their taps directly (vectorized); wider ones run a sum along the row
@@ -140,9 +141,9 @@ def _nonzero_taps(w, c, offs, ws):
 
 
 @njit(inline="always")
-def _vertical(src, offs, ws, m, rest, buf, at, width, n):
-    """``buf[at + e] = rest + sum_{a < m} ws[a] * src.flat[offs[a] + e]`` for ``e < width``, four vectors a step."""
-    e = 0
+def _vertical(src, offs, ws, m, rest, buf, at, e0, width, n):
+    """``buf[at + e] = rest + sum_{a < m} ws[a] * src.flat[offs[a] + e]`` for ``e0 <= e < width``, four vectors a step."""
+    e = e0
     r = vsplat(buf, rest)
     while e + 4 * n <= width:
         v0 = v1 = v2 = v3 = r
@@ -169,6 +170,48 @@ def _vertical(src, offs, ws, m, rest, buf, at, width, n):
         for a in range(m):
             s += ws[a] * flat[offs[a] + i]
         buf[at + i] = s
+
+
+@njit(inline="always")
+def _block_ready(rows, first, w):
+    """Whether padded rows ``first : first + ROW_BLOCK`` can run :func:`_vertical_block`: every row they read
+    is an image row (no ``fill``) and no weight is 0 (which :func:`_taps` leaves out, NaN times 0 included)."""
+    for i in range(w.shape[0] + ROW_BLOCK - 1):
+        if rows[first + i] < 0:
+            return False
+    for a in range(w.shape[0]):
+        if w[a] == 0:
+            return False
+    return True
+
+
+@njit(inline="always")
+def _vertical_block(src, b, rows, first, w, buf, stride, at, width, n):
+    """:func:`_vertical` for the ``ROW_BLOCK`` (4) padded rows ``first + j`` at once, into ``buf[j * stride + at:]``:
+    each input row is loaded (and widened) once for the four, one vector a step.  Returns the first column
+    left to :func:`_vertical`.  Each output sums its taps in :func:`_vertical`'s order, so the two agree bit
+    for bit."""
+    _, h, wc = src.shape
+    kh = w.shape[0]
+    e = 0
+    while e + n <= width:
+        p0 = p1 = p2 = p3 = vzero(buf)
+        for i in range(kh + 3):
+            x = vload_as(src, (b * h + sload(rows, first + i)) * wc + e, buf)
+            if i < kh:
+                p0 = vfma(vsplat(buf, sload(w, i)), x, p0)
+            if 1 <= i <= kh:
+                p1 = vfma(vsplat(buf, sload(w, i - 1)), x, p1)
+            if 2 <= i <= kh + 1:
+                p2 = vfma(vsplat(buf, sload(w, i - 2)), x, p2)
+            if i >= 3:
+                p3 = vfma(vsplat(buf, sload(w, i - 3)), x, p3)
+        vstore(buf, at + e, p0)
+        vstore(buf, stride + at + e, p1)
+        vstore(buf, 2 * stride + at + e, p2)
+        vstore(buf, 3 * stride + at + e, p3)
+        e += n
+    return e
 
 
 @njit(inline="always")
@@ -203,6 +246,8 @@ def _horizontal(buf, w, c, acc, out, at, first, last, lo, hi, rounds, n):
 def separable(job, image, us, vs, rows, cols, left, c, fill, lo, hi, rounds, n, check, flags, out):
     """``out = sum_q`` the correlation with ``outer(us[q], vs[q])``: per output row a vertical pass into a padded row, then a horizontal one.
 
+    A rank-1 kernel runs the vertical pass of four rows at once where they read no ``fill``.
+
     With ``check``, a job whose input rows hold NaN or inf sets its ``flags``
     entry and stops (the caller then runs ``direct``, which places them as
     the taps do).
@@ -215,16 +260,24 @@ def separable(job, image, us, vs, rows, cols, left, c, fill, lo, hi, rounds, n, 
     if check and not _rows_finite(image, b, rows, r0, r1 - r0 + kh - 1, us, n):
         flags[job] = 1
         return
-    buf_mem, acc_mem = empty(cols.shape[0] * c, us.dtype), empty(woc, us.dtype)
+    stride = cols.shape[0] * c
+    buf_mem, acc_mem = empty(ROW_BLOCK * stride, us.dtype), empty(woc, us.dtype)
     offs_mem, ws_mem = empty(kh, np.int64), empty(kh, us.dtype)
     buf, acc, offs, ws = borrowed(buf_mem), borrowed(acc_mem), borrowed(offs_mem), borrowed(ws_mem)
     image, us, vs, rows, cols, out = borrowed(image), borrowed(us), borrowed(vs), borrowed(rows), borrowed(cols), borrowed(out)
-    for oh in range(r0, r1):
+    oh = r0
+    while oh < r1:
+        block = rank == 1 and oh + ROW_BLOCK <= r1 and _block_ready(rows, oh, us[0])
+        count = ROW_BLOCK if block else 1
         for q in range(rank):
-            m, rest = _taps(image, b, us[q], rows, oh, fill, offs, ws)
-            _vertical(image, offs, ws, m, rest, buf, left * c, wc, n)
-            _pad_edges(buf, cols, left, width, c, us[q].sum() * fill)
-            _horizontal(buf, vs[q], c, acc, out, (b * ho + oh) * woc, q == 0, q == rank - 1, lo, hi, rounds, n)
+            e = _vertical_block(image, b, rows, oh, us[q], buf, stride, left * c, wc, n) if block else 0
+            for j in range(count):
+                row = buf[j * stride : (j + 1) * stride]
+                m, rest = _taps(image, b, us[q], rows, oh + j, fill, offs, ws)
+                _vertical(image, offs, ws, m, rest, row, left * c, e, wc, n)
+                _pad_edges(row, cols, left, width, c, us[q].sum() * fill)
+                _horizontal(row, vs[q], c, acc, out, (b * ho + oh + j) * woc, q == 0, q == rank - 1, lo, hi, rounds, n)
+        oh += count
     alive(buf_mem)
     alive(acc_mem)
     alive(offs_mem)
@@ -247,7 +300,7 @@ def direct(job, image, kernel, rows, cols, left, c, fill, lo, hi, rounds, n, out
     for i in range(r1 - r0 + kh - 1):
         row = band[i * wpc : (i + 1) * wpc]
         m, rest = _taps(image, b, one, rows, r0 + i, fill, offs, ws)
-        _vertical(image, offs, ws, m, rest, row, left * c, wc, n)
+        _vertical(image, offs, ws, m, rest, row, left * c, 0, wc, n)
         _pad_edges(row, cols, left, width, c, fill)
     zero = kernel.dtype.type(0)
     oh = r0
