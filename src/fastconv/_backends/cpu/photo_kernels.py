@@ -173,39 +173,59 @@ def _vertical(src, offs, ws, m, rest, buf, at, e0, width, n):
 
 
 @njit(inline="always")
-def _block_ready(rows, first, w):
-    """Whether padded rows ``first : first + ROW_BLOCK`` can run :func:`_vertical_block`: every row they read
-    is an image row (no ``fill``) and no weight is 0 (which :func:`_taps` leaves out, NaN times 0 included)."""
-    for i in range(w.shape[0] + ROW_BLOCK - 1):
-        if rows[first + i] < 0:
-            return False
-    for a in range(w.shape[0]):
+def _block_ready(image, b, rows, first, w, offs):
+    """Whether padded rows ``first : first + ROW_BLOCK`` can run :func:`_vertical_block`, and if so their input
+    rows' flat offsets into ``offs``: every row they read is an image row (no ``fill``), the kernel has at least
+    ``ROW_BLOCK - 1`` rows and no weight is 0 (which :func:`_taps` leaves out, NaN times 0 included)."""
+    _, h, wc = image.shape
+    kh = w.shape[0]
+    if kh < ROW_BLOCK - 1:
+        return False
+    for a in range(kh):
         if w[a] == 0:
             return False
+    for i in range(kh + ROW_BLOCK - 1):
+        r = rows[first + i]
+        if r < 0:
+            return False
+        offs[i] = (b * h + r) * wc
     return True
 
 
 @njit(inline="always")
-def _vertical_block(src, b, rows, first, w, buf, stride, at, width, n):
-    """:func:`_vertical` for the ``ROW_BLOCK`` (4) padded rows ``first + j`` at once, into ``buf[j * stride + at:]``:
-    each input row is loaded (and widened) once for the four, one vector a step.  Returns the first column
-    left to :func:`_vertical`.  Each output sums its taps in :func:`_vertical`'s order, so the two agree bit
-    for bit."""
-    _, h, wc = src.shape
+def _vertical_block(src, offs, w, buf, stride, at, width, n):
+    """:func:`_vertical` for the ``ROW_BLOCK`` (4) padded rows ``j`` whose input rows start at ``offs[j:]``, into
+    ``buf[j * stride + at:]``: each input row is loaded (and widened) once for the four, one vector a step.
+    Returns the first column left to :func:`_vertical`.  Each output sums its taps in :func:`_vertical`'s order,
+    so the two agree bit for bit."""
     kh = w.shape[0]
     e = 0
     while e + n <= width:
-        p0 = p1 = p2 = p3 = vzero(buf)
-        for i in range(kh + 3):
-            x = vload_as(src, (b * h + sload(rows, first + i)) * wc + e, buf)
-            if i < kh:
-                p0 = vfma(vsplat(buf, sload(w, i)), x, p0)
-            if 1 <= i <= kh:
-                p1 = vfma(vsplat(buf, sload(w, i - 1)), x, p1)
-            if 2 <= i <= kh + 1:
-                p2 = vfma(vsplat(buf, sload(w, i - 2)), x, p2)
-            if i >= 3:
-                p3 = vfma(vsplat(buf, sload(w, i - 3)), x, p3)
+        x = vload_as(src, sload(offs, 0) + e, buf)
+        p0 = vmul(vsplat(buf, sload(w, 0)), x)
+        x = vload_as(src, sload(offs, 1) + e, buf)
+        p0 = vfma(vsplat(buf, sload(w, 1)), x, p0)
+        p1 = vmul(vsplat(buf, sload(w, 0)), x)
+        x = vload_as(src, sload(offs, 2) + e, buf)
+        p0 = vfma(vsplat(buf, sload(w, 2)), x, p0)
+        p1 = vfma(vsplat(buf, sload(w, 1)), x, p1)
+        p2 = vmul(vsplat(buf, sload(w, 0)), x)
+        p3 = vzero(buf)
+        for i in range(3, kh):
+            x = vload_as(src, sload(offs, i) + e, buf)
+            p0 = vfma(vsplat(buf, sload(w, i)), x, p0)
+            p1 = vfma(vsplat(buf, sload(w, i - 1)), x, p1)
+            p2 = vfma(vsplat(buf, sload(w, i - 2)), x, p2)
+            p3 = vfma(vsplat(buf, sload(w, i - 3)), x, p3)
+        x = vload_as(src, sload(offs, kh) + e, buf)
+        p1 = vfma(vsplat(buf, sload(w, kh - 1)), x, p1)
+        p2 = vfma(vsplat(buf, sload(w, kh - 2)), x, p2)
+        p3 = vfma(vsplat(buf, sload(w, kh - 3)), x, p3)
+        x = vload_as(src, sload(offs, kh + 1) + e, buf)
+        p2 = vfma(vsplat(buf, sload(w, kh - 1)), x, p2)
+        p3 = vfma(vsplat(buf, sload(w, kh - 2)), x, p3)
+        x = vload_as(src, sload(offs, kh + 2) + e, buf)
+        p3 = vfma(vsplat(buf, sload(w, kh - 1)), x, p3)
         vstore(buf, at + e, p0)
         vstore(buf, stride + at + e, p1)
         vstore(buf, 2 * stride + at + e, p2)
@@ -262,15 +282,15 @@ def separable(job, image, us, vs, rows, cols, left, c, fill, lo, hi, rounds, n, 
         return
     stride = cols.shape[0] * c
     buf_mem, acc_mem = empty(ROW_BLOCK * stride, us.dtype), empty(woc, us.dtype)
-    offs_mem, ws_mem = empty(kh, np.int64), empty(kh, us.dtype)
-    buf, acc, offs, ws = borrowed(buf_mem), borrowed(acc_mem), borrowed(offs_mem), borrowed(ws_mem)
+    offs_mem, ws_mem, boffs_mem = empty(kh, np.int64), empty(kh, us.dtype), empty(kh + ROW_BLOCK - 1, np.int64)
+    buf, acc, offs, ws, boffs = borrowed(buf_mem), borrowed(acc_mem), borrowed(offs_mem), borrowed(ws_mem), borrowed(boffs_mem)
     image, us, vs, rows, cols, out = borrowed(image), borrowed(us), borrowed(vs), borrowed(rows), borrowed(cols), borrowed(out)
     oh = r0
     while oh < r1:
-        block = rank == 1 and oh + ROW_BLOCK <= r1 and _block_ready(rows, oh, us[0])
+        block = rank == 1 and oh + ROW_BLOCK <= r1 and _block_ready(image, b, rows, oh, us[0], boffs)
         count = ROW_BLOCK if block else 1
         for q in range(rank):
-            e = _vertical_block(image, b, rows, oh, us[q], buf, stride, left * c, wc, n) if block else 0
+            e = _vertical_block(image, boffs, us[q], buf, stride, left * c, wc, n) if block else 0
             for j in range(count):
                 row = buf[j * stride : (j + 1) * stride]
                 m, rest = _taps(image, b, us[q], rows, oh + j, fill, offs, ws)
@@ -282,6 +302,7 @@ def separable(job, image, us, vs, rows, cols, left, c, fill, lo, hi, rounds, n, 
     alive(acc_mem)
     alive(offs_mem)
     alive(ws_mem)
+    alive(boffs_mem)
 
 
 @native(**JOB)
