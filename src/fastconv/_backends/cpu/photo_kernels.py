@@ -173,17 +173,22 @@ def _vertical(src, offs, ws, m, rest, buf, at, e0, width, n):
 
 
 @njit(inline="always")
-def _block_ready(image, b, rows, first, w, offs):
-    """Whether padded rows ``first : first + ROW_BLOCK`` can run :func:`_vertical_block`, and if so their input
-    rows' flat offsets into ``offs``: every row they read is an image row (no ``fill``), the kernel has at least
-    ``ROW_BLOCK - 1`` rows and no weight is 0 (which :func:`_taps` leaves out, NaN times 0 included)."""
-    _, h, wc = image.shape
-    kh = w.shape[0]
-    if kh < ROW_BLOCK - 1:
+def _blocks_apply(w):
+    """Whether the vertical weights ``w`` can run :func:`_vertical_block`: at least ``ROW_BLOCK - 1`` of them and
+    none 0 (which :func:`_taps` leaves out, NaN times 0 included)."""
+    if w.shape[0] < ROW_BLOCK - 1:
         return False
-    for a in range(kh):
+    for a in range(w.shape[0]):
         if w[a] == 0:
             return False
+    return True
+
+
+@njit(inline="always")
+def _block_rows(image, b, rows, first, kh, offs):
+    """Whether padded rows ``first : first + ROW_BLOCK`` read only image rows (no ``fill``) with ``kh`` taps, and
+    if so those input rows' flat offsets into ``offs``."""
+    _, h, wc = image.shape
     for i in range(kh + ROW_BLOCK - 1):
         r = rows[first + i]
         if r < 0:
@@ -285,9 +290,10 @@ def separable(job, image, us, vs, rows, cols, left, c, fill, lo, hi, rounds, n, 
     offs_mem, ws_mem, boffs_mem = empty(kh, np.int64), empty(kh, us.dtype), empty(kh + ROW_BLOCK - 1, np.int64)
     buf, acc, offs, ws, boffs = borrowed(buf_mem), borrowed(acc_mem), borrowed(offs_mem), borrowed(ws_mem), borrowed(boffs_mem)
     image, us, vs, rows, cols, out = borrowed(image), borrowed(us), borrowed(vs), borrowed(rows), borrowed(cols), borrowed(out)
+    blocks = rank == 1 and _blocks_apply(us[0])
     oh = r0
     while oh < r1:
-        block = rank == 1 and oh + ROW_BLOCK <= r1 and _block_ready(image, b, rows, oh, us[0], boffs)
+        block = blocks and oh + ROW_BLOCK <= r1 and _block_rows(image, b, rows, oh, kh, boffs)
         count = ROW_BLOCK if block else 1
         for q in range(rank):
             e = _vertical_block(image, boffs, us[q], buf, stride, left * c, wc, n) if block else 0
