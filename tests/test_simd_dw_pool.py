@@ -236,7 +236,10 @@ def test_avg_pool_float64(cfg):
 
 @needs_simd
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("shape", [(2, 3, 7, 7), (1, 5, 1, 1), (2, 2, 3, 5), (1, 4, 56, 57), (3, 1, 4, 4)])
+# 111 and 80 planes: whole vectors of planes (the folded sums) and a remainder; 7x8 = 56 > 4 vectors of float64;
+# 12x11 = 132 > 8 vectors of float32: the two-plane loop
+@pytest.mark.parametrize("shape", [(2, 3, 7, 7), (1, 5, 1, 1), (2, 2, 3, 5), (1, 4, 56, 57), (3, 1, 4, 4), (3, 37, 7, 7),
+                                   (2, 40, 3, 3), (1, 80, 7, 8), (1, 33, 12, 11)])
 def test_global_avg_pool(shape, dtype):
     x = np.random.default_rng(4).standard_normal(shape).astype(dtype)
     ref = F.adaptive_avg_pool2d(torch.from_numpy(x), 1).numpy()
@@ -245,6 +248,20 @@ def test_global_avg_pool(shape, dtype):
     rtol = 1e-5 if dtype == np.float32 else 1e-12
     scale = np.abs(x).mean(axis=(2, 3), keepdims=True)
     assert (np.abs(out - ref) <= rtol * (scale + 1)).all()
+
+
+@needs_simd
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_global_avg_pool_nan_and_inf_stay_in_their_plane(dtype):
+    x = np.ones((2, 40, 7, 7), dtype)
+    x[0, 3, 2, 5], x[1, 17, 6, 6], x[1, 30, 0, 0] = np.nan, np.inf, -np.inf
+    out = np.zeros((2, 40, 1, 1), dtype)
+    pool_simd.global_avg_pool2d(x, out)
+    ref = F.adaptive_avg_pool2d(torch.from_numpy(x), 1).numpy()
+    # the means are sums times 1/L, so finite planes may differ from torch's sum/L in the last bit
+    np.testing.assert_allclose(out, ref, rtol=1e-6 if dtype == np.float32 else 1e-14)
+    assert np.isnan(out).sum() == 1 and np.isnan(out[0, 3, 0, 0])
+    assert out[1, 17, 0, 0] == np.inf and out[1, 30, 0, 0] == -np.inf and np.isfinite(out).sum() == out.size - 3
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.float16])

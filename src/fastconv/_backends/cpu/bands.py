@@ -46,6 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from . import generated, simd, simd_ext
+from .common import threads
 
 GEN_HASH = hashlib.sha256(
     Path(simd.__file__).read_bytes() + Path(simd_ext.__file__).read_bytes() + Path(__file__).read_bytes()
@@ -70,7 +71,7 @@ from numba import njit
 from fastconv._backends.cpu.simd import (
     sload, vadd, vbload, vfma, vgt, vhsum, vload, vload_masked, vlt, vmul, vselect, vsplat, vstore, vstore_masked, vzero,
 )
-from fastconv._backends.cpu.simd_ext import vany, veven, vstore_i64, vwins
+from fastconv._backends.cpu.simd_ext import vany, veven, vodd, vstore_i64, vwins
 from fastconv._backends.cpu.common import _activate, alive, borrowed, empty, native
 
 FM = {{"nsz", "arcp", "contract", "afn", "reassoc"}}
@@ -472,13 +473,51 @@ def activate_unit(r, out, m, act):
     _activate(out[r * m : (r + 1) * m], act)
 
 
+'''
+
+
+def _plane_means(n: int) -> str:
+    """``plane_mean_job``: global average pooling, ``n`` planes at a time where planes are short.
+
+    Each of the ``n`` planes sums into a vector of its own; a tree of ``veven`` + ``vodd`` of pairs then folds the
+    ``n`` vectors into one whose lane k is plane k's sum, so the means are stored as one vector: about 3 operations
+    per plane rather than a horizontal sum each (short planes, 7x7, were a chain of adds and shuffles per plane).
+    """
+    sums = [f"s{k}" for k in range(n)]
+    lines = [f"        {v} = _plane_sum(x, (b + {k}) * L, L)" for k, v in enumerate(sums)]
+    level = 0
+    while len(sums) > 1:
+        level += 1
+        pairs = [(sums[2 * k], sums[2 * k + 1]) for k in range(len(sums) // 2)]
+        sums = [f"t{level}_{k}" for k in range(len(pairs))]
+        lines += [f"        {t} = vadd(veven({a}, {b}), vodd({a}, {b}))" for t, (a, b) in zip(sums, pairs)]
+    block = "\n".join(lines)
+    return f'''
+
+@native(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline="always")
+def _plane_sum(x, p, L):
+    """The lanes of x[p : p+L] summed into one vector."""
+    a = vzero(x)
+    j = 0
+    while j + N <= L:
+        a = vadd(a, vload(x, p + j))
+        j += N
+    if j < L:
+        a = vadd(a, vload_masked(x, p + j, L - j))
+    return a
+
+
 @native(fastmath=FM, boundscheck=False, cache=True, nogil=True)
 def plane_mean_job(job, x, planes, L, per_job, out):
-    """out[b] = mean of x[b*L : (b+1)*L] (global average pooling) for the planes b of job ``job``, two planes at a
-    time (two independent sums, so that short planes are not one long chain of adds and reductions)."""
-    inv = 1.0 / L
+    """out[b] = mean of x[b*L : (b+1)*L] (global average pooling) for the planes b of job ``job``."""
     b, end = job * per_job, min(planes, (job + 1) * per_job)
-    while b < end:
+    x = borrowed(x)
+    scale = vsplat(x, 1.0 / L)
+    while L <= {8 * n} and b + N <= end:
+{block}
+        vstore(out, b, vmul({sums[0]}, scale))
+        b += N
+    while b < end:  # long planes: two at a time, two independent sums
         p, q = b * L, (b + 1) * L if b + 1 < end else b * L
         a0 = vzero(x)
         a1 = vzero(x)
@@ -490,9 +529,9 @@ def plane_mean_job(job, x, planes, L, per_job, out):
         if j < L:
             a0 = vadd(a0, vload_masked(x, p + j, L - j))
             a1 = vadd(a1, vload_masked(x, q + j, L - j))
-        out[b] = vhsum(a0) * inv
+        out[b] = vhsum(a0) * (1.0 / L)
         if b + 1 < end:
-            out[b + 1] = vhsum(a1) * inv
+            out[b + 1] = vhsum(a1) * (1.0 / L)
         b += 2
 '''
 
@@ -504,6 +543,7 @@ def _source(dtype: str, n: int) -> str:
     parts.append(f"BLKMAX = {max(pts.values()) * n}\n")
     parts.append(_COMMON)
     parts.append(_uk_dw_rows(pts["dw_pair"] // 2, n))
+    parts.append(_plane_means(n))
     for gen, key in ((_uk_dw, "dw"), (_uk_max, "max"), (_uk_maxi, "maxi"), (_uk_avg, "avg")):
         parts.append(gen(pts[key], n))
         if pts[key] != 1:
@@ -552,6 +592,4 @@ def jobs(units: int, per: int) -> int:
 
 
 def per_job(units: int) -> int:
-    import numba
-
-    return max(1, units // (JOBS_PER_THREAD * numba.get_num_threads()))
+    return max(1, units // (JOBS_PER_THREAD * threads()))

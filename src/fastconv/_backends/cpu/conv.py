@@ -27,7 +27,6 @@ single image still uses every core.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 from numba import njit, prange
 
@@ -35,7 +34,7 @@ from ..._calls import ConvCall, ConvTransposeCall, conv_out_size
 from ..._padding import SKIP
 from . import depthwise as simd_depthwise
 from . import direct, parallel, transpose
-from .common import FASTMATH, KERNEL, _activate, _fill_band, _fill_phases, _inside, _nine_taps, _tables, _tap_span, _three_taps, jit, native
+from .common import FASTMATH, KERNEL, _activate, _fill_band, _fill_phases, _inside, _nine_taps, _tables, _tap_span, _three_taps, jit, native, threads
 
 
 @jit(cache=True, fastmath=FASTMATH, nogil=True)
@@ -315,7 +314,7 @@ def _conv2d_depthwise(x, w, bias, call: ConvCall, out):
     (sh, sw), (dh, dw), kh = call.stride, call.dilation, w.shape[2]
     band_rows = max(1, DEPTHWISE_BAND_BYTES // (cols.shape[0] * sh * x.itemsize) - (kh - 1) * dh // sh)
     units = x.shape[0] * x.shape[1] * -(-out.shape[2] // band_rows)
-    per_job = max(1, units // (DEPTHWISE_JOBS_PER_THREAD * numba.get_num_threads()))
+    per_job = max(1, units // (DEPTHWISE_JOBS_PER_THREAD * threads()))
     _depthwise_kernel(
         x, w, bias, rows, cols, sh, sw, dh, dw, call.pads[2], x.dtype.type(0), band_rows, per_job, call.activation, out
     )

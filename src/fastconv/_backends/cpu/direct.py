@@ -55,7 +55,7 @@ import numpy as np
 from ..._calls import ACTIVATIONS, conv_out_size
 from ..._padding import source_index
 from . import generated, parallel, simd
-from .common import workspace
+from .common import threads, workspace
 
 GEN_HASH = hashlib.sha256(
     Path(simd.__file__).read_bytes() + Path(__file__).read_bytes()
@@ -574,7 +574,7 @@ def conv2d_direct(
         kc,
         bgsize,
         tgsize,
-        numba.get_num_threads(),
+        threads(),
     )
     mod, plane_len = g["mod"], g["plane_len"]
     nb, chans, h, wd = x.shape

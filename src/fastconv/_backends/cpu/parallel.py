@@ -14,7 +14,6 @@ it writes a disjoint part of the outputs and raises nothing.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 from llvmlite import ir
 from numba import prange, typeof, types
@@ -22,7 +21,7 @@ from numba._dispatcher import compute_fingerprint
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from .common import PRANGE, jit, native
+from .common import PRANGE, jit, native, set_chunksize
 
 
 @intrinsic
@@ -148,9 +147,9 @@ def run(task, n: int, *args, chunk: int = 0) -> None:
     if n <= 0:
         return
     at, trampoline, loop = _addresses_of(task, args)
-    old = numba.set_parallel_chunksize(chunk) if chunk and n > 1 else None
+    old = set_chunksize(chunk) if chunk and n > 1 else None
     try:
         _enter(loop, trampoline, n, at, args)
     finally:
         if old is not None:
-            numba.set_parallel_chunksize(old)
+            set_chunksize(old)

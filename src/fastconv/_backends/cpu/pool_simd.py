@@ -20,7 +20,7 @@ import numpy as np
 
 from ..._calls import avg_pool_counts
 from ..._padding import source_index
-from . import bands, parallel
+from . import bands, parallel, simd
 
 _plans: dict = {}
 
@@ -122,7 +122,8 @@ def avg_pool2d(x, kernel, stride, padding, out_size, count_include_pad, divisor_
 def global_avg_pool2d(x, out):
     """``out[:]`` (N, C, 1, 1) = the mean of each plane of ``x`` (N, C, H, W).  Returns ``out``."""
     planes = x.shape[0] * x.shape[1]
-    per = bands.per_job(planes)
+    n = simd.lanes(x.dtype)
+    per = -(-bands.per_job(planes) // n) * n  # whole vectors of planes (plane_mean_job)
     parallel.run(bands.kernel_module(x.dtype).plane_mean_job, bands.jobs(planes, per), x.reshape(-1), planes,
                  x.shape[2] * x.shape[3], per, out.reshape(-1))
     return out

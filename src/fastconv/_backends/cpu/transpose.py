@@ -34,11 +34,10 @@ import functools
 import hashlib
 from pathlib import Path
 
-import numba
 import numpy as np
 
 from . import direct, generated, parallel, simd, simd_ext
-from .common import workspace
+from .common import threads, workspace
 
 GEN_HASH = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
 TASKS_PER_THREAD = 8
@@ -309,7 +308,7 @@ def conv_transpose2d_direct(x, w, bias, stride, padding, dilation, groups, out):
     """
     nb, chans, h, wd = x.shape
     g = _setup(x.shape, w.shape, tuple(stride), tuple(padding), tuple(dilation), out.shape[2:], groups, x.dtype.str,
-               numba.get_num_threads())
+               threads())
     bias = direct._zeros(out.shape[1], x.dtype.str) if bias is None else bias
     index = g["index"]
     wp = workspace(index.shape[0], x.dtype, "weights")
