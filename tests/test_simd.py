@@ -489,9 +489,9 @@ def test_conv_float64(cfg):
 
 
 @needs_simd
-@pytest.mark.parametrize("tuning", [dict(kc=9), dict(kc=7, bgsize=1), dict(bgsize=2)])
+@pytest.mark.parametrize("tuning", [dict(kc=9), dict(kc=7, bgsize=1), dict(bgsize=2), dict(tgsize=1), dict(kc=9, bgsize=2, tgsize=3)])
 def test_conv_blocking(tuning):
-    """Reduction chunks (partial sums through the output and through the scratch) and position groups."""
+    """Reduction chunks (partial sums through the output and through the scratch), position groups and tile ranges."""
     for cfg in (FIXED[0], FIXED[2], CONFIGS[5]):
         _check(
             dict(

@@ -90,67 +90,56 @@ N = {n}
 OTS = {ots}  # the tiles (output channels, position vectors) of uk0, uk1, ...
 PTS = {pts}
 DTYPE = np.{dtype}
+TAB = {tab}
 '''
+
+
+TAB = 6  # a micro-kernel call's table row per tile: input offset, weight offset, rows, dst offset, dst row stride, bias offset
 
 
 def _microkernel(ot: int, pt: int, n: int, name: str = "uk") -> str:
     acc = [[f"a{i}_{j}" for j in range(pt)] for i in range(ot)]
     L = [
         "@native(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline='never')",
-        f"def {name}(P, pb, xoff, k0, k1, w, wb, wstride, no, dst, db, dstride, accum, fin, bias, ob, act):",
-        f'    """dst[db + i*dstride + p] (+)= sum_k w[wb + i*wstride + k] * P[pb + xoff[k] + p], i < no (<= {ot}), p < {pt * n}."""',
+        f"def {name}(P, xoff, k0, k1, w, wstride, dst, accum, fin, bias, act, tab, t0, t1):",
+        f'    """For each tile t0 <= t < t1, with (pb, wb, no, db, dstride, ob) = tab[{TAB}*t : {TAB}*t + {TAB}]:',
+        f'    dst[db + i*dstride + p] (+)= sum_k w[wb + i*wstride + k] * P[pb + xoff[k] + p], i < no (<= {ot}), p < {pt * n}.',
+        '    One call for all the tiles of a block: a call passes five arrays, and its calls of the runtime spill the accumulators."""',
+        "    for t in range(t0, t1):",
+        f"        r = {TAB} * t",
+        "        pb = sload(tab, r); wb = sload(tab, r + 1); no = sload(tab, r + 2)",
+        "        db = sload(tab, r + 3); dstride = sload(tab, r + 4); ob = sload(tab, r + 5)",
     ]
+    ind8 = "        "
     for i in range(ot):
-        L.append(f"    w{i} = wb + {f'min({i}, no - 1)' if i else '0'} * wstride")
-    L.append("    l0 = accum")  # the rows past no are not dst's: they start at zero, read nothing
+        L.append(f"{ind8}w{i} = wb + {f'min({i}, no - 1)' if i else '0'} * wstride")
+    L.append(f"{ind8}l0 = accum")  # the rows past no are not dst's: they start at zero, read nothing
     for i in range(1, ot):
-        L.append(f"    l{i} = accum and no > {i}")
+        L.append(f"{ind8}l{i} = accum and no > {i}")
     for i in range(ot):
-        L.append("    " + "; ".join(f"{acc[i][j]} = vload_or_zero(dst, db + {i} * dstride + {j * n}, l{i})" for j in range(pt)))
-    L.append("    for k in range(k0, k1):")
-    L.append("        xo = pb + sload(xoff, k)")
-    if (
-        pt <= ot
-    ):  # the PT input vectors in registers, one weight broadcast at a time: OT*PT + PT + 1 registers
-        L.append(
-            "        " + "; ".join(f"x{j} = vload(P, xo + {j * n})" for j in range(pt))
-        )
+        L.append(ind8 + "; ".join(f"{acc[i][j]} = vload_or_zero(dst, db + {i} * dstride + {j * n}, l{i})" for j in range(pt)))
+    L.append(f"{ind8}for k in range(k0, k1):")
+    L.append(f"{ind8}    xo = pb + sload(xoff, k)")
+    if pt <= ot:  # the PT input vectors in registers, one weight broadcast at a time: OT*PT + PT + 1 registers
+        L.append(f"{ind8}    " + "; ".join(f"x{j} = vload(P, xo + {j * n})" for j in range(pt)))
         for i in range(ot):
-            L.append(f"        b = vbload(w, w{i} + k)")
-            L.append(
-                "        "
-                + "; ".join(
-                    f"{acc[i][j]} = vfma(x{j}, b, {acc[i][j]})" for j in range(pt)
-                )
-            )
+            L.append(f"{ind8}    b = vbload(w, w{i} + k)")
+            L.append(f"{ind8}    " + "; ".join(f"{acc[i][j]} = vfma(x{j}, b, {acc[i][j]})" for j in range(pt)))
     else:  # the OT weight broadcasts in registers, one input vector at a time: OT*PT + OT + 1 registers
-        L.append(
-            "        " + "; ".join(f"b{i} = vbload(w, w{i} + k)" for i in range(ot))
-        )
+        L.append(f"{ind8}    " + "; ".join(f"b{i} = vbload(w, w{i} + k)" for i in range(ot)))
         for j in range(pt):
-            L.append(f"        x = vload(P, xo + {j * n})")
-            L.append(
-                "        "
-                + "; ".join(
-                    f"{acc[i][j]} = vfma(x, b{i}, {acc[i][j]})" for i in range(ot)
-                )
-            )
-    L.append("    if fin:")  # bias, then relu / relu6 (act 1, 2), in registers
+            L.append(f"{ind8}    x = vload(P, xo + {j * n})")
+            L.append(f"{ind8}    " + "; ".join(f"{acc[i][j]} = vfma(x, b{i}, {acc[i][j]})" for i in range(ot)))
+    L.append(f"{ind8}if fin:")  # bias, then relu / relu6 (act 1, 2), in registers
     for i in range(ot):
-        L.append(f"        b = vsplat(P, bias[ob + {f'min({i}, no - 1)' if i else '0'}])")
-        L.append("        " + "; ".join(f"{acc[i][j]} = vbias_act({acc[i][j]}, b, act)" for j in range(pt)))
+        L.append(f"{ind8}    b = vsplat(P, bias[ob + {f'min({i}, no - 1)' if i else '0'}])")
+        L.append(f"{ind8}    " + "; ".join(f"{acc[i][j]} = vbias_act({acc[i][j]}, b, act)" for j in range(pt)))
     for i in range(ot):
-        ind = "    "
+        ind = ind8
         if i:
-            L.append(f"    if no > {i}:")
-            ind = "        "
-        L.append(
-            ind
-            + "; ".join(
-                f"vstore(dst, db + {i} * dstride + {j * n}, {acc[i][j]})"
-                for j in range(pt)
-            )
-        )
+            L.append(f"{ind8}if no > {i}:")
+            ind = ind8 + "    "
+        L.append(ind + "; ".join(f"vstore(dst, db + {i} * dstride + {j * n}, {acc[i][j]})" for j in range(pt)))
     return "\n".join(L) + "\n"
 
 
@@ -276,12 +265,14 @@ def run_task(unit, P, plane_len, chans, xoff, kc, w, bias, act, out, groups, og,
     u1 = min(nu, u0 + tgsize)
     b0 = bg * bgsize
     b1 = min(nblk, b0 + bgsize)
-    # partial sums of the positions that don't go straight to out: with one reduction chunk, one
-    # tile's worth, copied to out at once (hot in L1); with several, all of the task's
+    # partial sums of the positions that don't go straight to out: with one reduction chunk, a block's
+    # worth, copied to out at once (hot in L1); with several, all of the task's
     single = kc >= K
     rows = BLK if single else sstride
-    scratch_mem = empty((OT * BLK if single else (u1 - u0) * OT * sstride) + N, DTYPE)  # + N: copy_out's last load
+    scratch_mem = empty((u1 - u0) * OT * rows + N, DTYPE)  # + N: copy_out's last load
     scratch = borrowed(scratch_mem)
+    tab_mem = empty(TAB * (u1 - u0), np.int64)
+    tab = borrowed(tab_mem)
     for k0 in range(0, K, kc):
         k1 = min(K, k0 + kc)
         for b in range(b0, b1):
@@ -294,28 +285,35 @@ def run_task(unit, P, plane_len, chans, xoff, kc, w, bias, act, out, groups, og,
                 to_out = False
             for u in range(u0, u1):
                 o0, no, pb = tile_at(u, nt, og, OT, n, chans, cg, plane_len, origin)
-                if to_out:
-                    dst, at, stride = out, (n * O + o0) * hwo + p, hwo
-                else:
-                    dst, at, stride = scratch, 0 if single else (u - u0) * OT * sstride + (b - b0) * BLK, rows
-__UK_CALLS__                if to_out:
-                    continue
-                if k1 == K:
-                    for i in range(no):
-                        copy_out(out, (n * O + o0 + i) * hwo, scratch, at + i * rows - origin, p, end, wq, wo)
+                r = TAB * (u - u0)
+                tab[r] = pb
+                tab[r + 1] = o0 * K
+                tab[r + 2] = no
+                tab[r + 3] = (n * O + o0) * hwo + p if to_out else (u - u0) * OT * rows + (0 if single else (b - b0) * BLK)
+                tab[r + 4] = hwo if to_out else rows
+                tab[r + 5] = o0
+            dst = out if to_out else scratch
+__UK_CALLS__            if to_out or k1 < K:
+                continue
+            for u in range(u0, u1):
+                r = TAB * (u - u0)
+                o0, no, at = tab[r + 5], tab[r + 2], tab[r + 3]
+                for i in range(no):
+                    copy_out(out, (n * O + o0 + i) * hwo, scratch, at + i * rows - origin, p, end, wq, wo)
     alive(scratch_mem)
+    alive(tab_mem)
 '''
 
 
-_UK_CALL = "uk{i}(P, pb, xoff, k0, k1, w, o0 * K, K, no, dst, at, stride, k0 > 0, k1 == K, bias, o0, act)"
+_UK_CALL = "uk{i}(P, xoff, k0, k1, w, K, dst, k0 > 0, k1 == K, bias, act, tab, 0, u1 - u0)"
 
 
 def _uk_calls(count: int) -> str:
     """run_task's call of micro-kernel ``which``: a module compiles every micro-kernel it calls, so one tile, one call."""
     if count == 1:
-        return " " * 16 + _UK_CALL.format(i=0) + "\n"
+        return " " * 12 + _UK_CALL.format(i=0) + "\n"
     branches = [f"{'if' if i == 0 else 'elif'} which == {i}:" for i in range(count - 1)] + ["else:"]
-    return "".join(f"{' ' * 16}{b}\n{' ' * 20}{_UK_CALL.format(i=i)}\n" for i, b in enumerate(branches))
+    return "".join(f"{' ' * 12}{b}\n{' ' * 16}{_UK_CALL.format(i=i)}\n" for i, b in enumerate(branches))
 
 
 def _source(dtype: str, n: int, tiles) -> str:
@@ -327,6 +325,7 @@ def _source(dtype: str, n: int, tiles) -> str:
             ots=tuple(t[0] for t in tiles),
             pts=tuple(t[1] for t in tiles),
             dtype=dtype,
+            tab=TAB,
         )
         + "\n"
     )
@@ -354,30 +353,12 @@ def module_for(dtype, tile):
 
 
 def microkernel_signature(dtype):
-    """The numba signature ``conv`` calls ``uk`` with (for ``uk.compile`` / ``uk.inspect_asm``)."""
+    """The numba signature ``run_task`` calls ``uk`` with (for ``uk.compile`` / ``uk.inspect_asm``)."""
     from numba import types
 
     arr = types.Array(numba.from_dtype(np.dtype(dtype)), 1, "C")
-    i, b = types.int64, types.boolean
-    return (
-        arr,
-        i,
-        types.Array(types.int64, 1, "C"),
-        i,
-        i,
-        arr,
-        i,
-        i,
-        i,
-        arr,
-        i,
-        i,
-        b,
-        b,
-        arr,
-        i,
-        i,
-    )
+    i, b, iarr = types.int64, types.boolean, types.Array(types.int64, 1, "C")
+    return (arr, iarr, i, i, arr, i, arr, b, b, arr, i, iarr, i, i)
 
 
 def microkernel_asm(dtype, tile=None) -> str:

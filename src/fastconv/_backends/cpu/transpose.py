@@ -79,16 +79,28 @@ def run_transposed(unit, P, xoff, kstart, w, wbase, bias, out, geo):
     p = b * BLK
     end = min(p + BLK, mpos)
     origin = mpos - BLK if mpos >= BLK and p + BLK > mpos else p  # the last block ends at the last position
-    scratch_mem = empty(nph * OT * rs, DTYPE)
+    tile_len = nph * OT * rs  # a tile's scratch: its rows of every phase
+    scratch_mem = empty((u1 - u0) * tile_len, DTYPE)
     scratch = borrowed(scratch_mem)
+    tab_mem = empty(TAB * (u1 - u0), np.int64)
+    tab = borrowed(tab_mem)
+    for ph in range(nph):  # each phase's sub-convolution, all tiles in one call
+        k0, k1 = kstart[ph], kstart[ph + 1]
+        for u in range(u0, u1):
+            o0, no, pb = tile_at(u, nt, og, OT, n, chans, cg, plane_len, origin)
+            r = TAB * (u - u0)
+            tab[r] = pb
+            tab[r + 1] = wbase[ph] + o0 * (k1 - k0) - k0
+            tab[r + 2] = no
+            tab[r + 3] = (u - u0) * tile_len + ph * OT * rs
+            tab[r + 4] = rs
+            tab[r + 5] = o0
+        uk0(P, xoff, k0, k1, w, k1 - k0, scratch, False, True, bias, 0, tab, 0, u1 - u0)
     for u in range(u0, u1):
         o0, no, pb = tile_at(u, nt, og, OT, n, chans, cg, plane_len, origin)
-        for ph in range(nph):
-            k0, k1 = kstart[ph], kstart[ph + 1]
-            wb = wbase[ph] + o0 * (k1 - k0) - k0
-            uk0(P, pb, xoff, k0, k1, w, wb, k1 - k0, no, scratch, ph * OT * rs, rs, False, True, bias, o0, 0)
-        put_tile(out, (n * O + o0) * ho * wo, no, scratch, rs, OT, p, end, origin, wq, wg, ho, wo, sh, sw)
+        put_tile(out, (n * O + o0) * ho * wo, no, scratch[(u - u0) * tile_len :], rs, OT, p, end, origin, wq, wg, ho, wo, sh, sw)
     alive(scratch_mem)
+    alive(tab_mem)
 
 
 @native(boundscheck=False, cache=True, nogil=True, inline="never")  # no fastmath: v - v must see inf and NaN
