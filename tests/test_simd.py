@@ -54,6 +54,7 @@ needs_simd = pytest.mark.skipif(
     simd.VECTOR_BITS is None, reason="numba's target has no AVX2/AVX-512"
 )
 SRC = str(Path(__file__).resolve().parents[1] / "src")
+TILE_CHOICES_HERE = direct.TILE_CHOICES.get(simd.VECTOR_BITS, ())
 
 # --- the intrinsics, each against NumPy ------------------------------------------------
 
@@ -503,6 +504,33 @@ def test_conv_blocking(tuning):
         )
 
 
+POINTWISE_7x7 = dict(  # MobileNet's late 1 x 1 layers: 49 positions, read in place by the short-block tile
+    n=2, c=40, h=7, w=7, o=20, kh=1, kw=1, groups=1, stride=(1, 1), dilation=(1, 1), pads=(0, 0, 0, 0),
+    boundary="constant", bias=True, act=2,
+)
+
+
+@needs_simd
+@pytest.mark.parametrize("tile", TILE_CHOICES_HERE, ids=str)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv_every_tile(tile, dtype):
+    """Each tile of the target, on the network shapes and on partial o-tiles and planes shorter than a block."""
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    for cfg in FIXED + [POINTWISE_7x7, dict(POINTWISE_7x7, h=3, w=5, o=13), dict(FIXED[0], o=25, c=8)]:
+        _check(cfg, dtype, rtol, tile=tile)
+        _check(cfg, dtype, rtol, tile=tile, kc=cfg["c"] // 2 * cfg["kh"] * cfg["kw"] or 1)
+
+
+def test_short_planes_choose_a_tile_read_in_place():
+    """A 1 x 1 layer on 7 x 7 planes takes the tile whose blocks fit its 49 positions (no copy of the input)."""
+    if simd.VECTOR_BITS != 512:
+        pytest.skip("the AVX-512 tiles")
+    g = direct._setup((1, 960, 7, 7), (160, 960, 1, 1), (1, 1), (0, 0, 0, 0), (1, 1), "constant", "<f4", None, None, None, None, 2)
+    assert g["tile"] == (10, 2) and g["in_place"]
+    g = direct._setup((1, 64, 56, 56), (64, 64, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), "constant", "<f4", None, None, None, None, 2)
+    assert g["tile"] == direct.TILES[512]
+
+
 @needs_simd
 def test_partial_tile_reads_nothing_past_the_output():
     """Partial sums through the output, in a last o-tile with fewer rows than OT: the rows past it are not read.
@@ -590,11 +618,12 @@ def hot_loop(asm: str) -> list[str]:
     return max(asm_blocks(asm), key=lambda b: sum(i.startswith("vfmadd") for i in b))
 
 
-def asm_report(dtype) -> dict:
-    loop = hot_loop(direct.microkernel_asm(dtype))
+def asm_report(dtype, tile=None) -> dict:
+    tile = tile or direct.TILES[simd.VECTOR_BITS]
+    loop = hot_loop(direct.microkernel_asm(dtype, tile))
     reg = {512: "zmm", 256: "ymm"}[simd.VECTOR_BITS]
     suffix = "ps" if np.dtype(dtype) == np.float32 else "pd"
-    ot, pt = direct.TILES[simd.VECTOR_BITS]
+    ot, pt = tile
     return dict(
         fma=sum(bool(re.match(rf"vfmadd\w*{suffix}\s.*%{reg}", i)) for i in loop),
         other_fma=sum(i.startswith("vfmadd") and f"%{reg}" not in i for i in loop),
@@ -605,9 +634,10 @@ def asm_report(dtype) -> dict:
 
 
 @needs_simd
+@pytest.mark.parametrize("tile", TILE_CHOICES_HERE, ids=str)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_microkernel_assembly(dtype):
-    r = asm_report(dtype)
+def test_microkernel_assembly(dtype, tile):
+    r = asm_report(dtype, tile)
     assert r["fma"] >= r["tile"] and r["fma"] % r["tile"] == 0, (
         r
     )  # all OT*PT FMAs of (an unrolled) k step, full width

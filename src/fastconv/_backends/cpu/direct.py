@@ -19,8 +19,9 @@ No weight packing and no layout conversion:
   the flat index of the weight in an OIHW row, so the weights are broadcast
   straight from the caller's array; ``xoff[k]`` is the input's offset.
   Bias and relu / relu6 are applied in registers (silu / gelu in a pass
-  after).  Two tiles per target (``TILE_CHOICES``); ``choose_tile`` takes
-  the one with the fewest FMAs, counting the lanes wasted on a plane's last
+  after).  A few tiles per target (``TILE_CHOICES``); ``choose_tile`` takes
+  the one with the fewest FMAs, plus the copy into phase planes where a tile's blocks are too long to
+  read the input in place, counting the lanes wasted on a plane's last
   block and on a group's last o-tile (a tile with fewer rows than ``OT``
   reads a valid weight row and stores only its own rows).
 * **Blocking.**  A task is (image, a position block, a range of tiles
@@ -63,14 +64,19 @@ GEN_HASH = hashlib.sha256(
 
 # Tiles (output channels, position vectors) per vector width: the accumulators, and the PT input
 # vectors or the OT weight broadcasts, fit the register file (32 zmm / 16 ymm).  The first is the
-# default; choose_tile takes another where it wastes fewer lanes (small planes, few channels).
-TILE_CHOICES = {512: ((4, 6), (6, 4)), 256: ((2, 6), (3, 4))}
+# default; choose_tile takes another where it wastes fewer lanes (small planes, few channels), or where its
+# shorter blocks read a 1 x 1 layer's small planes in place, with no copy (MobileNet's 7 x 7 and 14 x 14 layers).
+TILE_CHOICES = {512: ((4, 6), (6, 4), (10, 2)), 256: ((2, 6), (3, 4))}
 TILES = {bits: choices[0] for bits, choices in TILE_CHOICES.items()}
 TILE_PENALTY = (
     1.05  # measured speed of the other tiles against the default's, hot in L1
 )
 L1_INPUT_BYTES = 24 << 10  # a position block's input, per tap, in one reduction chunk
 TASKS_PER_THREAD = 4
+FILL_CHUNK_ELEMENTS = 4096  # a phase plane smaller than this is filled in chunks of units of about this many elements
+# the fill's cost in vector FMAs (one a cycle), per row and per element, measured on one thread (Zen 4: 960 planes of
+# 7 x 7, 67 us; 64 of 58 x 58, 58 us): what choose_tile adds for a tile whose blocks are too long to read in place
+FILL_ROW_FMAS, FILL_ELEMENT_FMAS = 30, 0.5
 
 
 def supported(dtype) -> bool:
@@ -375,13 +381,14 @@ def microkernel_asm(dtype, tile=None) -> str:
 # --- the entry point ---------------------------------------------------------------
 
 
-def choose_tile(mpos: int, og: int, lanes: int, factor=None) -> tuple[int, int]:
-    """The tile of TILE_CHOICES with the fewest FMAs for ``mpos`` flat positions and ``og`` outputs per group,
-    each tile's count times ``factor(tile)`` where given (a caller's own measured slow-down)."""
+def choose_tile(mpos: int, og: int, lanes: int, factor=None, fill=None, k: int = 1) -> tuple[int, int]:
+    """The tile of TILE_CHOICES with the fewest FMAs for ``mpos`` flat positions and ``og`` outputs per group, each
+    tile's count times ``factor(tile)`` where given (a caller's own measured slow-down); with ``fill``, the count per
+    reduction step times ``k`` (the steps) plus ``fill(tile)``, the cost in FMAs of the copy the tile needs."""
 
     def cost(i, tile):
         ot, pt = tile
-        return (
+        fmas = (
             -(-mpos // (pt * lanes))
             * pt
             * -(-og // ot)
@@ -389,6 +396,7 @@ def choose_tile(mpos: int, og: int, lanes: int, factor=None) -> tuple[int, int]:
             * (1 if i == 0 else TILE_PENALTY)
             * (factor(tile) if factor else 1)
         )
+        return fmas * k + (fill(tile) if fill else 0)
 
     choices = TILE_CHOICES[simd.VECTOR_BITS]
     return min(choices, key=lambda t: cost(choices.index(t), t))
@@ -472,7 +480,13 @@ def _setup(
             dtype.itemsize,
             TILES[simd.VECTOR_BITS],
         )
-        tile = choose_tile(g["mpos"], og, simd.lanes(dtype))
+
+        def fill(t):
+            p = plan(x_shape, w_shape, stride, pads, dilation, boundary, dtype.itemsize, t)
+            rows = p["slots"].shape[0] * p["hq"]
+            return 0 if p["in_place"] else nb * chans * (rows * FILL_ROW_FMAS + p["plane_len"] * FILL_ELEMENT_FMAS)
+
+        tile = choose_tile(g["mpos"], og, simd.lanes(dtype), fill=fill, k=groups * g["xoff"].shape[0] * nb)
     g = plan(x_shape, w_shape, stride, pads, dilation, boundary, dtype.itemsize, tile)
     g["mod"], g["which"] = module_for(dtype, tile)
     g["tile"] = tile
@@ -497,6 +511,8 @@ def _setup(
     if tgsize is None:
         tgsize = nu if units >= want else max(1, nu * units // want)
     g["tgsize"] = tgsize
+    # fill units handed out one at a time, but small planes by the hundred: a unit handed out costs about a microsecond
+    g["fill_chunk"] = max(1, FILL_CHUNK_ELEMENTS // (g["hq"] * g["wq"]))
     g["tasks"] = nb * -(-nblk // bgsize) * -(-nu // tgsize)
     g["bgsize"] = bgsize
     return g
@@ -572,7 +588,7 @@ def conv2d_direct(
         planes[-blk:] = 0
         ns = g["slots"].shape[0]
         parallel.run(mod.fill_unit, nb * chans * ns, planes, xf, ns, h, wd, g["rows"], g["cols"], g["slots"],
-                     g["hq"], g["wq"], plane_len, pads[2], zero, chunk=1)
+                     g["hq"], g["wq"], plane_len, pads[2], zero, chunk=g["fill_chunk"])
     # units handed out one at a time: the threads balance, on a shared machine too
     parallel.run(mod.run_task, g["tasks"], planes, plane_len, chans, g["xoff"], g["kc"], wf, bias, act, flat,
                  g["groups"], g["og"], g["ho"], g["wo"], g["wq"], g["mpos"], g["bgsize"], g["tgsize"], g["which"], chunk=1)
