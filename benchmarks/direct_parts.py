@@ -41,9 +41,9 @@ def _median_ms(f, reps=200) -> float:
     return float(np.median(ts)) * 1e3
 
 
-def _hot(mod, g, planes, wf, bias, out, K):
+def _hot(mod, g, planes, wf, bias, K):
     """GFLOP/s of the micro-kernel over image 0's blocks and tiles, one call per block (one thread)."""
-    uk, OT, BLK = mod.uk0, g["tile"][0], g["blk"]
+    uk, OT, BLK, TAB = mod.uk0, g["tile"][0], g["blk"], direct.TAB  # layers whose outputs fill every tile
     nt, nblk = -(-g["og"] // OT), -(-g["mpos"] // BLK)
     scratch = np.zeros(nt * OT * BLK + BLK, planes.dtype)
 
@@ -51,13 +51,14 @@ def _hot(mod, g, planes, wf, bias, out, K):
     def loop(P, xoff, w, dst, bias, tab):
         for b in range(nblk):
             p = min(b * BLK, g_mpos - BLK)
-            for t in range(nt):  # direct.TAB's rows: input, weight and dst offsets, rows, dst stride, bias offset
-                tab[6 * t], tab[6 * t + 1], tab[6 * t + 2] = p, t * OT * K, OT
-                tab[6 * t + 3], tab[6 * t + 4], tab[6 * t + 5] = t * OT * BLK, BLK, t * OT
+            for t in range(nt):  # run_task's table rows: input, weight and dst offsets, rows, dst stride, bias offset
+                r = TAB * t
+                tab[r], tab[r + 1], tab[r + 2] = p, t * OT * K, OT
+                tab[r + 3], tab[r + 4], tab[r + 5] = t * OT * BLK, BLK, t * OT
             uk(P, xoff, 0, K, w, K, dst, False, True, bias, 0, tab, 0, nt)
 
     g_mpos = g["mpos"]
-    tab = np.zeros(6 * nt, np.int64)
+    tab = np.zeros(TAB * nt, np.int64)
     run = lambda: loop(planes, g["xoff"], wf, scratch, bias, tab)
     ms = _median_ms(run, 30)
     return 2 * nblk * nt * OT * BLK * K / (ms * 1e-3) / 1e9
@@ -91,7 +92,7 @@ def main() -> None:
 
             def fill():
                 parallel.run(mod.fill_unit, nb * C * ns, planes, x.reshape(-1), ns, H, W, g["rows"], g["cols"], g["slots"],
-                             g["hq"], g["wq"], plane_len, p, np.float32(0), chunk=1)
+                             g["hq"], g["wq"], plane_len, p, np.float32(0), chunk=g["fill_chunk"])
 
             def tasks():
                 parallel.run(mod.run_task, g["tasks"], planes, plane_len, C, g["xoff"], g["kc"], wf, bias, 0, flat, 1, ws[0],
@@ -105,7 +106,7 @@ def main() -> None:
             ideal = flops / (per_thread * 1e9 * nt) * 1e3
             computed = -(-g["mpos"] // g["blk"]) * g["blk"] / (ho * wo)  # flat positions computed per output
             print(f"{name:6s} {nt:3d} {t_fill:7.3f} {t_tasks:7.3f} {t_call:7.3f} {ideal:7.3f} {ideal * computed:7.3f} {100 * ideal / t_call:5.0f}%")
-        hot = _hot(mod, g, planes, wf, bias, out, g["xoff"].shape[0])
+        hot = _hot(mod, g, planes, wf, bias, g["xoff"].shape[0])
         print(f"{name:6s} hot micro-kernel, one thread: {hot:.1f} GFLOP/s = {100 * hot / per_thread:.0f}% of the peak")
 
 

@@ -511,7 +511,8 @@ def _setup(
     if tgsize is None:
         tgsize = nu if units >= want else max(1, nu * units // want)
     g["tgsize"] = tgsize
-    # fill units handed out one at a time, but small planes by the hundred: a unit handed out costs about a microsecond
+    # fill units handed out one at a time, but small planes by the chunk: each unit handed out costs about 80 ns
+    # (960 planes of 7 x 7 on one thread: 143 us one at a time, 67 us by 83)
     g["fill_chunk"] = max(1, FILL_CHUNK_ELEMENTS // (g["hq"] * g["wq"]))
     g["tasks"] = nb * -(-nblk // bgsize) * -(-nu // tgsize)
     g["bgsize"] = bgsize
