@@ -115,6 +115,17 @@ def test_depthwise_bands(band_bytes):
 
 
 @needs_simd
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_depthwise_rows_either_side_of_the_pair_kernel(dtype):
+    """Stride 1 runs the two-row kernel on output rows of two vectors or more, the flat kernel on shorter ones."""
+    n = simd.lanes(dtype)
+    for wd in (2 * n - 1, 2 * n):
+        cfg = dict(n=1, c=3, h=9, w=wd, kh=3, kw=3, stride=(1, 1), dilation=(1, 1), pads=(1, 1, 1, 1),
+                   boundary="constant", bias=True, act=1)
+        check_dw(cfg, dtype, 1e-5 if dtype == np.float32 else 1e-12)
+
+
+@needs_simd
 def test_depthwise_impulse():
     """Hand-computed: a single 1 gives the flipped kernel around it, plus the bias."""
     x = np.zeros((1, 2, 5, 6), np.float32)
