@@ -212,7 +212,7 @@ ERRORS = [
     (lambda: nn.Conv2d(3, 8, 3, stride=2, padding="same"), ValueError, "Conv2d: padding='same' needs stride=1, got stride=(2, 2)"),
     (lambda: nn.Conv2d(3, 8, 3, padding_mode="mirror"), ValueError, "Conv2d: padding_mode must be one of 'zeros', 'reflect', 'replicate', 'circular'; got 'mirror'"),
     (lambda: nn.Conv2d(3, 8, 3, bias=None), TypeError, "Conv2d: bias must be True or False, got None"),
-    (lambda: nn.Conv2d(3, 8, 3, activation="tanh"), ValueError, "Conv2d: activation must be None or one of 'relu', 'relu6', 'silu', 'gelu', got 'tanh'"),
+    (lambda: nn.Conv2d(3, 8, 3, activation="tanh"), ValueError, "Conv2d: activation must be None or one of 'relu', 'relu6', 'silu', 'gelu', 'hardswish', 'hardsigmoid', got 'tanh'"),
     (lambda: nn.Conv2d(3, 8, 3, seed=1, rng=np.random.default_rng()), ValueError, "Conv2d: give seed or rng, not both (got seed=1)"),
     (lambda: nn.Conv2d(3, 8, 3, rng=0), TypeError, "Conv2d: rng must be a numpy.random.Generator, got int"),
     (lambda: nn.Conv2d(3, 8, 3, dtype=np.int32), TypeError, "Conv2d: dtype must be float32 or float64, got int32"),

@@ -248,7 +248,7 @@ def _torch_conv(x, w, bias, stride, pads, dilation, boundary, act, absolute=Fals
     xt = F.pad(xt, (left, right, top, bottom), mode=TORCH_MODE[boundary])
     y = F.conv2d(xt, wt, bt, stride, 0, dilation, x.shape[1] // w.shape[1])
     if not absolute:
-        y = [y, F.relu(y), F.relu6(y), F.silu(y), F.gelu(y)][act]
+        y = [y, F.relu(y), F.relu6(y), F.silu(y), F.gelu(y), F.hardswish(y), F.hardsigmoid(y)][act]
     return y.numpy()
 
 

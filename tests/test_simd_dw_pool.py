@@ -49,7 +49,7 @@ def dw_config(rng):
         if ho >= 1 and wo >= 1:
             return dict(n=int(rng.choice([1, 2])), c=int(rng.choice([1, 3, 8, 17])), h=h, w=wd, kh=kh, kw=kw, stride=stride,
                         dilation=dilation, pads=pads, boundary=boundary, bias=bool(rng.random() < 0.7),
-                        act=int(rng.choice([0, 1, 2, 0, 3, 4])) if rng.random() < 0.5 else 0)
+                        act=int(rng.choice([0, 1, 2, 0, 3, 4, 5, 6])) if rng.random() < 0.5 else 0)
 
 
 def _torch_dw(x, w, bias, cfg, absolute=False):
@@ -61,7 +61,7 @@ def _torch_dw(x, w, bias, cfg, absolute=False):
     xt = F.pad(xt, (left, right, top, bottom), mode=TORCH_MODE[cfg["boundary"]])
     y = F.conv2d(xt, wt, bt, cfg["stride"], 0, cfg["dilation"], x.shape[1])
     if not absolute:
-        y = [y, F.relu(y), F.relu6(y), F.silu(y), F.gelu(y)][cfg["act"]]
+        y = [y, F.relu(y), F.relu6(y), F.silu(y), F.gelu(y), F.hardswish(y), F.hardsigmoid(y)][cfg["act"]]
     return y.numpy()
 
 
@@ -288,6 +288,10 @@ def test_generated_files_carry_the_hashes():
 
     name = Path(bands.kernel_module(np.float32).__file__).name
     assert simd.SOURCE_HASH in name and simd_ext.SOURCE_HASH in name and bands.GEN_HASH in name
+    # the helpers and activations they link in from common.py and _calls.py (numba's cache checks one file)
+    from fastconv._backends.cpu import common, photo
+
+    assert common.SOURCE_HASH in photo.kernels().__name__
 
 
 # --- the micro-kernels' assembly ------------------------------------------------------------------

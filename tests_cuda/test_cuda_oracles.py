@@ -156,7 +156,7 @@ def test_unbatched_non_contiguous_and_empty_inputs():
     same(fc.max_pool2d(x, 2, backend="cuda"), fc.max_pool2d(x, 2, backend="numpy"))
 
 
-ACTIVATIONS = {"relu": F.relu, "relu6": F.relu6, "silu": F.silu, "gelu": F.gelu}
+ACTIVATIONS = {"relu": F.relu, "relu6": F.relu6, "silu": F.silu, "gelu": F.gelu, "hardswish": F.hardswish, "hardsigmoid": F.hardsigmoid}
 
 
 @pytest.mark.parametrize("kernel", ["tiled", "direct"])

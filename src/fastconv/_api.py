@@ -27,7 +27,7 @@ Backend = str
 PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]
 SignalMode = Literal["full", "same", "valid"]
 Method = Literal["auto", "direct", "separable", "fft"]
-Activation = Literal["relu", "relu6", "silu", "gelu"]
+Activation = Literal["relu", "relu6", "silu", "gelu", "hardswish", "hardsigmoid"]
 
 
 def _finish(out: np.ndarray, dtype: np.dtype, batched: bool = True) -> np.ndarray:
@@ -69,8 +69,9 @@ def conv2d(
 
     ``activation`` is applied to each output (bias included) as the kernel
     stores it, in the same pass: "relu", "relu6" (``clamp(0, 6)``), "silu"
-    (``x * sigmoid(x)``) or "gelu" (torch's exact erf form).  NaN stays NaN;
-    silu and gelu are computed in float64 and need floating inputs (integer
+    (``x * sigmoid(x)``), "gelu" (torch's exact erf form), "hardswish"
+    (``x * relu6(x + 3) / 6``) or "hardsigmoid" (``relu6(x + 3) / 6``).  NaN
+    stays NaN; the last four are computed in float64 and need floating inputs (integer
     convolutions take "relu" and "relu6" only).  gelu(+inf) is +inf (torch's
     float32 CPU kernel gives NaN there).
 
@@ -83,7 +84,7 @@ def conv2d(
     padding : int, (int, int), "same" or "valid"
     groups : int
     padding_mode : {"zeros", "reflect", "replicate", "circular"}
-    activation : {None, "relu", "relu6", "silu", "gelu"}
+    activation : {None, "relu", "relu6", "silu", "gelu", "hardswish", "hardsigmoid"}
     backend : str
         "auto", or a name from :func:`fastconv.backends`.
 

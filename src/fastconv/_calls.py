@@ -17,8 +17,8 @@ import numpy as np
 
 # --- fused activations ------------------------------------------------------------------------
 # A call carries the code (an index in ACTIVATIONS); every backend applies it to each output as it stores it.
-ACTIVATIONS = (None, "relu", "relu6", "silu", "gelu")
-NO_ACTIVATION, RELU, RELU6, SILU, GELU = range(len(ACTIVATIONS))
+ACTIVATIONS = (None, "relu", "relu6", "silu", "gelu", "hardswish", "hardsigmoid")
+NO_ACTIVATION, RELU, RELU6, SILU, GELU, HARDSWISH, HARDSIGMOID = range(len(ACTIVATIONS))
 EXACT_ACTIVATIONS = (None, "relu", "relu6")  # the ones an integer (int64) convolution can apply exactly
 SQRT_HALF = 0.7071067811865476
 
@@ -41,6 +41,19 @@ def gelu(v):
     """torch's exact (erf) GELU, in float64."""
     x = float(v)
     return 0.5 * x * (1.0 + math.erf(x * SQRT_HALF))
+
+
+def hardsigmoid(v):
+    """``relu6(v + 3) / 6`` in float64 (NaN stays NaN).  Written out: the kernels compile each of these alone."""
+    t = float(v) + 3.0
+    return (0.0 if t < 0.0 else (6.0 if t > 6.0 else t)) / 6.0
+
+
+def hardswish(v):
+    """``v * hardsigmoid(v)`` in float64, as torch: -inf gives NaN (-inf * 0), -3 gives -0."""
+    x = float(v)
+    t = x + 3.0
+    return x * (0.0 if t < 0.0 else (6.0 if t > 6.0 else t)) / 6.0
 
 
 # --- torch's max rule ---------------------------------------------------------------------------

@@ -387,7 +387,7 @@ def _merged(first: nn.Module, then: nn.Module) -> nn.Module | None:
 def _fusable_activation(layer: nn.Module) -> str | None:
     if isinstance(layer, nn.GELU) and layer.approximate != "none":
         return None
-    if isinstance(layer, (nn.ReLU, nn.ReLU6, nn.SiLU, nn.GELU)):
+    if isinstance(layer, (nn.ReLU, nn.ReLU6, nn.SiLU, nn.GELU, nn.Hardswish, nn.Hardsigmoid)):
         return layer.name
     return None
 

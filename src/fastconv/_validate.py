@@ -244,7 +244,7 @@ def prepared(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 
 def activation(value: Any, func: str, dtype: np.dtype) -> int:
-    """The index in ACTIVATIONS of ``activation=``; silu and gelu need a floating result."""
+    """The index in ACTIVATIONS of ``activation=``; all but relu and relu6 need a floating result."""
     if not (value is None or isinstance(value, str)) or value not in ACTIVATIONS:
         options = ", ".join(repr(a) for a in ACTIVATIONS)
         raise fail(func, f"activation must be one of {options}; got {value!r}")

@@ -87,7 +87,7 @@ ACTIVATIONS = tuple(name for name in _calls.ACTIVATIONS if name is not None)
 def _activate(name: str | None, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``x`` through the named activation, as the conv kernels fuse it, written into ``out`` (a new array without).
 
-    relu and relu6 are one numpy pass each (NaN stays NaN); silu and gelu are
+    relu and relu6 are one numpy pass each (NaN stays NaN); the others are
     the numpy backend's.
     """
     if name is None:
@@ -782,6 +782,8 @@ class Hardsigmoid(_Activation):
     [0.0, 0.5, 1.0]
     """
 
+    name = "hardsigmoid"
+
     def forward(self, x: ArrayLike) -> np.ndarray:
         return _hardsigmoid(self._floating(x))
 
@@ -798,6 +800,8 @@ class Hardswish(_Activation):
     >>> nn.Hardswish()([-4.0, 0.0, 4.0]).tolist()
     [-0.0, 0.0, 4.0]
     """
+
+    name = "hardswish"
 
     def forward(self, x: ArrayLike) -> np.ndarray:
         x = self._floating(x)

@@ -12,6 +12,8 @@ import scipy.special
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .._calls import (
+    GELU,
+    HARDSWISH,
     NO_ACTIVATION,
     RELU,
     RELU6,
@@ -84,7 +86,8 @@ def conv_transpose2d(call: ConvTransposeCall) -> np.ndarray:
 
 
 def activate(out: np.ndarray, code: int) -> np.ndarray:
-    """Activation ``code`` (``_calls.ACTIVATIONS``) of ``out``, in ``out``'s dtype; silu and gelu are computed in float64."""
+    """Activation ``code`` (``_calls.ACTIVATIONS``) of ``out``, in ``out``'s dtype; silu, gelu, hardswish and
+    hardsigmoid are computed in float64."""
     if code == NO_ACTIVATION:
         return out
     zero = out.dtype.type(0)
@@ -95,8 +98,11 @@ def activate(out: np.ndarray, code: int) -> np.ndarray:
     with np.errstate(over="ignore", invalid="ignore"):
         if code == SILU:
             y = x / (1.0 + np.exp(-x))
-        else:  # GELU
+        elif code == GELU:
             y = 0.5 * x * (1.0 + scipy.special.erf(x * SQRT_HALF))
+        else:  # hardswish, hardsigmoid: relu6(x + 3) / 6, times x for hardswish (NaN stays NaN)
+            gate = np.where(x + 3.0 < 0, 0.0, np.where(x + 3.0 > 6, 6.0, x + 3.0)) / 6.0
+            y = x * gate if code == HARDSWISH else gate
     return y.astype(out.dtype)
 
 

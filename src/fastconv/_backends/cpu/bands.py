@@ -46,10 +46,10 @@ from pathlib import Path
 import numpy as np
 
 from . import generated, simd, simd_ext
-from .common import threads
+from .common import SOURCE_HASH, threads
 
 GEN_HASH = hashlib.sha256(
-    Path(simd.__file__).read_bytes() + Path(simd_ext.__file__).read_bytes() + Path(__file__).read_bytes()
+    Path(simd.__file__).read_bytes() + Path(simd_ext.__file__).read_bytes() + Path(__file__).read_bytes() + SOURCE_HASH.encode()
 ).hexdigest()[:12]
 
 # Position vectors per micro-kernel, per vector width: the accumulators (twice for max with indices)
@@ -469,7 +469,7 @@ def avg_pool_job(job, x, rows, cols, slots, toff, rdiv, planes, H, W, ho, wo, wq
 
 @native(cache=True, nogil=True)
 def activate_unit(r, out, m, act):
-    """silu / gelu (codes 3, 4) of row r of ``m`` values of ``out``, as ``common._activate``."""
+    """silu, gelu, hardswish, hardsigmoid (codes 3-6) of row r of ``m`` values of ``out``, as ``common._activate``."""
     _activate(out[r * m : (r + 1) * m], act)
 
 

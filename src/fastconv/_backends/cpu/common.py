@@ -7,7 +7,9 @@ constant fill, and the helpers here read rows through them.
 
 from __future__ import annotations
 
+import hashlib
 import threading
+from pathlib import Path
 
 import numpy as np
 from numba import njit, types
@@ -17,7 +19,8 @@ from numba.extending import intrinsic
 from numba.np.arrayobj import _empty_nd_impl, make_array
 from numba.np.ufunc import parallel as _pool
 
-from ..._calls import GELU, RELU, RELU6, SILU, gelu, relu, relu6, silu
+from ... import _calls
+from ..._calls import GELU, HARDSIGMOID, HARDSWISH, RELU, RELU6, SILU, gelu, hardsigmoid, hardswish, relu, relu6, silu
 from ..._padding import FILL, source_index
 
 # numba wraps every function it compiles apart twice: a C callback, and an entry for Python that unboxes
@@ -100,6 +103,10 @@ def alive(typingctx, arr):
     return types.none(arr), codegen
 
 
+# The code the kernel modules link in from here (the helpers, ``_activate`` and ``_calls``' activations): numba's
+# cache checks only a function's own file, so the generated modules carry this in their names.
+SOURCE_HASH = hashlib.sha256(Path(__file__).read_bytes() + Path(_calls.__file__).read_bytes()).hexdigest()[:12]
+
 # fastmath without nnan/ninf, so that NaN and inf keep their IEEE behaviour.
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 KERNEL = dict(parallel=True, cache=True, fastmath=FASTMATH, nogil=True, **NO_CFUNC)
@@ -111,7 +118,7 @@ PRANGE = dict(comprehension=False, prange=True, setitem=False, numpy=False, redu
 # took minutes to compile.  The tap loops stay inlined: compiled apart, convolve ran 2x slower.
 EDGE = dict(fastmath=FASTMATH, nogil=True)
 
-_relu, _relu6, _silu, _gelu = (njit(inline="always")(f) for f in (relu, relu6, silu, gelu))
+_relu, _relu6, _silu, _gelu, _hardswish, _hardsigmoid = (njit(inline="always")(f) for f in (relu, relu6, silu, gelu, hardswish, hardsigmoid))
 
 
 def threads() -> int:
@@ -273,6 +280,12 @@ def _activate(dst, act):
     elif act == GELU:
         for j in range(dst.shape[0]):
             dst[j] = _gelu(dst[j])
+    elif act == HARDSWISH:
+        for j in range(dst.shape[0]):
+            dst[j] = _hardswish(dst[j])
+    elif act == HARDSIGMOID:
+        for j in range(dst.shape[0]):
+            dst[j] = _hardsigmoid(dst[j])
 
 
 WORKSPACE_CACHE_BYTES = 32 << 20

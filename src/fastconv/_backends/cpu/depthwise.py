@@ -60,7 +60,7 @@ def conv2d_depthwise(x, w, bias, stride, pads, dilation, boundary, activation, o
     ``bias`` (C,) or None, ``stride`` / ``dilation`` pairs, ``pads`` (top,
     bottom, left, right), ``boundary`` "constant" (zeros), "reflect", "edge",
     "wrap" or "symmetric", ``activation`` a code (0 none, 1 relu, 2 relu6,
-    3 silu, 4 gelu) or its name, ``out`` a C-contiguous (N, C, Ho, Wo) array of
+    3 silu, 4 gelu, 5 hardswish, 6 hardsigmoid) or its name, ``out`` a C-contiguous (N, C, Ho, Wo) array of
     x's dtype, which is returned.  ``band_bytes`` overrides the band size (tests).
     """
     act = activation if isinstance(activation, (int, np.integer)) else ACTIVATIONS.index(activation)
@@ -79,6 +79,6 @@ def conv2d_depthwise(x, w, bias, stride, pads, dilation, boundary, activation, o
     parallel.run(mod.depthwise_pair_job if pair else mod.depthwise_job, njobs, x.reshape(-1), w.reshape(-1), bias, rows,
                  cols, slots, toff, nb * c, c, h, wd, ho, wo, wq, ext_h, kw if pair else stride[0], pads[2], band_rows,
                  per_job, int(act) if act < 3 else 0, flat)
-    if act >= 3:  # silu / gelu: a scalar pass over the output
+    if act >= 3:  # silu, gelu, hardswish, hardsigmoid: a scalar pass over the output
         parallel.run(mod.activate_unit, nb * c, flat, ho * wo, int(act))
     return out

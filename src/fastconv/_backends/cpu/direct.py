@@ -18,7 +18,7 @@ No weight packing and no layout conversion:
   accumulator).  The reduction runs over ``k = c*kh*kw + t``, which is also
   the flat index of the weight in an OIHW row, so the weights are broadcast
   straight from the caller's array; ``xoff[k]`` is the input's offset.
-  Bias and relu / relu6 are applied in registers (silu / gelu in a pass
+  Bias and relu / relu6 are applied in registers (the other activations in a pass
   after).  A few tiles per target (``TILE_CHOICES``); ``choose_tile`` takes
   the one with the fewest FMAs, plus the copy into phase planes where a tile's blocks are too long to
   read the input in place, counting the lanes wasted on a plane's last
@@ -35,7 +35,7 @@ No weight packing and no layout conversion:
   slack.
 * **Parallel.**  ``parallel.run`` over the (plane, phase) units of the fill
   (``fill_unit``), then over the tasks (``run_task``), handed out one at a
-  time (``chunk=1``).  silu and gelu run in a loop of their own
+  time (``chunk=1``).  The other activations run in a loop of their own
   (``activate_unit``), compiled only by the calls that use them.
 
 The kernels are generated per (dtype, lanes, tile), so that a call compiles
@@ -56,10 +56,10 @@ import numpy as np
 from ..._calls import ACTIVATIONS, conv_out_size
 from ..._padding import source_index
 from . import generated, parallel, simd
-from .common import threads, workspace
+from .common import SOURCE_HASH, threads, workspace
 
 GEN_HASH = hashlib.sha256(
-    Path(simd.__file__).read_bytes() + Path(__file__).read_bytes()
+    Path(simd.__file__).read_bytes() + Path(__file__).read_bytes() + SOURCE_HASH.encode()
 ).hexdigest()[:12]
 
 # Tiles (output channels, position vectors) per vector width: the accumulators, and the PT input
@@ -199,7 +199,7 @@ def fill_phase(P, x, nc, s, h, wd, rows, cols, slots, hq, wq, plane_len, left, f
 
 @native(cache=True, nogil=True, inline="never")
 def activate_plane(out, r, m, act):
-    """silu / gelu (codes 3, 4) of out[r*m : (r+1)*m], as ``common._activate``."""
+    """silu, gelu, hardswish, hardsigmoid (codes 3-6) of out[r*m : (r+1)*m], as ``common._activate``."""
     _activate(out[r * m : (r + 1) * m], act)
 '''
 
@@ -234,7 +234,7 @@ def fill_unit(unit, P, x, ns, h, wd, rows, cols, slots, hq, wq, plane_len, left,
 
 @native(cache=True, nogil=True)
 def activate_unit(r, out, m, act):
-    """silu / gelu (act 3, 4) of plane r of ``m`` values of out: apart, so that the other calls do not compile it."""
+    """silu, gelu, hardswish, hardsigmoid (act 3-6) of plane r of ``m`` values of out: apart, so that the other calls do not compile it."""
     activate_plane(out, r, m, act)
 
 
@@ -551,7 +551,7 @@ def conv2d_direct(
     ``x`` (N, C, H, W) and ``w`` (O, C//groups, kh, kw) C-contiguous float32 / float64,
     ``bias`` (O,) or None, ``stride`` and ``dilation`` pairs, ``pads`` (top, bottom, left,
     right), ``boundary`` one of "constant" (zeros), "reflect", "edge", "wrap", "symmetric",
-    ``activation`` a code (0 none, 1 relu, 2 relu6, 3 silu, 4 gelu) or its name, ``out``
+    ``activation`` a code (an index of ``_calls.ACTIVATIONS``) or its name, ``out``
     a C-contiguous (N, O, Ho, Wo) array of x's dtype, which is returned.  No validation.
     ``tile``, ``kc``, ``bgsize`` and ``tgsize`` override the tuning (tests, benchmarks).
     """

@@ -15,14 +15,14 @@ import numpy as np
 
 from ..._calls import ImageCall, conv_out_size
 from . import generated, parallel, simd, simd_int
-from .common import _tables
+from .common import SOURCE_HASH, _tables
 
 _SOURCE = Path(__file__).with_name("photo_kernels.py")
 _HASH = hashlib.sha256(_SOURCE.read_bytes()).hexdigest()[:12]
 STORED = tuple(np.dtype(t) for t in (np.uint8, np.int8, np.uint16, np.int16, np.float32, np.float64))  # vstore_as's dtypes
 
 
-_NAME = f"_photo_{simd.SOURCE_HASH}_{simd_int.SOURCE_HASH}_{_HASH}"
+_NAME = f"_photo_{simd.SOURCE_HASH}_{simd_int.SOURCE_HASH}_{SOURCE_HASH}_{_HASH}"
 
 
 def kernels():

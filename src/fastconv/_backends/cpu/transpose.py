@@ -37,9 +37,9 @@ from pathlib import Path
 import numpy as np
 
 from . import direct, generated, parallel, simd, simd_ext
-from .common import threads, workspace
+from .common import SOURCE_HASH, threads, workspace
 
-GEN_HASH = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
+GEN_HASH = hashlib.sha256(Path(__file__).read_bytes() + SOURCE_HASH.encode()).hexdigest()[:12]
 TASKS_PER_THREAD = 8
 # A position block's input (all channels of a group) over this many bytes falls out of L1 while the o-tiles
 # and phases pass over it: measured 1.23x slower (U-Net 2x2/s2, 128 channels: 48 KiB blocks against 32 KiB).

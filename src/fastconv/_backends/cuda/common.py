@@ -21,7 +21,7 @@ import numpy as np
 from numba import cuda
 from numba.cuda.core import config as _cuda_config
 
-from ..._calls import GELU, NO_ACTIVATION, RELU, RELU6, SILU, gelu, relu, relu6, silu, wins
+from ..._calls import GELU, HARDSIGMOID, HARDSWISH, NO_ACTIVATION, RELU, RELU6, SILU, gelu, hardsigmoid, hardswish, relu, relu6, silu, wins
 from ..._device import DeviceArray
 from ..._padding import source_index
 
@@ -36,12 +36,15 @@ MAX_BLOCKS = 65535
 SIMULATED = bool(_cuda_config.ENABLE_CUDASIM)  # NUMBA_ENABLE_CUDASIM=1: kernels run as Python
 
 # Device functions are inlined as Numba IR: compiling one alone would need a GPU.
-_relu, _relu6, _silu, _gelu, _wins = (cuda.jit(device=True, inline="always")(f) for f in (relu, relu6, silu, gelu, wins))
+_relu, _relu6, _silu, _gelu, _hardswish, _hardsigmoid, _wins = (
+    cuda.jit(device=True, inline="always")(f) for f in (relu, relu6, silu, gelu, hardswish, hardsigmoid, wins)
+)
 
 
 @cuda.jit(device=True, inline="always")
 def _store(out, n, o, h, w, v, act):
-    """``out[n, o, h, w] =`` activation ``act`` (``_calls.ACTIVATIONS``) of ``v``; silu and gelu in float64.
+    """``out[n, o, h, w] =`` activation ``act`` (``_calls.ACTIVATIONS``) of ``v``; silu, gelu, hardswish and
+    hardsigmoid in float64.
 
     Each branch stores its own value, so an integer result never passes
     through a float.
@@ -56,6 +59,10 @@ def _store(out, n, o, h, w, v, act):
         out[n, o, h, w] = _silu(v)
     elif act == GELU:
         out[n, o, h, w] = _gelu(v)
+    elif act == HARDSWISH:
+        out[n, o, h, w] = _hardswish(v)
+    elif act == HARDSIGMOID:
+        out[n, o, h, w] = _hardsigmoid(v)
 
 
 def _gather(src, start, shape, strides, out):
