@@ -58,6 +58,10 @@ GEN_HASH = hashlib.sha256(
 PT = {512: dict(dw=8, dw_pair=8, max=8, maxi=4, avg=8), 256: dict(dw=8, dw_pair=6, max=6, maxi=3, avg=8)}
 BAND_BYTES = 24 << 10  # the phase planes of one band (L1 is 32-48 KiB)
 JOBS_PER_THREAD = 8
+# Vectors of depthwise's tail micro-kernel, the rest of a band after its full blocks (the whole of a 7 x 7 or
+# 14 x 14 plane): independent FMA chains, where one vector at a time waited on each multiply-add (a 7 x 7 plane
+# of 61 flat positions ran as four calls of one vector).  Its extra lanes land in the scratch's slack.
+DW_TAIL = 4
 
 
 def supported(dtype) -> bool:
@@ -335,7 +339,7 @@ def _unit_rows(unit, bands, band_rows, ho):
 
 @njit(inline="always")
 def _job_buffers(ns, slot_len, brows, wq):
-    B = empty(ns * slot_len + 2 * BLKMAX, DTYPE)
+    B = empty(ns * slot_len + 2 * BLKMAX + DW_TAIL * N, DTYPE)  # slack: the last blocks read past the slots
     B[ns * slot_len :] = 0
     S = empty(brows * wq + BLKMAX, DTYPE)
     return B, S
@@ -357,8 +361,8 @@ def depthwise_job(job, x, w, bias, rows, cols, slots, toff, planes, C, H, W, ho,
         bc = bias[c]
         for t in range(nfull):
             uk_dwP(B, t * BLKDW, toff, w, c * taps, S, t * BLKDW, bc, act)
-        for p in range(nfull * BLKDW, mpos, N):
-            uk_dw1(B, p, toff, w, c * taps, S, p, bc, act)
+        for p in range(nfull * BLKDW, mpos, DW_TAIL * N):
+            uk_dwT(B, p, toff, w, c * taps, S, p, bc, act)
         copy_rows(S, out, (pc * ho + h0) * wo, nrows, wq, wo)
     alive(B_mem)
     alive(S_mem)
@@ -540,15 +544,16 @@ def _source(dtype: str, n: int) -> str:
     pts = PT[simd.VECTOR_BITS or 256]
     parts = [_HEADER.format(shash=simd.SOURCE_HASH + "+" + simd_ext.SOURCE_HASH, ghash=GEN_HASH, n=n, dtype=dtype)]
     parts.append(f"BLKDW = {pts['dw'] * n}\nBLKMAX_ = {pts['max'] * n}\nBLKMAXI = {pts['maxi'] * n}\nBLKAVG = {pts['avg'] * n}\n")
-    parts.append(f"BLKMAX = {max(pts.values()) * n}\n")
+    parts.append(f"BLKMAX = {max(pts.values()) * n}\nDW_TAIL = {DW_TAIL}\n")
     parts.append(_COMMON)
     parts.append(_uk_dw_rows(pts["dw_pair"] // 2, n))
     parts.append(_plane_means(n))
-    for gen, key in ((_uk_dw, "dw"), (_uk_max, "max"), (_uk_maxi, "maxi"), (_uk_avg, "avg")):
+    parts.append(_uk_dw(pts["dw"], n) + _uk_dw(DW_TAIL, n))
+    for gen, key in ((_uk_max, "max"), (_uk_maxi, "maxi"), (_uk_avg, "avg")):
         parts.append(gen(pts[key], n))
         if pts[key] != 1:
             parts.append(gen(1, n))
-    drivers = _DRIVERS
+    drivers = _DRIVERS.replace("uk_dwT(", f"uk_dw{DW_TAIL}(")
     for key, name in (("dw", "uk_dw"), ("max", "uk_max"), ("maxi", "uk_maxi"), ("avg", "uk_avg")):
         drivers = drivers.replace(f"{name}P(", f"{name}{pts[key]}(")
     parts.append(drivers)
