@@ -1,6 +1,9 @@
 """Old code against new on a few network layers: fastconv.conv2d (cpu backend) in alternating processes.
 
-    PYTHONPATH=src python benchmarks/ab_layers.py --against /tmp/wt-old [--rounds 6]
+    PYTHONPATH=src python benchmarks/ab_layers.py --against /tmp/wt-old [--rounds 6] [--networks]
+
+``--networks`` times the whole networks of ``nn_bench.py`` instead (``fastconv.nn.from_torch``, batch 1 and 8;
+run it with ``OPENBLAS_CORETYPE`` unset, as ``nn_bench.py`` is).
 
 ``--against`` is a checkout of the other commit (``git worktree add /tmp/wt-old <commit>``).  Each round
 times every layer once in a fresh process per checkout (its ``src``), as the bench times its rows: 15
@@ -53,22 +56,46 @@ def time_layers(rounds: int = 15) -> list[float]:
     return [medians[name] * 1e3 for name in LAYERS]
 
 
-# run in a fresh process whose fastconv is one checkout's: this file's time_layers, imported from here
-_TIME = f"import json, sys; sys.path.insert(0, {HERE!r}); import ab_layers; print(json.dumps(ab_layers.time_layers()))"
+NETWORKS = [(name, batch) for name in ("resnet18", "mobilenet_v2", "mobilenet_v3") for batch in (1, 8)]
+
+
+def time_networks(rounds: int = 7) -> list[float]:
+    """Median ms of each of NETWORKS through ``nn.from_torch`` on the cpu backend, interleaved as the layers are."""
+    import torch_models  # tests/torch_models.py, as nn_bench.py imports it
+
+    from fastconv import nn
+    from fastconv.bench import interleaved_medians
+
+    funcs, models = {}, {}
+    for name, batch in NETWORKS:
+        if name not in models:
+            models[name] = nn.from_torch(torch_models.build(name, seed=0).eval(), backend="cpu")
+        x = np.random.default_rng(0).standard_normal((batch, 3, 224, 224)).astype(np.float32)
+        funcs[(name, batch)] = lambda m=models[name], x=x: m(x)
+    medians = interleaved_medians(funcs, rounds, budget_s=30.0)
+    return [medians[key] * 1e3 for key in NETWORKS]
+
+
+# run in a fresh process whose fastconv is one checkout's: this file's time_layers (or time_networks), imported from here
+_TIME = (f"import json, sys; sys.path[:0] = [{HERE!r}, {os.path.join(ROOT, 'tests')!r}]; import ab_layers; "
+         "print(json.dumps(ab_layers.time_{}()))")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--against", required=True, help="a checkout of the old commit")
     parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--networks", action="store_true", help="whole networks (nn_bench.py's) rather than layers")
     args = parser.parse_args()
+    code = _TIME.format("networks" if args.networks else "layers")
+    names = [f"{name} b{batch}" for name, batch in NETWORKS] if args.networks else list(LAYERS)
     results: dict[str, list[list[float]]] = {"old": [], "new": []}
     for _ in range(args.rounds):
         for name, root in (("old", args.against), ("new", ROOT)):
-            results[name].append(_python(_TIME, src=os.path.join(root, "src")))
+            results[name].append(_python(code, src=os.path.join(root, "src")))
     old, new = np.array(results["old"]), np.array(results["new"])
     print(f"{'layer':28s} {'old ms':>8s} {'new ms':>8s} {'new/old':>8s}")
-    for i, name in enumerate(LAYERS):
+    for i, name in enumerate(names):
         print(f"{name:28s} {np.median(old[:, i]):8.3f} {np.median(new[:, i]):8.3f} {np.median(new[:, i] / old[:, i]):8.2f}")
 
 
