@@ -1,6 +1,6 @@
 """Where a direct conv2d's time goes: the phase-plane fill, the tasks, the whole call, and the micro-kernel alone.
 
-    PYTHONPATH=src python benchmarks/direct_parts.py [--threads 1 2] [--layers r18 r18n8 n32 stem]
+    PYTHONPATH=src python benchmarks/direct_parts.py [--threads 1 2] [--layers r18 r18n8 n32 stem pw16x96 ...]
 
 For each layer, ``direct.conv2d_direct``'s two parallel passes are timed on their own (``fill``: the padded
 phase planes; ``tasks``: the micro-kernels and the copies to the output) and together (``call``, into a
@@ -28,6 +28,11 @@ LAYERS = {  # input shape, weight shape, padding, stride
     "r18n8": ((8, 64, 56, 56), (64, 64, 3, 3), 1, 1),
     "n32": ((32, 128, 28, 28), (128, 128, 3, 3), 1, 1),
     "stem": ((1, 3, 224, 224), (64, 3, 7, 7), 3, 2),
+    # MobileNetV2's 1 x 1 layers
+    "pw16x96": ((1, 16, 112, 112), (96, 16, 1, 1), 0, 1),
+    "pw96x24": ((1, 96, 56, 56), (24, 96, 1, 1), 0, 1),
+    "pw96x576": ((1, 96, 14, 14), (576, 96, 1, 1), 0, 1),
+    "pw960x160": ((1, 960, 7, 7), (160, 960, 1, 1), 0, 1),
 }
 
 
