@@ -19,7 +19,7 @@ from fastconv._backends.cpu import bands, depthwise, parallel
 from fastconv.bench import interleaved_medians
 
 # (channels, plane side, kernel side, stride): MobileNetV2 / V3 layers, batch 1
-LAYERS = [(960, 7, 3, 1), (576, 14, 3, 1), (672, 14, 5, 1), (192, 28, 3, 1), (576, 14, 3, 2), (144, 56, 3, 2)]
+LAYERS = [(960, 7, 3, 1), (576, 14, 3, 1), (672, 14, 5, 1), (192, 28, 3, 1), (576, 14, 3, 2), (144, 56, 3, 2), (96, 112, 3, 2)]
 
 
 def other_bands(root: str):
