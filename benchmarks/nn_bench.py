@@ -12,10 +12,12 @@ Every engine has every core: torch its default threads under
 OpenVINO ``INFERENCE_NUM_THREADS`` = cores with the LATENCY hint and float32
 inference precision (``INFERENCE_PRECISION_HINT``), fastconv
 numba's and BLAS's default threads on the ``cpu`` backend.  The four are
-timed in interleaved rounds in one process, in a new order each round, with
-a 20 ms untimed pause before each call: each runtime's threads spin for a
-while after a call and would slow whichever engine came next.  Every
-engine's output is checked against torch's first.
+timed in interleaved rounds in one process, in a new order each round: before
+each timed call, a 100 ms pause (each runtime's threads spin for a while after
+a call, ONNX Runtime's for tens of ms, and would slow whichever engine came next), then untimed calls of the
+same engine, one and 5 ms at least, which wake its threads and the core the
+pause left idle (``bench.settled``, as the operation benchmark times its
+rows).  Every engine's output is checked against torch's first.
 
 Then one profiled pass per case: the time per layer kind of fastconv's
 layers, and OpenVINO's own per-layer profile (``PERF_COUNT``) summed by the
@@ -45,7 +47,7 @@ import numpy as np
 import torch
 
 from fastconv import nn
-from fastconv.bench import interleaved_times, machine_info, temporary_bytes
+from fastconv.bench import interleaved_times, machine_info, settled, temporary_bytes
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -62,7 +64,9 @@ NAMES = {"resnet18": "ResNet-18", "mobilenet_v2": "MobileNetV2", "mobilenet_v3":
 BATCHES = (1, 8)
 ENGINES = ("fastconv", "torch", "onnxruntime", "openvino")
 EXTRA = ("fastconv_1thread",)  # fastconv with numba on one thread: what starting its parallel kernels costs
-PAUSE_S = 0.02
+# ONNX Runtime's idle threads spin for tens of ms after a run: MobileNetV3 b1 on fastconv took 9-10 ms after
+# itself, 17.7 after an ONNX Runtime call and 20 ms, 11-12 after 50-200 ms (benchmarks/nn_bench.py's models, 2 cores)
+PAUSE_S = 0.1
 START, END = "<!-- nn-results:start -->", "<!-- nn-results:end -->"
 
 
@@ -201,10 +205,13 @@ def run_case(name: str, batch: int, folder: str, rounds: int, budget: float, thr
     expected = run_torch()
     errors = {engine: check(name, engine, f(), expected) for engine, f in calls.items() if engine not in ("torch", *EXTRA)}
 
+    settle = settled(calls, calls=1)
+
     def prepare(engine: str) -> Callable[[], None]:
         def pause() -> None:
             numba.set_num_threads(1 if engine == "fastconv_1thread" else threads)
             time.sleep(PAUSE_S)
+            settle[engine]()
 
         return pause
 
