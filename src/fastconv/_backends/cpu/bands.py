@@ -118,19 +118,26 @@ def fill_band(B, x, xb, wd, rows, cols, slots, hqb, slot_len, wq, r0, left, fill
                 k = sload(cols, col) if col < nc else -1
                 B[dst + j] = sload(x, src + k) if k >= 0 else fillv
             src_in = src + off
+            # the row's last vector goes whole where its reads stay inside x: the lanes past jhi land on this
+            # row's right padding (written below), the next row's start (filled after) or the buffer's slack
+            nx = x.shape[0]
             if sw == 1:
                 j = jlo
                 while j + N <= jhi:
                     vstore(B, dst + j, vload(x, src_in + j))
                     j += N
-                if j < jhi:
+                if j < jhi and src_in + j + N <= nx:
+                    vstore(B, dst + j, vload(x, src_in + j))
+                elif j < jhi:
                     vstore_masked(B, dst + j, vload_masked(x, src_in + j, jhi - j), jhi - j)
             elif sw == 2:  # two vectors, de-interleaved; the reads stop at the row's last column read
                 j = jlo
                 while j + N < jhi:
                     vstore(B, dst + j, veven(vload(x, src_in + 2 * j), vload(x, src_in + 2 * j + N)))
                     j += N
-                if j < jhi:
+                if j < jhi and src_in + 2 * j + 2 * N <= nx:
+                    vstore(B, dst + j, veven(vload(x, src_in + 2 * j), vload(x, src_in + 2 * j + N)))
+                elif j < jhi:
                     cnt = jhi - j
                     span = 2 * cnt - 1
                     lo = vload_masked(x, src_in + 2 * j, min(N, span))
