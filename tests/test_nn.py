@@ -451,3 +451,29 @@ def test_conv_is_checked_once_per_input_shape_and_follows_changes() -> None:
         conv(rand(1, 2, 5, 6))
     clone = pickle.loads(pickle.dumps(conv))
     assert not hasattr(clone, "_plan") and np.array_equal(clone(y), conv(y))
+
+
+@pytest.mark.parametrize("activation", [None, "relu", "relu6", "silu", "hardswish"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_add_on_the_cpu_threads_matches_torch(activation: str | None, dtype: Any) -> None:
+    """Large float inputs take the cpu backend's one-pass add (its chunks, a partial last one), with NaN and inf where
+    torch puts them; relu and relu6 give numpy's path's values exactly."""
+    from conftest import assert_close
+
+    from fastconv._backends.cpu import elementwise
+
+    rng = np.random.default_rng(3)
+    a, b = (rng.standard_normal((2, 7, 61, 53)).astype(dtype) * 8 for _ in range(2))
+    a.flat[[5, 17, 9000]] = [np.nan, np.inf, -np.inf]
+    assert elementwise.suits(a, b) and a.size % elementwise.CHUNK
+    before = a.copy(), b.copy()
+    layer = nn.Add(activation=activation)
+    got = layer(a, b)
+    want = torch.from_numpy(a) + torch.from_numpy(b)
+    if activation:
+        want = {"relu": F.relu, "relu6": F.relu6, "silu": F.silu, "hardswish": F.hardswish}[activation](want.double())
+    assert_close(got, want.numpy().astype(dtype), dtype=dtype)
+    np.testing.assert_array_equal(a, before[0])
+    np.testing.assert_array_equal(b, before[1])
+    if activation in (None, "relu", "relu6"):  # in the inputs' dtype: the values of numpy's path
+        np.testing.assert_array_equal(layer.to_backend("numpy")(a, b), got)

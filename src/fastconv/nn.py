@@ -5,7 +5,8 @@ Each layer is built with torch's arguments and torch's default initialisation
 (``nn.Conv2d.from_weights(weight, bias, padding=1)``), holds its parameters
 as numpy arrays and is called on a batch: ``layer(x)``.  Convolutions and pooling run the public fastconv functions
 with the layer's ``backend`` (set at construction or for a whole model with
-:meth:`Module.to_backend`); :class:`Linear` is a BLAS GEMM, :class:`Add`,
+:meth:`Module.to_backend`); :class:`Linear` runs as a 1 x 1 convolution of
+1 x 1 planes, :class:`Add` as one pass on the cpu backend's threads, and
 :class:`Flatten` and the activations are numpy.  Nothing here imports torch:
 :func:`from_torch` does, when it is called, to convert an eval-mode torch
 model, folding each BatchNorm2d into the convolution before it and fusing
@@ -1192,7 +1193,8 @@ class Mean(Module):
 
 
 class Add(Module):
-    """The residual add ``a + b``, then an optional activation, in one fresh buffer.
+    """The residual add ``a + b``, then an optional activation, in one fresh buffer: on the cpu backend (or "auto")
+    one pass over large float arrays on numba's threads, else numpy.
 
     Examples
     --------
@@ -1205,6 +1207,11 @@ class Add(Module):
         self.activation = _fused(activation, "Add")
 
     def forward(self, a: ArrayLike, b: ArrayLike) -> np.ndarray:
+        if getattr(self, "backend", "auto") in ("auto", "cpu"):
+            from ._backends.cpu import elementwise  # loaded on first use, as the dispatcher loads a backend
+
+            if elementwise.suits(a, b):  # one pass on numba's threads (numpy's add, then its activation: two on one core)
+                return elementwise.add(a, b, _calls.ACTIVATIONS.index(self.activation), np.empty_like(a))
         out = np.add(a, b)
         return _activate(self.activation, out, out)
 
