@@ -749,13 +749,6 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return np.where(x >= 0, one / (one + e), e / (one + e))
 
 
-def _hardsigmoid(x: np.ndarray) -> np.ndarray:
-    """``relu6(x + 3) / 6`` (NaN stays NaN), in one new buffer."""
-    t = x + x.dtype.type(3)
-    np.clip(t, x.dtype.type(0), x.dtype.type(6), out=t)
-    return np.divide(t, x.dtype.type(6), out=t)
-
-
 class Sigmoid(_Activation):
     """``1 / (1 + exp(-x))``, as ``torch.nn.Sigmoid``.
 
@@ -785,9 +778,6 @@ class Hardsigmoid(_Activation):
 
     name = "hardsigmoid"
 
-    def forward(self, x: ArrayLike) -> np.ndarray:
-        return _hardsigmoid(self._floating(x))
-
     def _settings(self) -> str:
         return ""
 
@@ -803,11 +793,6 @@ class Hardswish(_Activation):
     """
 
     name = "hardswish"
-
-    def forward(self, x: ArrayLike) -> np.ndarray:
-        x = self._floating(x)
-        gate = _hardsigmoid(x)
-        return np.multiply(gate, x, out=gate)
 
     def _settings(self) -> str:
         return ""

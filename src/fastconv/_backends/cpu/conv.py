@@ -329,7 +329,7 @@ def _direct_images(x: np.ndarray, w: np.ndarray, call: ConvCall) -> int:
     return x.shape[0] if per_image == 0 else min(x.shape[0], DIRECT_WORKSPACE_BYTES // per_image)
 
 
-POINTWISE_SERIAL_MACS = 1 << 24  # about 2 ms on one core: beyond, a BLAS GEMM's threads pay for waking
+POINTWISE_SERIAL_MACS = 1 << 24  # up to here numba's tasks; beyond (about 2 ms on one core), a BLAS GEMM's threads pay for waking
 POINTWISE_TASK_MACS = 1 << 18  # multiply-adds per task of the parallel loop over output features: about 0.1 ms
 POINTWISE_PARALLEL_MACS = 1 << 21  # below, one task on the calling thread (batch 1 classifiers ran 1.2-1.4x slower on two)
 
