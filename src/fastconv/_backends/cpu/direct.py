@@ -66,11 +66,21 @@ GEN_HASH = hashlib.sha256(
 # vectors or the OT weight broadcasts, fit the register file (32 zmm / 16 ymm).  The first is the
 # default; choose_tile takes another where it wastes fewer lanes (small planes, few channels), or where its
 # shorter blocks read a 1 x 1 layer's small planes in place, with no copy (MobileNet's 7 x 7 and 14 x 14 layers).
-TILE_CHOICES = {512: ((4, 6), (6, 4), (10, 2)), 256: ((2, 6), (3, 4))}
+# The AVX-512 default follows the CPU family of numba's target: on Zen 4, 4 x 6; on Intel's cores (every other
+# target) 8 x 3, whose hot loop ran 1.03-1.09x faster than 4 x 6 on ResNet-18's 3 x 3 layers and the stem
+# (benchmarks/tile_ab.py), but 0.8x on an output-bound layer (MobileNetV2's 16 -> 96 at 112^2: a reduction of 16).
+TILE_FAMILY = "zen" if simd.target_name().startswith("znver") else "intel"
+TILE_CHOICES = {
+    512: {"zen": ((4, 6), (6, 4), (10, 2)), "intel": ((8, 3), (4, 6), (6, 4), (10, 2))}[TILE_FAMILY],
+    256: ((2, 6), (3, 4)),
+}
 TILES = {bits: choices[0] for bits, choices in TILE_CHOICES.items()}
 TILE_PENALTY = (
     1.05  # measured speed of the other tiles against the default's, hot in L1
 )
+# below a reduction of SHALLOW_K per output (output-bound) the default's role goes to SHALLOW_TILE, where the family
+# has one: fewer rows, fewer output streams (Intel: 4 x 6 ran 16 -> 96 at 112^2 1.11x faster than 6 x 4, 1.25x than 8 x 3)
+SHALLOW_K, SHALLOW_TILE = 64, {"zen": None, "intel": (4, 6)}[TILE_FAMILY]
 L1_INPUT_BYTES = 24 << 10  # a position block's input, per tap, in one reduction chunk
 TASKS_PER_THREAD = 4
 FILL_CHUNK_ELEMENTS = 4096  # a phase plane smaller than this is filled in chunks of units of about this many elements
@@ -381,25 +391,27 @@ def microkernel_asm(dtype, tile=None) -> str:
 # --- the entry point ---------------------------------------------------------------
 
 
-def choose_tile(mpos: int, og: int, lanes: int, factor=None, fill=None, k: int = 1) -> tuple[int, int]:
+def choose_tile(mpos: int, og: int, lanes: int, factor=None, fill=None, k: int = 1, depth: int = SHALLOW_K) -> tuple[int, int]:
     """The tile of TILE_CHOICES with the fewest FMAs for ``mpos`` flat positions and ``og`` outputs per group, each
     tile's count times ``factor(tile)`` where given (a caller's own measured slow-down); with ``fill``, the count per
-    reduction step times ``k`` (the steps) plus ``fill(tile)``, the cost in FMAs of the copy the tile needs."""
+    reduction step times ``k`` (the steps) plus ``fill(tile)``, the cost in FMAs of the copy the tile needs.
+    ``depth`` is the reduction's length per output (below SHALLOW_K, SHALLOW_TILE is the default where there is one)."""
+    choices = TILE_CHOICES[simd.VECTOR_BITS]
+    default = SHALLOW_TILE if depth < SHALLOW_K and SHALLOW_TILE in choices else choices[0]
 
-    def cost(i, tile):
+    def cost(tile):
         ot, pt = tile
         fmas = (
             -(-mpos // (pt * lanes))
             * pt
             * -(-og // ot)
             * ot
-            * (1 if i == 0 else TILE_PENALTY)
+            * (1 if tile == default else TILE_PENALTY)
             * (factor(tile) if factor else 1)
         )
         return fmas * k + (fill(tile) if fill else 0)
 
-    choices = TILE_CHOICES[simd.VECTOR_BITS]
-    return min(choices, key=lambda t: cost(choices.index(t), t))
+    return min(choices, key=cost)
 
 
 def plan(x_shape, w_shape, stride, pads, dilation, boundary, itemsize, tile):
@@ -486,7 +498,7 @@ def _setup(
             rows = p["slots"].shape[0] * p["hq"]
             return 0 if p["in_place"] else nb * chans * (rows * FILL_ROW_FMAS + p["plane_len"] * FILL_ELEMENT_FMAS)
 
-        tile = choose_tile(g["mpos"], og, simd.lanes(dtype), fill=fill, k=groups * g["xoff"].shape[0] * nb)
+        tile = choose_tile(g["mpos"], og, simd.lanes(dtype), fill=fill, k=groups * g["xoff"].shape[0] * nb, depth=g["xoff"].shape[0])
     g = plan(x_shape, w_shape, stride, pads, dilation, boundary, dtype.itemsize, tile)
     g["mod"], g["which"] = module_for(dtype, tile)
     g["tile"] = tile
