@@ -517,11 +517,11 @@ def _setup(
     nu = groups * -(-og // tile[0])  # (group, o-tile) pairs
     if bgsize is None:
         bgsize = 1
-    # all tiles of the image in a task, unless that leaves too few tasks
+    # all tiles of the image in a task, unless that leaves too few tasks: then the tiles in groups of one size
     want = TASKS_PER_THREAD * threads
     units = nb * -(-nblk // bgsize)
     if tgsize is None:
-        tgsize = nu if units >= want else max(1, nu * units // want)
+        tgsize = nu if units >= want else -(-nu // -(-want // units))
     g["tgsize"] = tgsize
     # fill units handed out one at a time, but small planes by the chunk: each unit handed out costs about 80 ns
     # (960 planes of 7 x 7 on one thread: 143 us one at a time, 67 us by 83)
