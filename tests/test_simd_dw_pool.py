@@ -1,7 +1,8 @@
 """The SIMD band kernels (``_backends/cpu/bands.py``): depthwise conv2d and pooling against torch.
 
 * ``depthwise.conv2d_depthwise`` against ``F.conv2d(groups=C)`` on random valid configurations (kernel sizes,
-  strides 1/2, dilation, the four padding modes, activations), float32 and float64, several bands per plane;
+  strides 1/2, dilation, the four padding modes, activations), float32 and float64, several bands per plane, and
+  small planes with the lanes across channels (``vtranspose`` against NumPy);
 * ``pool_simd.max_pool2d`` (values and indices, NaN / inf exact), ``avg_pool2d`` and ``global_avg_pool2d``;
 * a subprocess forcing an AVX2 target; the micro-kernels' assembly (target-width vector ops, no stack operands).
 """
@@ -18,8 +19,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import asm_blocks
+from numba import njit
 
 from fastconv._backends.cpu import simd
+from fastconv._backends.cpu.simd_ext import vtranspose
 
 torch = pytest.importorskip("torch")
 from fastconv._backends.cpu import bands, depthwise, pool_simd  # noqa: E402
@@ -89,6 +92,13 @@ DW_FIXED = [  # network shapes, small: 3x3 s1 / s2, 5x5, 7x7, relu6
     dict(n=1, c=2, h=28, w=28, kh=7, kw=7, stride=(1, 1), dilation=(1, 1), pads=(3, 3, 3, 3), boundary="edge", bias=True, act=0),
 ]
 
+DW_CHANNELS = [  # output planes up to depthwise.CHANNEL_PLANE: the lanes across channels, several channel blocks
+    dict(n=2, c=70, h=7, w=7, kh=3, kw=3, stride=(1, 1), dilation=(1, 1), pads=(1, 1, 1, 1), boundary="constant", bias=True, act=2),
+    dict(n=1, c=160, h=14, w=14, kh=5, kw=5, stride=(2, 2), dilation=(1, 1), pads=(2, 2, 2, 2), boundary="constant", bias=True, act=5),
+    dict(n=1, c=33, h=8, w=8, kh=3, kw=3, stride=(1, 1), dilation=(2, 2), pads=(2, 2, 2, 2), boundary="constant", bias=False, act=1),
+    dict(n=3, c=48, h=4, w=6, kh=3, kw=1, stride=(1, 2), dilation=(1, 1), pads=(0, 2, 1, 0), boundary="constant", bias=True, act=0),
+]
+
 
 def _dw_id(c):
     return f"{c['n']}x{c['c']}x{c['h']}x{c['w']}-k{c['kh']}x{c['kw']}s{c['stride']}d{c['dilation']}p{c['pads']}{c['boundary']}a{c['act']}"
@@ -104,6 +114,37 @@ def test_depthwise_float32(cfg):
 @pytest.mark.parametrize("cfg", DW_CONFIGS[::4] + DW_FIXED[:2], ids=_dw_id)
 def test_depthwise_float64(cfg):
     check_dw(cfg, np.float64, 1e-12)
+
+
+@needs_simd
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cfg", DW_CHANNELS, ids=_dw_id)
+def test_depthwise_across_channels(cfg, dtype):
+    """Small output planes run depthwise_channels_job: every full and partial N x N transpose block, a last channel
+    block of fewer channels, stride, dilation, uneven padding and activations, against torch."""
+    ho = (cfg["h"] + cfg["pads"][0] + cfg["pads"][1] - cfg["dilation"][0] * (cfg["kh"] - 1) - 1) // cfg["stride"][0] + 1
+    wo = (cfg["w"] + cfg["pads"][2] + cfg["pads"][3] - cfg["dilation"][1] * (cfg["kw"] - 1) - 1) // cfg["stride"][1] + 1
+    assert ho * wo <= depthwise.CHANNEL_PLANE
+    check_dw(cfg, dtype, 1e-5 if dtype == np.float32 else 1e-12)
+
+
+@njit(cache=False)
+def _transpose(src, so, ss, dst, do, ds):
+    vtranspose(src, so, ss, dst, do, ds)
+
+
+@needs_simd
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_vtranspose(dtype):
+    """dst[do + j*ds + i] = src[so + i*ss + j] for i, j < N, nothing else written, against NumPy."""
+    n = simd.lanes(dtype)
+    src = np.random.default_rng(0).standard_normal(3 + 40 * n).astype(dtype)
+    dst = np.full(5 + 30 * n + n, np.nan, dtype)
+    _transpose(src, 3, 40, dst, 5, 30)
+    block = np.lib.stride_tricks.as_strided(src[3:], (n, n), (40 * src.itemsize, src.itemsize))
+    written = np.lib.stride_tricks.as_strided(dst[5:], (n, n), (30 * dst.itemsize, dst.itemsize))
+    np.testing.assert_array_equal(written, block.T)
+    assert np.isnan(dst).sum() == dst.size - n * n
 
 
 @needs_simd
@@ -350,7 +391,7 @@ def test_forced_avx2_target():
         from fastconv._backends.cpu import simd
         import test_simd_dw_pool as t
         assert simd.VECTOR_BITS == 256 and simd.lanes(np.float32) == 8
-        for cfg in t.DW_FIXED[:3] + t.DW_CONFIGS[:5]:
+        for cfg in t.DW_FIXED[:3] + t.DW_CONFIGS[:5] + t.DW_CHANNELS:
             t.check_dw(cfg, np.float32, 1e-5)
         for cfg in t.POOL_FIXED[:1] + t.POOL_CONFIGS[:5]:
             t.check_max(cfg, np.float32, specials=True)

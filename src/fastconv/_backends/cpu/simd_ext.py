@@ -10,6 +10,8 @@
 ``vany(m)``                            whether any lane of a mask is set
 ``vstore_i64(a, i, v)``                ``a.flat[i : i+N] = int64(v)`` (truncating; ``a`` an int64 array)
 ``vstore_i64_masked(a, i, v, n)``      the lanes ``< n`` only
+``vtranspose(s, so, ss, d, do, ds)``   an N x N block transposed: ``d[do + j*ds + i] = s[so + i*ss + j]``
+                                       for i, j < N (N loads, log2(N) rounds of shuffles, N stores)
 =====================================  ==============================================
 
 Kernels built on these must carry :data:`SOURCE_HASH` in their cache identity, as for ``simd.SOURCE_HASH``.
@@ -25,7 +27,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from .simd import Vec, VMask, _lane_mask, _llvm_vec, _ptr, _same_vec
+from .simd import Vec, VMask, _float_of, _is_int, _lane_mask, _llvm_vec, _ptr, _same_vec, vec_type
 
 SOURCE_HASH = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
 
@@ -118,6 +120,46 @@ def vstore_i64_masked(typingctx, arr, idx, v, count):
     return types.void(arr, idx, v, count), codegen
 
 
+@intrinsic
+def vtranspose(typingctx, src, so, sstride, dst, do, dstride):
+    """``dst[do + j*dstride + i] = src[so + i*sstride + j]`` for i, j < N: N rows loaded, transposed in registers by
+    log2(N) rounds of pairwise shuffles (round k swaps the 2^k-blocks across rows r and r + 2^k), N rows stored."""
+    dt = _float_of(src)
+    if not (
+        isinstance(src, types.Array) and isinstance(dst, types.Array) and dt and _float_of(dst) == dt
+        and all(_is_int(t) for t in (so, sstride, do, dstride))
+    ):
+        return None
+    vt = vec_type(dt)
+    n = vt.n
+
+    def codegen(context, builder, sig, args):
+        llvt, i64 = _llvm_vec(vt), ir.IntType(64)
+
+        def row_ptr(k_arr, k_off, k_stride, r):
+            off = builder.add(context.cast(builder, args[k_off], sig.args[k_off], types.intp),
+                              builder.mul(context.cast(builder, args[k_stride], sig.args[k_stride], types.intp), ir.Constant(i64, r)))
+            return builder.bitcast(_ptr(context, builder, sig.args[k_arr], args[k_arr], types.intp, off), llvt.as_pointer())
+
+        rows = [builder.load(row_ptr(0, 1, 2, r), align=dt.bitwidth // 8) for r in range(n)]
+        bit = 1
+        while bit < n:  # rows r (bit clear) and r | bit swap their off-diagonal bit-blocks
+            lo = [c if not c & bit else n + c - bit for c in range(n)]
+            hi = [c + bit if not c & bit else n + c for c in range(n)]
+            new = list(rows)
+            for r in range(n):
+                if not r & bit:
+                    a, b = rows[r], rows[r | bit]
+                    new[r] = builder.shuffle_vector(a, b, ir.Constant(ir.VectorType(ir.IntType(32), n), lo))
+                    new[r | bit] = builder.shuffle_vector(a, b, ir.Constant(ir.VectorType(ir.IntType(32), n), hi))
+            rows, bit = new, bit * 2
+        for r in range(n):
+            builder.store(rows[r], row_ptr(3, 4, 5, r), align=dt.bitwidth // 8)
+        return context.get_dummy_value()
+
+    return types.void(src, so, sstride, dst, do, dstride), codegen
+
+
 _ = _llvm_vec  # re-exported helpers stay referenced
 
-__all__ = ["SOURCE_HASH", "vany", "veven", "vodd", "vstore_i64", "vstore_i64_masked", "vwins", "vzip_hi", "vzip_lo"]
+__all__ = ["SOURCE_HASH", "vany", "veven", "vodd", "vstore_i64", "vstore_i64_masked", "vtranspose", "vwins", "vzip_hi", "vzip_lo"]
