@@ -8,6 +8,7 @@ constant fill, and the helpers here read rows through them.
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 from pathlib import Path
 
@@ -308,6 +309,18 @@ def workspace(size: int, dtype, name: str = "planes") -> np.ndarray:
     if buf is None or buf.size < size:
         buf = cache[name, dtype.str] = np.empty(size, dtype)
     return buf[:size]
+
+
+STREAM_BYTES = 16 << 20  # outputs past the caches (with their inputs): stored past them too, with no read for ownership
+
+
+def output(shape, dtype) -> np.ndarray:
+    """``np.empty(shape, dtype)``; past ``STREAM_BYTES``, starting on a multiple of 64 bytes, for ``vstore_stream``."""
+    size, itemsize = math.prod(shape), np.dtype(dtype).itemsize
+    if size * itemsize < STREAM_BYTES:
+        return np.empty(shape, dtype)
+    raw = np.empty(size + 64 // itemsize, dtype)
+    return raw[(-raw.ctypes.data % 64) // itemsize :][:size].reshape(shape)
 
 
 def _tables(shape, pads, boundary):

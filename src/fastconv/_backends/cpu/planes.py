@@ -5,14 +5,17 @@ has vectors; the scalar-loop kernels serve the other targets, integers and np.co
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numba import njit, prange
 
 from ..._calls import PlaneCall, conv_out_size
 from . import parallel, simd
-from .common import FASTMATH, KERNEL, _fill_band, _tables, alive, borrowed, empty, native
+from .common import FASTMATH, KERNEL, STREAM_BYTES, _fill_band, _tables, alive, borrowed, empty, native, output
 from .conv import _run_correlation
 from .simd import vbload, vfma, vlanes, vload, vstore, vstore_masked, vzero
+from .simd_ext import stream_fence, vstore_stream
 
 BAND_ROWS = 32
 BAND_COLS = 512
@@ -93,6 +96,44 @@ def _correlate_planes_job(job, planes, tap_rows, tap_cols, weights, kh, kw, rows
             g += 1
 
 
+@njit(boundscheck=False, cache=True, nogil=True, inline="always")
+def _store4(out, o, n, a0, a1, a2, a3, stream=False):
+    """Four vectors into ``out`` from ``o``; with ``stream``, past the caches (``o`` on a vector boundary)."""
+    if stream:
+        vstore_stream(out, o, a0)
+        vstore_stream(out, o + n, a1)
+        vstore_stream(out, o + 2 * n, a2)
+        vstore_stream(out, o + 3 * n, a3)
+    else:
+        vstore(out, o, a0)
+        vstore(out, o + n, a1)
+        vstore(out, o + 2 * n, a2)
+        vstore(out, o + 3 * n, a3)
+
+
+@njit(fastmath=FASTMATH, boundscheck=False, cache=True, nogil=True, inline="always")
+def _rows_of_two(flat, bw, rb, cb, weights, kh, kw, out, ob, wo, nr, nc, stream):
+    """The band's output rows two at a time (``out`` from ``ob``, ``nr`` x ``nc``); returns the rows done.
+    With ``stream``, the blocks on vector boundaries are stored past the caches (``out``'s rows start on them)."""
+    n = vlanes(flat)
+    r = 0
+    while r + 2 <= nr:
+        o = ob + r * wo
+        c = 0
+        while c < nc and nc >= 4 * n:
+            c = min(c, nc - 4 * n)  # the last block overlaps the one before: the same values again
+            a0, a1, a2, a3, b0, b1, b2, b3 = _two_rows(flat, bw, rb + r, cb + c, weights, kh, kw)
+            _store4(out, o + c, n, a0, a1, a2, a3, stream and c % n == 0)
+            _store4(out, o + wo + c, n, b0, b1, b2, b3, stream and c % n == 0)
+            c += 4 * n
+        while c < nc:
+            vstore_masked(out, o + c, _one_vector(flat, bw, rb + r, cb + c, weights, kh, kw), min(n, nc - c))
+            vstore_masked(out, o + wo + c, _one_vector(flat, bw, rb + r + 1, cb + c, weights, kh, kw), min(n, nc - c))
+            c += n
+        r += 2
+    return r
+
+
 @njit(fastmath=FASTMATH, boundscheck=False, cache=True, nogil=True, inline="always")
 def _two_rows(flat, bw, r, c, weights, kh, kw):
     """Output rows r and r + 1 of the band at columns c .. c + 4 vectors: each input vector
@@ -138,51 +179,70 @@ def _one_vector(flat, bw, r, c, weights, kh, kw):
 
 
 @native(fastmath=FASTMATH, boundscheck=False, cache=True, nogil=True, inline="never")
-def _plane_job(job, planes, weights, kh, kw, rows, cols, left, fill, row_bands, col_bands, out):
-    """One (plane, band of rows, band of columns) of the correlation on the explicit-SIMD layer."""
+def _plane_job(job, planes, weights, kh, kw, rows, cols, top, left, fill, row_bands, col_starts, aligned, out):
+    """One (plane, band of rows, band of columns) of the correlation on the explicit-SIMD layer.
+
+    A band whose taps all fall inside the plane reads it in place; one that meets the padding
+    first copies its padded window into a flat band."""
     n_planes, ho, wo = out.shape
+    h, wd = planes.shape[1], planes.shape[2]
+    col_bands = col_starts.shape[0] - 1
     b = job // (row_bands * col_bands)
     r0 = ((job // col_bands) % row_bands) * BAND_ROWS
-    c0 = (job % col_bands) * BAND_COLS
-    r1, c1 = min(r0 + BAND_ROWS, ho), min(c0 + BAND_COLS, wo)
-    bw, nc, nr = c1 - c0 + kw - 1, c1 - c0, r1 - r0
+    c0, c1 = col_starts[job % col_bands], col_starts[job % col_bands + 1]
+    r1 = min(r0 + BAND_ROWS, ho)
+    nc, nr = c1 - c0, r1 - r0
     n = vlanes(out)
-    flat_mem = empty((nr + kh - 1) * bw + 4 * n, out.dtype)  # + slack: a row's last vectors read on
-    flat, weights, planes, out = borrowed(flat_mem), borrowed(weights), borrowed(planes), borrowed(out)  # no counting per vector
-    flat[-4 * n :] = 0
-    _fill_band(flat[: (nr + kh - 1) * bw].reshape((nr + kh - 1, bw)), planes[b], rows, cols, r0, c0, left, fill)
-    for r in range(0, nr - 1, 2):
+    inside = r0 >= top and r1 + kh - 1 <= top + h and c0 >= left and c1 + kw - 1 + n <= left + wd
+    bw = wd if inside else c1 - c0 + kw - 1
+    flat_mem = empty(0 if inside else (nr + kh - 1) * bw + 4 * n, out.dtype)  # + slack: a row's last vectors read on
+    weights, out = borrowed(weights), borrowed(out)  # no counting per vector
+    if inside:
+        flat, rb, cb = borrowed(planes.reshape(-1)), b * h + r0 - top, c0 - left
+    else:
+        flat, rb, cb = borrowed(flat_mem), 0, 0
+        flat[-4 * n :] = 0
+        _fill_band(flat[: (nr + kh - 1) * bw].reshape((nr + kh - 1, bw)), planes[b], rows, cols, r0, c0, left, fill)
+    ob = (b * ho + r0) * wo + c0
+    if aligned and wo % n == 0 and c0 % n == 0:  # two copies of the loop, neither testing which store it makes
+        r = _rows_of_two(flat, bw, rb, cb, weights, kh, kw, out, ob, wo, nr, nc, True)
+        stream_fence()
+    else:
+        r = _rows_of_two(flat, bw, rb, cb, weights, kh, kw, out, ob, wo, nr, nc, False)
+    if r < nr:
         o = (b * ho + r0 + r) * wo + c0
         c = 0
         while c + 4 * n <= nc:
-            a0, a1, a2, a3, b0, b1, b2, b3 = _two_rows(flat, bw, r, c, weights, kh, kw)
-            vstore(out, o + c, a0)
-            vstore(out, o + c + n, a1)
-            vstore(out, o + c + 2 * n, a2)
-            vstore(out, o + c + 3 * n, a3)
-            vstore(out, o + wo + c, b0)
-            vstore(out, o + wo + c + n, b1)
-            vstore(out, o + wo + c + 2 * n, b2)
-            vstore(out, o + wo + c + 3 * n, b3)
+            a0, a1, a2, a3 = _one_row(flat, bw, rb + r, cb + c, weights, kh, kw)
+            _store4(out, o + c, n, a0, a1, a2, a3)
             c += 4 * n
         while c < nc:
-            vstore_masked(out, o + c, _one_vector(flat, bw, r, c, weights, kh, kw), min(n, nc - c))
-            vstore_masked(out, o + wo + c, _one_vector(flat, bw, r + 1, c, weights, kh, kw), min(n, nc - c))
-            c += n
-    if nr % 2:
-        o = (b * ho + r1 - 1) * wo + c0
-        c = 0
-        while c + 4 * n <= nc:
-            a0, a1, a2, a3 = _one_row(flat, bw, nr - 1, c, weights, kh, kw)
-            vstore(out, o + c, a0)
-            vstore(out, o + c + n, a1)
-            vstore(out, o + c + 2 * n, a2)
-            vstore(out, o + c + 3 * n, a3)
-            c += 4 * n
-        while c < nc:
-            vstore_masked(out, o + c, _one_vector(flat, bw, nr - 1, c, weights, kh, kw), min(n, nc - c))
+            vstore_masked(out, o + c, _one_vector(flat, bw, rb + r, cb + c, weights, kh, kw), min(n, nc - c))
             c += n
     alive(flat_mem)
+    alive(planes)
+
+
+@functools.lru_cache(maxsize=64)
+def column_bands(wo: int, wd: int, kw: int, left: int, lanes: int) -> np.ndarray:
+    """The first output column of each column band, and ``wo`` after the last.
+
+    Past ``BAND_COLS`` outputs, the tiles whose taps (and a vector's tail) stay inside the plane go in
+    bands of up to ``BAND_COLS`` that read it in place; the padded edges either side are bands of their own.
+
+    Examples
+    --------
+    >>> column_bands(2048, 2048, 5, 2, 16).tolist()
+    [0, 64, 512, 1024, 1472, 1984, 2048]
+    """
+    tile = 4 * lanes
+    lo = min(-(-left // tile) * tile, wo)
+    tiles = max(min(left + wd - kw + 1 - lanes, wo) - lo, 0) // tile
+    bands = -(-tiles * tile // BAND_COLS) if wo > BAND_COLS else 0  # a narrow plane: one band, copied
+    cuts = [0, *(lo + tiles * i // bands * tile for i in range(bands + 1)), wo] if bands else [0, wo]
+    starts = np.array(sorted(set(cuts)), np.int64)
+    starts.flags.writeable = False
+    return starts
 
 
 def correlate_planes(call: PlaneCall) -> np.ndarray:
@@ -191,7 +251,8 @@ def correlate_planes(call: PlaneCall) -> np.ndarray:
     b, h, wd = planes.shape
     kh, kw = kernel.shape
     top, bottom, left, right = call.pads
-    out = np.empty((b, h + top + bottom - kh + 1, wd + left + right - kw + 1), planes.dtype)
+    shape = (b, h + top + bottom - kh + 1, wd + left + right - kw + 1)
+    out = output(shape, planes.dtype)
     fill = planes.dtype.type(call.fillvalue)
     if out.size == 0:
         return out
@@ -201,9 +262,10 @@ def correlate_planes(call: PlaneCall) -> np.ndarray:
     if boundary != "overlap" and simd.supported(planes.dtype):
         rows, cols = _tables(planes.shape, call.pads, boundary)
         # each job copies its padded window into a flat band, then runs the taps over vectors along each output row
-        row_bands, col_bands = -(-out.shape[1] // BAND_ROWS), -(-out.shape[2] // BAND_COLS)
-        parallel.run(_plane_job, b * row_bands * col_bands, planes, kernel.ravel(), kh, kw, rows, cols, left, fill,
-                     row_bands, col_bands, out)
+        row_bands = -(-out.shape[1] // BAND_ROWS)
+        col_starts = column_bands(out.shape[2], wd, kw, left, simd.vector_lanes(planes.dtype))
+        parallel.run(_plane_job, b * row_bands * (col_starts.size - 1), planes, kernel.ravel(), kh, kw, rows, cols, top, left, fill,
+                     row_bands, col_starts, out.nbytes >= STREAM_BYTES, out)
         return out
     if call.boundary == "overlap" or (kh <= 3 and kw <= 3):
         # np.convolve's one long row with no term outside the input; and kernels that fit the

@@ -10,6 +10,10 @@
 ``vany(m)``                            whether any lane of a mask is set
 ``vstore_i64(a, i, v)``                ``a.flat[i : i+N] = int64(v)`` (truncating; ``a`` an int64 array)
 ``vstore_i64_masked(a, i, v, n)``      the lanes ``< n`` only
+``vstore_stream(a, i, v)``             ``a.flat[i : i+N] = v`` past the caches (a non-temporal store, no read
+                                       for ownership); ``a.flat[i]`` must lie on a multiple of the vector's size
+``stream_fence()``                     ``sfence``: the stores before it, streamed ones too, are seen by other
+                                       threads before any store after it (a job that streams ends with it)
 ``vtranspose(s, so, ss, d, do, ds)``   an N x N block transposed: ``d[do + j*ds + i] = s[so + i*ss + j]``
                                        for i, j < N (N loads, log2(N) rounds of shuffles, N stores)
 =====================================  ==============================================
@@ -81,6 +85,34 @@ def vany(typingctx, m):
 
 def _i64_vec(v: Vec):
     return ir.VectorType(ir.IntType(64), v.n)
+
+
+@intrinsic
+def vstore_stream(typingctx, arr, idx, v):
+    """``arr.flat[idx : idx + N] = v``, non-temporal, at an address aligned to the vector's size."""
+    dt = _float_of(arr)
+    if not (isinstance(arr, types.Array) and dt and _is_int(idx) and v == vec_type(dt)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        p = _ptr(context, builder, sig.args[0], args[0], sig.args[1], args[1])
+        st = builder.store(args[2], builder.bitcast(p, _llvm_vec(v).as_pointer()), align=v.n * dt.bitwidth // 8)
+        st.set_metadata("nontemporal", builder.module.add_metadata([ir.Constant(ir.IntType(32), 1)]))
+        return context.get_dummy_value()
+
+    return types.void(arr, idx, v), codegen
+
+
+@intrinsic
+def stream_fence(typingctx):
+    """``sfence``: orders the non-temporal stores before it ahead of every store after it."""
+
+    def codegen(context, builder, sig, args):
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), []), "llvm.x86.sse.sfence")
+        builder.call(fn, [])
+        return context.get_dummy_value()
+
+    return types.void(), codegen
 
 
 @intrinsic
