@@ -14,15 +14,15 @@ from pathlib import Path
 import numpy as np
 
 from ..._calls import ImageCall, conv_out_size
-from . import generated, parallel, simd, simd_ext, simd_int
-from .common import SOURCE_HASH, STREAM_BYTES, _tables, output
+from . import generated, parallel, simd, simd_int
+from .common import SOURCE_HASH, _tables
 
 _SOURCE = Path(__file__).with_name("photo_kernels.py")
 _HASH = hashlib.sha256(_SOURCE.read_bytes()).hexdigest()[:12]
 STORED = tuple(np.dtype(t) for t in (np.uint8, np.int8, np.uint16, np.int16, np.float32, np.float64))  # vstore_as's dtypes
 
 
-_NAME = f"_photo_{simd.SOURCE_HASH}_{simd_int.SOURCE_HASH}_{simd_ext.SOURCE_HASH}_{SOURCE_HASH}_{_HASH}"
+_NAME = f"_photo_{simd.SOURCE_HASH}_{simd_int.SOURCE_HASH}_{SOURCE_HASH}_{_HASH}"
 
 
 def kernels():
@@ -155,7 +155,7 @@ def filter_image(call: ImageCall, method: str, us: np.ndarray | None = None, vs:
     top, bottom, left, right = call.pads
     ho, wo = conv_out_size(h, kh, top + bottom, 1, 1), conv_out_size(w, kw, left + right, 1, 1)
     store = call.out_dtype if call.out_dtype in STORED else compute
-    out = output((b, ho, wo, c), store)
+    out = np.empty((b, ho, wo, c), store)
     if out.size == 0:
         return out
     rows, cols = _index_tables(h, w, call.pads, call.boundary)
@@ -185,7 +185,7 @@ def filter_image(call: ImageCall, method: str, us: np.ndarray | None = None, vs:
         parallel.run(mod.separable, rows_jobs, src, us.astype(compute), vs.astype(compute), rows, cols, left, c, compute.type(call.fillvalue), lo, hi, rounds, n, check, flags, dst, chunk=1)
     elif image.dtype == compute == store and np.isfinite(call.fillvalue):
         job = getattr(mod, f"direct_rows_{kh}x{kw}", mod.direct_rows) if kh == kw else mod.direct_rows
-        parallel.run(job, rows_jobs, src, kernel, rows, cols, left, c, compute.type(call.fillvalue), simd.vector_lanes(compute), out.nbytes >= STREAM_BYTES, dst, chunk=1)
+        parallel.run(job, rows_jobs, src, kernel, rows, cols, left, c, compute.type(call.fillvalue), simd.vector_lanes(compute), dst, chunk=1)
     else:
         parallel.run(mod.direct, rows_jobs, src, kernel, rows, cols, left, c, compute.type(call.fillvalue), lo, hi, rounds, simd.vector_lanes(compute), dst, chunk=1)
     return filter_image(call, "direct") if check and flags is not None and flags.any() else out

@@ -15,7 +15,7 @@ uint8 means are divided in those lanes) and separable passes of small
 integer weights (``separable16``: Sobel, Scharr, Prewitt).
 
 This file is imported through ``generated.load`` under a name carrying
-``simd.SOURCE_HASH``, ``simd_int.SOURCE_HASH`` and ``simd_ext.SOURCE_HASH`` (see ``photo.py``), so numba's cache never holds these
+``simd.SOURCE_HASH`` and ``simd_int.SOURCE_HASH`` (see ``photo.py``), so numba's cache never holds these
 kernels compiled against other intrinsics.
 """
 
@@ -23,8 +23,7 @@ import numpy as np
 from numba import njit
 
 from fastconv._backends.cpu.common import KERNEL, alive, borrowed, empty, native
-from fastconv._backends.cpu.simd import VECTOR_BITS, sload, vadd, vfma, vhsum, vload, vload_as, vmul, vsplat, vstore, vstore_as, vstore_masked, vsub, vzero
-from fastconv._backends.cpu.simd_ext import stream_fence, vstore_stream
+from fastconv._backends.cpu.simd import sload, vadd, vfma, vhsum, vload, vload_as, vmul, vsplat, vstore, vstore_as, vstore_masked, vsub, vzero
 from fastconv._backends.cpu.simd_int import (
     ivadd,
     ivdiv_round,
@@ -45,7 +44,6 @@ from fastconv._backends.cpu.simd_int import (
 
 JOB = {k: v for k, v in KERNEL.items() if k != "parallel"}  # a job of parallel.run: one block of output rows
 ROWS_PER_JOB = 16
-QUADS = VECTOR_BITS == 512  # direct_rows' interior four output rows at a time: 16 accumulators of 32 zmm (8 of 16 ymm: pairs)
 ROW_BLOCK = 4  # output rows whose vertical pass loads each input row once (``_vertical_block``)
 BOX_ROWS_PER_JOB = 64  # rows a box job's running sums run before they are summed afresh (bounds float error)
 HORIZONTAL_RUN = 128  # outputs a float horizontal running sum runs before it is summed afresh
@@ -354,57 +352,41 @@ def direct(job, image, kernel, rows, cols, left, c, fill, lo, hi, rounds, n, out
 
 
 @native(**JOB)
-def direct_rows(job, image, kernel, rows, cols, left, c, fill, n, stream, out):
+def direct_rows(job, image, kernel, rows, cols, left, c, fill, n, out):
     """``direct`` for a float image in the kernel's dtype and a finite ``fill``, read straight from the image rows
     (no band).  The interior runs as vectors, two output rows at a time (``_pairs``); a padded row (``rows`` -1) is
     its constant ``fill`` terms; the columns that read padding, as scalars.  ``direct_rows_3x3`` (5x5, 7x7) is the
     same with constant tap counts in the vector loop, which unroll: each compiles only when a call needs it."""
     kh, kw = kernel.shape
-    _direct_rows(job, image, kernel, rows, cols, left, c, fill, n, stream, out, kh, kw)
+    _direct_rows(job, image, kernel, rows, cols, left, c, fill, n, out, kh, kw)
 
 
 @native(**JOB)
-def direct_rows_3x3(job, image, kernel, rows, cols, left, c, fill, n, stream, out):
-    _direct_rows(job, image, kernel, rows, cols, left, c, fill, n, stream, out, 3, 3)
+def direct_rows_3x3(job, image, kernel, rows, cols, left, c, fill, n, out):
+    _direct_rows(job, image, kernel, rows, cols, left, c, fill, n, out, 3, 3)
 
 
 @native(**JOB)
-def direct_rows_5x5(job, image, kernel, rows, cols, left, c, fill, n, stream, out):
-    _direct_rows(job, image, kernel, rows, cols, left, c, fill, n, stream, out, 5, 5)
+def direct_rows_5x5(job, image, kernel, rows, cols, left, c, fill, n, out):
+    _direct_rows(job, image, kernel, rows, cols, left, c, fill, n, out, 5, 5)
 
 
 @native(**JOB)
-def direct_rows_7x7(job, image, kernel, rows, cols, left, c, fill, n, stream, out):
-    _direct_rows(job, image, kernel, rows, cols, left, c, fill, n, stream, out, 7, 7)
+def direct_rows_7x7(job, image, kernel, rows, cols, left, c, fill, n, out):
+    _direct_rows(job, image, kernel, rows, cols, left, c, fill, n, out, 7, 7)
 
 
 @njit(inline="always")
-def _direct_rows(job, image, kernel, rows, cols, left, c, fill, n, stream, out, th, tw):
+def _direct_rows(job, image, kernel, rows, cols, left, c, fill, n, out, th, tw):
     """``direct_rows`` with the vector loop's taps ``th`` x ``tw`` (the kernel's shape; constants where the caller gives them)."""
     nb, h, wc = image.shape
     _, ho, woc = out.shape
     kh, kw = kernel.shape
     b, r0, r1 = _job_rows(job, ho, ROWS_PER_JOB)
-    offs_mem = empty(kh + 3, np.int64)
+    offs_mem = empty(kh + 1, np.int64)
     flat, offs, kernel, rows, cols, out = borrowed(image.reshape(-1)), borrowed(offs_mem), borrowed(kernel), borrowed(rows), borrowed(cols), borrowed(out)
     e_lo, e_hi = left * c, min(woc, wc - (kw - 1 - left) * c)  # outputs whose taps all read inside the row
-    streams = stream and woc % n == 0  # rows start on vector boundaries: ``out`` does
     oh = r0
-    while QUADS and kh >= 3 and oh + 4 <= r1 and e_hi - e_lo >= 4 * n:
-        for a in range(kh + 3):
-            r = rows[oh + a]
-            offs[a] = (b * h + r) * wc if r >= 0 else -1
-        at = (b * ho + oh) * woc
-        f0, f1, f2, f3 = _fill_terms4(kernel, offs, fill)
-        if streams:  # two copies of the loop, neither testing which store it makes
-            _quads(flat, offs, kernel, th, tw if tw <= 5 else kw, c, e_lo, e_hi, n, f0, f1, f2, f3, out, at, True)
-        else:
-            _quads(flat, offs, kernel, th, tw if tw <= 5 else kw, c, e_lo, e_hi, n, f0, f1, f2, f3, out, at, False)
-        for q in range(4):
-            _scalars(flat, offs, q, kernel, cols, c, fill, (f0, f1, f2, f3)[q], e_lo, e_hi, out, at + q * woc)
-        oh += 4
-    if streams:
-        stream_fence()
     while oh < r1:
         if oh + 1 == r1 and oh > r0:
             oh -= 1  # the job's last row alone: paired with the row before, which gets the same values again
@@ -473,107 +455,6 @@ def _two_rows_at(flat, offs, kernel, kh, kw, c, e, n, ca, cb):
                 k = vsplat(flat, kernel[a - 1, t])
                 b0, b1, b2, b3 = vfma(k, x0, b0), vfma(k, x1, b1), vfma(k, x2, b2), vfma(k, x3, b3)
     return a0, a1, a2, a3, b0, b1, b2, b3
-
-
-@njit(inline="always")
-def _quads(flat, offs, kernel, kh, kw, c, e_lo, e_hi, n, f0, f1, f2, f3, out, at, stream):
-    """``_pairs`` for output rows r .. r + 3 (``e_hi - e_lo`` >= 4n); with ``stream``, the blocks after the first start on
-    vector boundaries and are stored past the caches (the rows of ``out`` start on them)."""
-    e = e_lo
-    while e < e_hi:
-        e = min(e, e_hi - 4 * n)
-        v = _four_rows_at(flat, offs, kernel, kh, kw, c, e - e_lo, n, f0, f1, f2, f3)
-        if stream and e % n == 0:
-            _stream_four_rows(out, at, e, n, v)
-        else:
-            _store_four_rows(out, at, e, n, v)
-        e = (e + 4 * n) // n * n if stream and e + 4 * n < e_hi else e + 4 * n
-
-
-@njit(inline="always")
-def _fill_terms4(kernel, offs, fill):
-    """``_fill_terms`` of output rows r .. r + 3."""
-    kh, kw = kernel.shape
-    s0 = s1 = s2 = s3 = kernel.dtype.type(0)
-    for a in range(kh):
-        row = kernel.dtype.type(0)
-        for t in range(kw):
-            row += kernel[a, t] * fill
-        s0 += row if offs[a] < 0 else 0
-        s1 += row if offs[a + 1] < 0 else 0
-        s2 += row if offs[a + 2] < 0 else 0
-        s3 += row if offs[a + 3] < 0 else 0
-    return s0, s1, s2, s3
-
-
-@njit(inline="always")
-def _four_rows_at(flat, offs, kernel, kh, kw, c, e, n, f0, f1, f2, f3):
-    """``_two_rows_at`` for output rows r .. r + 3 (``kh`` >= 3): each vector loaded serves up to four rows (tap row
-    a - j of row r + j), in sixteen independent FMA chains, each in the same tap order as ``_scalars``'.  The first
-    and last three input rows, which feed fewer rows, are steps of their own, so that no step tests a row."""
-    s0, s1, s2, s3 = vsplat(flat, f0), vsplat(flat, f1), vsplat(flat, f2), vsplat(flat, f3)
-    acc = (s0, s0, s0, s0, s1, s1, s1, s1, s2, s2, s2, s2, s3, s3, s3, s3)
-    acc = _input_row(flat, offs, 0, kernel, kw, c, e, n, 0, -1, -1, -1, acc)
-    acc = _input_row(flat, offs, 1, kernel, kw, c, e, n, 1, 0, -1, -1, acc)
-    acc = _input_row(flat, offs, 2, kernel, kw, c, e, n, 2, 1, 0, -1, acc)
-    for a in range(3, kh):
-        acc = _input_row(flat, offs, a, kernel, kw, c, e, n, a, a - 1, a - 2, a - 3, acc)
-    acc = _input_row(flat, offs, kh, kernel, kw, c, e, n, -1, kh - 1, kh - 2, kh - 3, acc)
-    acc = _input_row(flat, offs, kh + 1, kernel, kw, c, e, n, -1, -1, kh - 1, kh - 2, acc)
-    return _input_row(flat, offs, kh + 2, kernel, kw, c, e, n, -1, -1, -1, kh - 1, acc)
-
-
-@njit(inline="always")
-def _fma4(k, x0, x1, x2, x3, a0, a1, a2, a3):
-    return vfma(k, x0, a0), vfma(k, x1, a1), vfma(k, x2, a2), vfma(k, x3, a3)
-
-
-@njit(inline="always")
-def _input_row(flat, offs, a, kernel, kw, c, e, n, ka, kb, kg, kd, acc):
-    """``acc`` (four rows of four vectors) plus input row ``a``'s taps: tap row ``ka`` of the first output row,
-    ``kb`` of the second, ... (-1: none); nothing where the input row is padding (its terms are in ``acc``)."""
-    a0, a1, a2, a3, b0, b1, b2, b3, g0, g1, g2, g3, d0, d1, d2, d3 = acc
-    if offs[a] >= 0:
-        for t in range(kw):
-            p = offs[a] + e + t * c
-            x0, x1, x2, x3 = vload(flat, p), vload(flat, p + n), vload(flat, p + 2 * n), vload(flat, p + 3 * n)
-            if ka >= 0:
-                a0, a1, a2, a3 = _fma4(vsplat(flat, kernel[ka, t]), x0, x1, x2, x3, a0, a1, a2, a3)
-            if kb >= 0:
-                b0, b1, b2, b3 = _fma4(vsplat(flat, kernel[kb, t]), x0, x1, x2, x3, b0, b1, b2, b3)
-            if kg >= 0:
-                g0, g1, g2, g3 = _fma4(vsplat(flat, kernel[kg, t]), x0, x1, x2, x3, g0, g1, g2, g3)
-            if kd >= 0:
-                d0, d1, d2, d3 = _fma4(vsplat(flat, kernel[kd, t]), x0, x1, x2, x3, d0, d1, d2, d3)
-    return a0, a1, a2, a3, b0, b1, b2, b3, g0, g1, g2, g3, d0, d1, d2, d3
-
-
-@njit(inline="always")
-def _store_four_rows(out, at, e, n, v):
-    """The sixteen vectors of ``_four_rows_at`` into output rows r (at ``at``) .. r + 3, from element ``e``."""
-    woc = out.shape[2]
-    a0, a1, a2, a3, b0, b1, b2, b3, g0, g1, g2, g3, d0, d1, d2, d3 = v
-    _store_two_rows(out, at, e, n, (a0, a1, a2, a3, b0, b1, b2, b3))
-    _store_two_rows(out, at + 2 * woc, e, n, (g0, g1, g2, g3, d0, d1, d2, d3))
-
-
-@njit(inline="always")
-def _stream_four_rows(out, at, e, n, v):
-    """``_store_four_rows`` past the caches (``vstore_stream``: ``at + e`` on a vector boundary)."""
-    woc = out.shape[2]
-    a0, a1, a2, a3, b0, b1, b2, b3, g0, g1, g2, g3, d0, d1, d2, d3 = v
-    _stream_row(out, at + e, n, a0, a1, a2, a3)
-    _stream_row(out, at + woc + e, n, b0, b1, b2, b3)
-    _stream_row(out, at + 2 * woc + e, n, g0, g1, g2, g3)
-    _stream_row(out, at + 3 * woc + e, n, d0, d1, d2, d3)
-
-
-@njit(inline="always")
-def _stream_row(out, o, n, v0, v1, v2, v3):
-    vstore_stream(out, o, v0)
-    vstore_stream(out, o + n, v1)
-    vstore_stream(out, o + 2 * n, v2)
-    vstore_stream(out, o + 3 * n, v3)
 
 
 @njit(inline="always")

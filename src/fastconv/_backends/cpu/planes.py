@@ -204,11 +204,10 @@ def _plane_job(job, planes, weights, kh, kw, rows, cols, top, left, fill, row_ba
         flat[-4 * n :] = 0
         _fill_band(flat[: (nr + kh - 1) * bw].reshape((nr + kh - 1, bw)), planes[b], rows, cols, r0, c0, left, fill)
     ob = (b * ho + r0) * wo + c0
-    if aligned and wo % n == 0 and c0 % n == 0:  # two copies of the loop, neither testing which store it makes
-        r = _rows_of_two(flat, bw, rb, cb, weights, kh, kw, out, ob, wo, nr, nc, True)
+    stream = aligned and wo % n == 0 and c0 % n == 0  # rows on vector boundaries: stored past the caches
+    r = _rows_of_two(flat, bw, rb, cb, weights, kh, kw, out, ob, wo, nr, nc, stream)
+    if stream:
         stream_fence()
-    else:
-        r = _rows_of_two(flat, bw, rb, cb, weights, kh, kw, out, ob, wo, nr, nc, False)
     if r < nr:
         o = (b * ho + r0 + r) * wo + c0
         c = 0
