@@ -5,7 +5,7 @@ correlate2d, and conv2d's depthwise dispatch to the SIMD band kernel.
   kernel's row and column bands, odd row counts and rows narrower than a vector, every boundary;
 * convolve2d / correlate2d (``planes._plane_job``) against scipy.signal on planes wider than a column band,
   whose middle bands read the plane in place and whose edges are copied, and on an output past
-  ``STREAM_BYTES`` (stored past the caches); filter2d's four-row tiles there too;
+  ``STREAM_BYTES`` (stored past the caches);
 * an impulse: the kernel comes back, flipped as a correlation places it;
 * the hot loop's assembly: full-width vector FMAs, nothing on the stack;
 * an AVX2 target forced in a subprocess (8 lanes): the same kernels against the numpy backend.
@@ -72,8 +72,6 @@ def test_outputs_past_the_caches_stream():
     got = fc.correlate2d(image, kernel, mode="same", boundary="symm", backend="cpu")
     assert got.nbytes >= STREAM_BYTES
     np.testing.assert_allclose(got, naive.correlate2d(image, kernel, "same", "symm"), rtol=1e-5, atol=1e-5 * 9)
-    got = fc.filter2d(image, kernel, boundary="symm", method="direct", backend="cpu")
-    np.testing.assert_allclose(got, naive.filter2d(image, kernel, "symm"), rtol=1e-5, atol=1e-5 * 9)
 
 
 @needs_simd

@@ -179,7 +179,7 @@ def _one_vector(flat, bw, r, c, weights, kh, kw):
 
 
 @native(fastmath=FASTMATH, boundscheck=False, cache=True, nogil=True, inline="never")
-def _plane_job(job, planes, weights, kh, kw, rows, cols, top, left, fill, row_bands, col_starts, aligned, out):
+def _plane_job(job, planes, weights, kh, kw, rows, cols, top, left, fill, row_bands, col_starts, streamed, out):
     """One (plane, band of rows, band of columns) of the correlation on the explicit-SIMD layer.
 
     A band whose taps all fall inside the plane reads it in place; one that meets the padding
@@ -204,7 +204,7 @@ def _plane_job(job, planes, weights, kh, kw, rows, cols, top, left, fill, row_ba
         flat[-4 * n :] = 0
         _fill_band(flat[: (nr + kh - 1) * bw].reshape((nr + kh - 1, bw)), planes[b], rows, cols, r0, c0, left, fill)
     ob = (b * ho + r0) * wo + c0
-    stream = aligned and wo % n == 0 and c0 % n == 0  # rows on vector boundaries: stored past the caches
+    stream = streamed and wo % n == 0 and c0 % n == 0  # ``out`` (from common.output) and its rows on vector boundaries
     r = _rows_of_two(flat, bw, rb, cb, weights, kh, kw, out, ob, wo, nr, nc, stream)
     if stream:
         stream_fence()
@@ -219,7 +219,6 @@ def _plane_job(job, planes, weights, kh, kw, rows, cols, top, left, fill, row_ba
             vstore_masked(out, o + c, _one_vector(flat, bw, rb + r, cb + c, weights, kh, kw), min(n, nc - c))
             c += n
     alive(flat_mem)
-    alive(planes)
 
 
 @functools.lru_cache(maxsize=64)
@@ -250,8 +249,7 @@ def correlate_planes(call: PlaneCall) -> np.ndarray:
     b, h, wd = planes.shape
     kh, kw = kernel.shape
     top, bottom, left, right = call.pads
-    shape = (b, h + top + bottom - kh + 1, wd + left + right - kw + 1)
-    out = output(shape, planes.dtype)
+    out = output((b, h + top + bottom - kh + 1, wd + left + right - kw + 1), planes.dtype)
     fill = planes.dtype.type(call.fillvalue)
     if out.size == 0:
         return out
@@ -260,7 +258,7 @@ def correlate_planes(call: PlaneCall) -> np.ndarray:
         boundary, fill = "constant", fill.dtype.type(0)  # no term, or a zero term: the same sum, with finite weights
     if boundary != "overlap" and simd.supported(planes.dtype):
         rows, cols = _tables(planes.shape, call.pads, boundary)
-        # each job copies its padded window into a flat band, then runs the taps over vectors along each output row
+        # each job runs the taps over vectors along its output rows, reading the plane in place or a copy of its padded window
         row_bands = -(-out.shape[1] // BAND_ROWS)
         col_starts = column_bands(out.shape[2], wd, kw, left, simd.vector_lanes(planes.dtype))
         parallel.run(_plane_job, b * row_bands * (col_starts.size - 1), planes, kernel.ravel(), kh, kw, rows, cols, top, left, fill,
