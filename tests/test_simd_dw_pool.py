@@ -289,9 +289,9 @@ def test_avg_pool_float64(cfg):
 @needs_simd
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 # 111 and 80 planes: whole vectors of planes (the folded sums) and a remainder; 7x8 = 56 > 4 vectors of float64;
-# 12x11 = 132 > 8 vectors of float32: the two-plane loop
+# 12x11 = 132 > 8 vectors of float32: the two-plane loop; 4x4 and 8x4 = whole vectors of folded planes, no tail
 @pytest.mark.parametrize("shape", [(2, 3, 7, 7), (1, 5, 1, 1), (2, 2, 3, 5), (1, 4, 56, 57), (3, 1, 4, 4), (3, 37, 7, 7),
-                                   (2, 40, 3, 3), (1, 80, 7, 8), (1, 33, 12, 11)])
+                                   (2, 40, 3, 3), (1, 80, 7, 8), (1, 33, 12, 11), (2, 17, 4, 4), (1, 35, 8, 4)])
 def test_global_avg_pool(shape, dtype):
     x = np.random.default_rng(4).standard_normal(shape).astype(dtype)
     ref = F.adaptive_avg_pool2d(torch.from_numpy(x), 1).numpy()

@@ -497,12 +497,17 @@ def activate_unit(r, out, m, act):
 def _plane_means(n: int) -> str:
     """``plane_mean_job``: global average pooling, ``n`` planes at a time where planes are short.
 
-    Each of the ``n`` planes sums into a vector of its own; a tree of ``veven`` + ``vodd`` of pairs then folds the
-    ``n`` vectors into one whose lane k is plane k's sum, so the means are stored as one vector: about 3 operations
-    per plane rather than a horizontal sum each (short planes, 7x7, were a chain of adds and shuffles per plane).
+    Each of the ``n`` planes sums into a vector of its own, all ``n`` in one loop over the planes' vectors and one
+    masked tail (its mask computed once); a tree of ``veven`` + ``vodd`` of pairs then folds the ``n`` vectors into
+    one whose lane k is plane k's sum, so the means are stored as one vector: about 3 operations per plane rather
+    than a horizontal sum each (short planes, 7x7, were a chain of adds and shuffles per plane).
     """
     sums = [f"s{k}" for k in range(n)]
-    lines = [f"        {v} = _plane_sum(x, (b + {k}) * L, L)" for k, v in enumerate(sums)]
+    lines = ["        " + "; ".join(f"{v} = vzero(x)" for v in sums), "        p = b * L", "        j = 0",
+             "        while j + N <= L:"]
+    lines += [f"            {v} = vadd({v}, vload(x, p + {k} * L + j))" for k, v in enumerate(sums)]
+    lines += ["            j += N", "        if j < L:"]
+    lines += [f"            {v} = vadd({v}, vload_masked(x, p + {k} * L + j, L - j))" for k, v in enumerate(sums)]
     level = 0
     while len(sums) > 1:
         level += 1
@@ -511,19 +516,6 @@ def _plane_means(n: int) -> str:
         lines += [f"        {t} = vadd(veven({a}, {b}), vodd({a}, {b}))" for t, (a, b) in zip(sums, pairs)]
     block = "\n".join(lines)
     return f'''
-
-@native(fastmath=FM, boundscheck=False, cache=True, nogil=True, inline="always")
-def _plane_sum(x, p, L):
-    """The lanes of x[p : p+L] summed into one vector."""
-    a = vzero(x)
-    j = 0
-    while j + N <= L:
-        a = vadd(a, vload(x, p + j))
-        j += N
-    if j < L:
-        a = vadd(a, vload_masked(x, p + j, L - j))
-    return a
-
 
 @native(fastmath=FM, boundscheck=False, cache=True, nogil=True)
 def plane_mean_job(job, x, planes, L, per_job, out):
